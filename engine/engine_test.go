@@ -1,0 +1,289 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/wsbench/wsbench/report"
+	"github.com/wsbench/wsbench/scenario"
+	"github.com/wsbench/wsbench/targets/refserver"
+)
+
+func mustScenario(t *testing.T, y string) *scenario.Scenario {
+	t.Helper()
+	sc, err := scenario.Parse(t.Name()+".yaml", []byte(y))
+	if err != nil {
+		t.Fatalf("scenario:\n%v", err)
+	}
+	return sc
+}
+
+func run(t *testing.T, sc *scenario.Scenario) *report.Report {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rep, err := Run(ctx, sc, Options{Logf: t.Logf})
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	return rep
+}
+
+func TestEchoNothingLost(t *testing.T) {
+	sc := mustScenario(t, `
+name: echo
+target: builtin
+clients: 20
+ramp_up: 200ms
+duration: 2s
+message: {size: 100, rate: 50}
+`)
+	rep := run(t, sc)
+	c := rep.Counters
+	t.Logf("sent %d received %d rtt p50 %dus p99 %dus", c.MessagesSent, c.MessagesReceived, rep.Metrics["rtt"].P50US, rep.Metrics["rtt"].P99US)
+	if c.MessagesSent == 0 || c.MessagesSent != c.MessagesReceived {
+		t.Fatalf("sent %d, received %d", c.MessagesSent, c.MessagesReceived)
+	}
+	if got := rep.Metrics["rtt"].Count; got != c.MessagesReceived {
+		t.Fatalf("rtt samples %d, received %d", got, c.MessagesReceived)
+	}
+	if c.Errors() != 0 || c.RepliesMissing != 0 || c.SendsDropped != 0 {
+		t.Fatalf("errors %v missing %d dropped %d", c.ErrorsByCause, c.RepliesMissing, c.SendsDropped)
+	}
+	if c.ConnectsOK != 20 {
+		t.Fatalf("connects ok %d, want 20", c.ConnectsOK)
+	}
+	if rep.Server == nil || rep.Server.After["messages_in"]-rep.Server.Before["messages_in"] != c.MessagesSent {
+		t.Fatalf("server stats %+v, client sent %d", rep.Server, c.MessagesSent)
+	}
+	if rep.EndReason != report.EndCompleted {
+		t.Fatalf("end reason %s", rep.EndReason)
+	}
+}
+
+func TestBroadcastReachExact(t *testing.T) {
+	sc := mustScenario(t, `
+name: fanout
+target: builtin
+phases:
+  - {duration: 0s, clients: 6}
+  - {duration: 3s, clients: 6}
+flows:
+  - name: publisher
+    weight: 1
+    steps:
+      - connect: {path: "/broadcast?room=r1"}
+      - publish: {rate: 20, size: 80, duration: 2s}
+      - listen: {}
+  - name: subscriber
+    weight: 5
+    steps:
+      - connect: {path: "/broadcast?room=r1"}
+      - listen: {}
+`)
+	rep := run(t, sc)
+	if len(rep.Broadcast) != 1 {
+		t.Fatalf("broadcast results: %+v", rep.Broadcast)
+	}
+	b := rep.Broadcast[0]
+	t.Logf("%+v", b)
+	if b.Published == 0 || b.Reach != 1 || b.Lost != 0 || b.Duplicates != 0 || b.Reordered != 0 {
+		t.Fatalf("healthy server: %+v", b)
+	}
+	if b.Expected < b.Published*5 {
+		t.Fatalf("expected %d deliveries for %d messages to 6 members", b.Expected, b.Published)
+	}
+	if rep.Metrics["broadcast_delivery"] == nil || rep.Metrics["broadcast_complete"] == nil {
+		t.Fatalf("missing broadcast metrics: %v", MetricNames(rep))
+	}
+}
+
+func TestBroadcastLossEqualsServerDrops(t *testing.T) {
+	sc := mustScenario(t, `
+name: lossy
+target: builtin
+builtin: {drop_every: 7}
+phases:
+  - {duration: 0s, clients: 4}
+  - {duration: 3s, clients: 4}
+flows:
+  - name: member
+    steps:
+      - connect: {path: "/broadcast?room=lossy"}
+      - sleep: 200ms
+      - publish: {rate: 10, size: 64, duration: 2s}
+      - listen: {}
+`)
+	rep := run(t, sc)
+	b := rep.Broadcast[0]
+	dropped := rep.Server.After["dropped"] - rep.Server.Before["dropped"]
+	t.Logf("%+v server dropped %d", b, dropped)
+	if dropped == 0 || b.Lost != dropped {
+		t.Fatalf("lost %d, server dropped %d (%+v)", b.Lost, dropped, b)
+	}
+}
+
+func TestPushGapsAndDelay(t *testing.T) {
+	sc := mustScenario(t, `
+name: push
+target: builtin
+phases:
+  - {duration: 2s, clients: 3}
+flows:
+  - name: ticker
+    steps:
+      - connect: {path: "/push?rate=50&size=120"}
+      - listen: {}
+`)
+	rep := run(t, sc)
+	c := rep.Counters
+	if c.PushReceived < 3*50 || c.PushGaps != 0 || c.PushOutOfOrder != 0 {
+		t.Fatalf("push received %d gaps %d ooo %d", c.PushReceived, c.PushGaps, c.PushOutOfOrder)
+	}
+	if m := rep.Metrics["push_delay"]; m == nil || m.Count != c.PushReceived {
+		t.Fatalf("push_delay %+v, received %d", m, c.PushReceived)
+	}
+}
+
+func TestProcessDelayShiftsRTT(t *testing.T) {
+	const delay = 20 * time.Millisecond
+	sc := mustScenario(t, `
+name: delayed
+target: builtin
+builtin: {process_delay: 20ms}
+clients: 5
+duration: 2s
+message: {size: 64, rate: 20}
+`)
+	rep := run(t, sc)
+	m := rep.Metrics["rtt"]
+	t.Logf("rtt min %dus p50 %dus p99 %dus", m.MinUS, m.P50US, m.P99US)
+	if time.Duration(m.MinUS)*time.Microsecond < delay {
+		t.Fatalf("min rtt %dus below the server's %v delay", m.MinUS, delay)
+	}
+	if time.Duration(m.P50US)*time.Microsecond > delay+500*time.Millisecond {
+		t.Fatalf("p50 %dus far above the delay", m.P50US)
+	}
+}
+
+func TestUnreachableTargetCannotStart(t *testing.T) {
+	ln := freeClosedPort(t)
+	sc := mustScenario(t, `
+name: nowhere
+target: ws://`+ln+`
+clients: 2
+duration: 1s
+`)
+	rep, err := Run(context.Background(), sc, Options{})
+	var se *StartError
+	if !errors.As(err, &se) {
+		t.Fatalf("error %v, want StartError", err)
+	}
+	if rep == nil || rep.EndReason != report.EndFailed || rep.Counters.ErrorsByCause["refused"] != 1 {
+		t.Fatalf("report %+v", rep)
+	}
+}
+
+func TestTargetDiesMidRun(t *testing.T) {
+	srv := refserver.New(refserver.Config{})
+	addr, err := srv.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := mustScenario(t, `
+name: dies
+target: ws://`+addr+`
+clients: 3
+duration: 30s
+message: {size: 64, rate: 20}
+`)
+	go func() {
+		time.Sleep(time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}()
+	start := time.Now()
+	rep, err := Run(context.Background(), sc, Options{})
+	var fe *FailedError
+	if !errors.As(err, &fe) || rep.EndReason != report.EndFailed {
+		t.Fatalf("err %v end %s", err, rep.EndReason)
+	}
+	if time.Since(start) > 15*time.Second {
+		t.Fatalf("a dead target kept the run going for %v", time.Since(start))
+	}
+	c := rep.Counters
+	if c.ClosesByCode["1001"] != 3 || c.ErrorsByCause["refused"] == 0 || c.MessagesReceived == 0 {
+		t.Fatalf("closes %v errors %v received %d", c.ClosesByCode, c.ErrorsByCause, c.MessagesReceived)
+	}
+}
+
+func TestInterruptWritesPartialReport(t *testing.T) {
+	sc := mustScenario(t, `
+name: interrupted
+target: builtin
+clients: 4
+duration: 30s
+message: {size: 64, rate: 20}
+`)
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(1500*time.Millisecond, cancel)
+	rep, err := Run(ctx, sc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := rep.Counters
+	if rep.EndReason != report.EndInterrupted || rep.DurationS > 10 {
+		t.Fatalf("end %s after %.1fs", rep.EndReason, rep.DurationS)
+	}
+	if c.MessagesSent == 0 || c.MessagesReceived+c.RepliesMissing != c.MessagesSent {
+		t.Fatalf("sent %d received %d missing %d", c.MessagesSent, c.MessagesReceived, c.RepliesMissing)
+	}
+	if c.ClosesByInitiator["client"] != 4 {
+		t.Fatalf("closes %v", c.ClosesByInitiator)
+	}
+}
+
+func TestOpenModelOverloadCountsDrops(t *testing.T) {
+	// Every session holds its connection for the rest of the phase, so
+	// after max_sessions arrivals every further arrival must be dropped,
+	// never queued.
+	sc := mustScenario(t, `
+name: overload
+target: builtin
+client: {max_sessions: 10}
+phases:
+  - {duration: 0s, arrival_rate: 20}
+  - {duration: 2s, arrival_rate: 20}
+flows:
+  - name: hold
+    steps:
+      - connect: {path: /echo}
+      - sleep: 10s
+`)
+	rep := run(t, sc)
+	c := rep.Counters
+	t.Logf("intended %d started %d dropped %d", c.SessionsIntended, c.SessionsStarted, c.SessionsDropped)
+	if c.SessionsIntended != 40 || c.SessionsStarted != 10 || c.SessionsDropped != 30 {
+		t.Fatalf("intended %d started %d dropped %d", c.SessionsIntended, c.SessionsStarted, c.SessionsDropped)
+	}
+	if rep.Rates.SessionsAchievedPerS >= rep.Rates.SessionsIntendedPerS {
+		t.Fatalf("rates %+v", rep.Rates)
+	}
+}
+
+// MetricNames lists a report's metrics, for failure messages.
+func MetricNames(r *report.Report) []string { return report.SortedKeys(r.Metrics) }
+
+func freeClosedPort(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}

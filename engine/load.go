@@ -1,0 +1,233 @@
+package engine
+
+import (
+	"context"
+	"math"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/wsbench/wsbench/metrics"
+	"github.com/wsbench/wsbench/scenario"
+)
+
+// slotEvent starts (delta +1) or stops (-1) one closed-model slot at run
+// time at (ns since the start of the load).
+type slotEvent struct {
+	at    int64
+	delta int
+}
+
+// closedEvents turns the closed phases into an absolute schedule of slot
+// starts and stops. A ramp from a to b over D starts slot k (1-based) at
+// D·(k−1)/(b−a) so that a ramp from zero begins at once; an open phase
+// stops every closed slot at its start (the models do not mix).
+func closedEvents(phases []scenario.Phase) []slotEvent {
+	var ev []slotEvent
+	level := 0
+	var t int64
+	for _, p := range phases {
+		d := int64(p.Duration)
+		target := 0
+		if p.Clients != nil {
+			target = *p.Clients
+		}
+		switch diff := target - level; {
+		case diff > 0:
+			for k := 0; k < diff; k++ {
+				ev = append(ev, slotEvent{at: t + d*int64(k)/int64(diff), delta: +1})
+			}
+		case diff < 0:
+			n := -diff
+			for k := 1; k <= n; k++ {
+				at := t + d*int64(k)/int64(n)
+				if p.Clients == nil {
+					at = t
+				}
+				ev = append(ev, slotEvent{at: at, delta: -1})
+			}
+		}
+		level = target
+		t += d
+	}
+	sort.SliceStable(ev, func(i, j int) bool { return ev[i].at < ev[j].at })
+	return ev
+}
+
+// runClosed starts and stops slots on the closed schedule. Each slot runs
+// sessions back to back until it is stopped; the most recently started
+// slot stops first.
+func (r *runner) runClosed(ctx context.Context, start int64) {
+	events := closedEvents(r.sc.Phases)
+	if len(events) == 0 {
+		return
+	}
+	var slots []context.CancelFunc
+	var clientID int64
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for _, e := range events {
+		if !waitRun(ctx, r.clock, start+e.at, timer) {
+			return
+		}
+		if e.delta > 0 {
+			sctx, cancel := context.WithCancel(ctx)
+			slots = append(slots, cancel)
+			clientID++
+			id := clientID
+			r.wg.Add(1)
+			go func() {
+				defer r.wg.Done()
+				r.slot(sctx, id)
+			}()
+		} else if n := len(slots); n > 0 {
+			slots[n-1]()
+			slots = slots[:n-1]
+		}
+	}
+}
+
+func (r *runner) slot(ctx context.Context, client int64) {
+	failures := 0
+	for ctx.Err() == nil {
+		s := r.newSession(client, r.pick())
+		err := s.run(ctx)
+		if err == nil {
+			failures = 0
+			continue
+		}
+		// A slot whose sessions keep failing (target down) backs off
+		// instead of spinning through connection attempts.
+		if !sleepCtx(ctx, s.backoff(failures)) {
+			return
+		}
+		failures++
+	}
+}
+
+// arrivals returns, for an open phase ramping from rate r0 to r1 (per
+// second) over d, the offset of arrival i from the phase start: the time
+// at which the integral of the rate reaches i.
+func arrivalAt(i int64, r0, r1 float64, d time.Duration) (time.Duration, bool) {
+	secs := d.Seconds()
+	x := float64(i)
+	var t float64
+	if slope := (r1 - r0) / secs; math.Abs(slope) < 1e-12 {
+		if r0 <= 0 {
+			return 0, false
+		}
+		t = x / r0
+	} else {
+		disc := r0*r0 + 2*slope*x
+		if disc < 0 {
+			return 0, false
+		}
+		t = (-r0 + math.Sqrt(disc)) / slope
+	}
+	if t < 0 || t >= secs || math.IsNaN(t) {
+		return 0, false
+	}
+	return time.Duration(t * float64(time.Second)), true
+}
+
+// runOpen starts sessions at the open phases' arrival times. An arrival
+// that finds max_sessions already running is dropped and counted; an
+// arrival is never delayed to wait for capacity.
+func (r *runner) runOpen(ctx context.Context, start int64) {
+	var t int64
+	prevRate := 0.0
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	shard := r.col.Shard(0)
+	var client int64
+	for _, p := range r.sc.Phases {
+		d := int64(p.Duration)
+		if p.ArrivalRate == nil {
+			t += d
+			prevRate = 0
+			continue
+		}
+		r1 := *p.ArrivalRate
+		for i := int64(0); d > 0; i++ {
+			off, ok := arrivalAt(i, prevRate, r1, p.Duration.D())
+			if !ok {
+				break
+			}
+			due := start + t + int64(off)
+			if !waitRun(ctx, r.clock, due, timer) {
+				return
+			}
+			lag := r.clock.Now() - due
+			client++
+			if r.sessions.Load() >= int64(r.sc.Client.MaxSessions) || lag > int64(r.sc.Client.MaxLag) {
+				shard.Do(func(s *metrics.Set) {
+					s.Counters.SessionsIntended++
+					s.Counters.SessionsDropped++
+					s.Record(metrics.ScheduleLag, lag/1000)
+				})
+				continue
+			}
+			shard.Do(func(s *metrics.Set) {
+				s.Counters.SessionsIntended++
+				s.Record(metrics.ScheduleLag, lag/1000)
+			})
+			r.sessions.Add(1)
+			r.wg.Add(1)
+			id := client
+			go func() {
+				defer r.wg.Done()
+				defer r.sessions.Add(-1)
+				r.newSession(id, r.pick()).run(ctx)
+			}()
+		}
+		prevRate = r1
+		t += d
+	}
+}
+
+func waitRun(ctx context.Context, c *Clock, at int64, timer *time.Timer) bool {
+	d := time.Duration(at - c.Now())
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	timer.Reset(d)
+	select {
+	case <-timer.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// picker chooses flows by weight with smooth weighted round robin, so the
+// mix is exact over any window, not just on average.
+type picker struct {
+	mu      sync.Mutex
+	flows   []*flow
+	weights []int
+	current []int
+	total   int
+}
+
+func newPicker(flows []*flow) *picker {
+	p := &picker{flows: flows, current: make([]int, len(flows))}
+	for _, f := range flows {
+		p.weights = append(p.weights, f.f.Weight)
+		p.total += f.f.Weight
+	}
+	return p
+}
+
+func (p *picker) next() *flow {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	best := 0
+	for i, w := range p.weights {
+		p.current[i] += w
+		if p.current[i] > p.current[best] {
+			best = i
+		}
+	}
+	p.current[best] -= p.total
+	return p.flows[best]
+}

@@ -1,0 +1,105 @@
+package engine
+
+import (
+	"bytes"
+	"strconv"
+)
+
+// Marked messages start with
+//
+//	wsb1:<kind><metric>:<conn>:<seq>:<ts>;
+//
+// and are padded with 'x' to the requested size. kind is e (echo), b
+// (broadcast publish) or r (request); metric is the metric ID an echo
+// records into; conn the sender's connection ID; seq its sequence number;
+// ts the intended send time on the run clock (ns). Decimal ASCII keeps the
+// marker valid UTF-8 for text messages and readable in a packet capture.
+var markerPrefix = []byte("wsb1:")
+
+type marker struct {
+	kind   byte
+	metric int
+	conn   int64
+	seq    int64
+	ts     int64
+}
+
+// appendMarker appends m and padding up to size bytes to dst.
+func appendMarker(dst []byte, m marker, size int) []byte {
+	start := len(dst)
+	dst = append(dst, markerPrefix...)
+	dst = append(dst, m.kind)
+	dst = strconv.AppendInt(dst, int64(m.metric), 10)
+	dst = append(dst, ':')
+	dst = strconv.AppendInt(dst, m.conn, 10)
+	dst = append(dst, ':')
+	dst = strconv.AppendInt(dst, m.seq, 10)
+	dst = append(dst, ':')
+	dst = strconv.AppendInt(dst, m.ts, 10)
+	dst = append(dst, ';')
+	for len(dst)-start < size {
+		dst = append(dst, 'x')
+	}
+	return dst
+}
+
+// parseMarker reads a marker at the start of p without allocating.
+func parseMarker(p []byte) (m marker, ok bool) {
+	if !bytes.HasPrefix(p, markerPrefix) || len(p) < len(markerPrefix)+8 {
+		return m, false
+	}
+	p = p[len(markerPrefix):]
+	m.kind = p[0]
+	p = p[1:]
+	var n int64
+	var fields [4]int64
+	for i := range fields {
+		n, p, ok = parseUint(p)
+		if !ok || len(p) == 0 {
+			return m, false
+		}
+		want := byte(':')
+		if i == len(fields)-1 {
+			want = ';'
+		}
+		if p[0] != want {
+			return m, false
+		}
+		p = p[1:]
+		fields[i] = n
+	}
+	m.metric, m.conn, m.seq, m.ts = int(fields[0]), fields[1], fields[2], fields[3]
+	return m, true
+}
+
+func parseUint(p []byte) (int64, []byte, bool) {
+	var n int64
+	i := 0
+	for ; i < len(p) && i < 19; i++ {
+		c := p[i]
+		if c < '0' || c > '9' {
+			break
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, p[i:], i > 0
+}
+
+// pushPrefix is how every contract /push message starts.
+var (
+	pushPrefix = []byte(`{"seq":`)
+	pushTS     = []byte(`,"ts_ns":`)
+)
+
+// parsePush reads seq and ts_ns from a contract push message.
+func parsePush(p []byte) (seq, tsNS int64, ok bool) {
+	if !bytes.HasPrefix(p, pushPrefix) {
+		return 0, 0, false
+	}
+	seq, p, ok = parseUint(p[len(pushPrefix):])
+	if !ok || !bytes.HasPrefix(p, pushTS) {
+		return 0, 0, false
+	}
+	tsNS, _, ok = parseUint(p[len(pushTS):])
+	return seq, tsNS, ok
+}

@@ -1,0 +1,451 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/wsbench/wsbench/metrics"
+	"github.com/wsbench/wsbench/report"
+	"github.com/wsbench/wsbench/scenario"
+	"github.com/wsbench/wsbench/targets/refserver"
+	"github.com/wsbench/wsbench/wsclient"
+)
+
+// Options control a run beyond what the scenario says.
+type Options struct {
+	// Progress receives a status line every interval; nil for none.
+	Progress io.Writer
+	// ProgressTTY redraws one line in place instead of printing lines.
+	ProgressTTY bool
+	// Live is called after every interval with the report so far (metrics
+	// without histograms, counters, series). Returning stop ends the run
+	// early with end_reason aborted and the given reason.
+	Live func(partial *report.Report, elapsed time.Duration) (stop bool, reason string)
+	// Logf receives diagnostics; nil discards them.
+	Logf func(format string, args ...any)
+}
+
+// StartError means the run could not start: nothing was measured against
+// the target. The report returned beside it says why.
+type StartError struct{ Err error }
+
+func (e *StartError) Error() string { return e.Err.Error() }
+func (e *StartError) Unwrap() error { return e.Err }
+
+// FailedError means the run started but could not go on.
+type FailedError struct{ Err error }
+
+func (e *FailedError) Error() string { return e.Err.Error() }
+func (e *FailedError) Unwrap() error { return e.Err }
+
+type runner struct {
+	sc          *scenario.Scenario
+	clock       *Clock
+	reg         *metrics.Registry
+	col         *metrics.Collector
+	ledger      *ledger
+	flows       []*flow
+	picker      *picker
+	dialOpts    wsclient.Options
+	sourceAddrs []*net.TCPAddr
+	seed        uint64
+
+	active     atomic.Int64 // open connections
+	publishing atomic.Int64 // publish steps still sending or draining
+	sessions   atomic.Int64 // running open-model sessions
+	sessionSeq atomic.Int64
+	connSeq    atomic.Int64
+	wg         sync.WaitGroup
+	hard       context.Context // cancelled when the grace period after the planned end is over
+}
+
+func (r *runner) pick() *flow { return r.picker.next() }
+
+// Run executes sc and returns its report. The report is never nil: when
+// the run cannot start (*StartError) or fails (*FailedError) it still says
+// what happened, and a cancelled ctx gives a partial report with
+// end_reason interrupted.
+func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Report, error) {
+	logf := opts.Logf
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	rep := newReport(sc)
+	fail := func(err error) (*report.Report, error) {
+		rep.EndReason, rep.EndDetail = report.EndFailed, err.Error()
+		return rep, &StartError{Err: err}
+	}
+
+	base := sc.Target
+	if base == "builtin" {
+		srv, addr, err := startBuiltin(sc.Builtin)
+		if err != nil {
+			return fail(fmt.Errorf("start built-in server: %w", err))
+		}
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(sctx)
+		}()
+		base = "ws://" + addr
+		logf("built-in reference server on %s", addr)
+	}
+	rep.Target = base
+
+	r := &runner{sc: sc, reg: metrics.NewRegistry(), ledger: newLedger(leaveGrace), seed: sc.Seed}
+	if r.seed == 0 {
+		r.seed = uint64(time.Now().UnixNano())
+	}
+	for i := range sc.Flows {
+		f, err := compileFlow(sc, &sc.Flows[i], base, r.reg)
+		if err != nil {
+			return fail(err)
+		}
+		r.flows = append(r.flows, f)
+	}
+	r.picker = newPicker(r.flows)
+	r.dialOpts = wsclient.Options{
+		ConnectTimeout: sc.Client.ConnectTimeout.D(),
+		MaxMessageSize: int64(sc.Client.MaxMessageSize),
+		Compression:    sc.Client.Compression,
+	}
+	if len(sc.Client.Headers) > 0 {
+		r.dialOpts.Headers = http.Header{}
+		for k, v := range sc.Client.Headers {
+			r.dialOpts.Headers.Set(k, v)
+		}
+	}
+	for _, a := range sc.Client.SourceAddrs {
+		r.sourceAddrs = append(r.sourceAddrs, &net.TCPAddr{IP: net.ParseIP(a)})
+	}
+
+	if err := preflight(ctx, base, sc.Client.ConnectTimeout.D()); err != nil {
+		rep.Counters.ErrorsByCause = map[string]int64{wsclient.Classify(err): 1}
+		return fail(fmt.Errorf("target %s unreachable: %w", base, err))
+	}
+	statsBefore := serverStats(base)
+
+	r.col = metrics.NewCollector(r.reg, 4*runtime.GOMAXPROCS(0))
+	r.clock = NewClock()
+	rep.StartedAt = r.clock.Epoch().UTC()
+	hlth := newHealth()
+	total := sc.TotalDuration()
+
+	loadCtx, stopLoad := context.WithCancelCause(ctx)
+	defer stopLoad(nil)
+	hard, stopHard := context.WithCancel(context.Background())
+	defer stopHard()
+	r.hard = hard
+	planned, cancelPlanned := context.WithTimeout(loadCtx, total)
+	defer cancelPlanned()
+
+	start := r.clock.Now()
+	drivers := sync.WaitGroup{}
+	drivers.Add(2)
+	go func() { defer drivers.Done(); r.runClosed(planned, start) }()
+	go func() { defer drivers.Done(); r.runOpen(planned, start) }()
+
+	series := report.NewSeries(sc.Interval.D().Seconds())
+	prog := &progress{w: opts.Progress, tty: opts.ProgressTTY, total: total}
+	var peak int64
+	deadIntervals := 0
+	ticker := time.NewTicker(sc.Interval.D())
+	defer ticker.Stop()
+	flush := func() *metrics.Set {
+		iv := r.col.Flush()
+		active := r.active.Load()
+		peak = max(peak, active)
+		cpu := hlth.sample()
+		elapsed := time.Duration(r.clock.Now() - start)
+		if err := series.Append(elapsed.Seconds(), active, cpu, iv); err != nil {
+			logf("series: %v", err)
+		}
+		prog.update(elapsed, active, iv, r.col.Total())
+		return iv
+	}
+
+	endReason, endDetail := report.EndCompleted, ""
+loop:
+	for {
+		select {
+		case <-planned.Done():
+			break loop
+		case <-ticker.C:
+		}
+		iv := flush()
+		// A target that refuses every connection for three intervals with
+		// nothing open is down: end the run rather than measure nothing.
+		// Intervals without attempts (slots backing off) neither start
+		// nor end a dead stretch.
+		c := &iv.Counters
+		switch {
+		case c.ConnectsOK > 0 || r.active.Load() > 0:
+			deadIntervals = 0
+		case c.ConnectsFailed > 0 || deadIntervals > 0:
+			deadIntervals++
+		}
+		if deadIntervals >= 3 {
+			endReason = report.EndFailed
+			endDetail = fmt.Sprintf("target unreachable: every connection failed for %d intervals (%s)", deadIntervals, topCause(r.col.Total().Counters.ErrorsByCause))
+			stopLoad(errors.New(endDetail))
+			break loop
+		}
+		if opts.Live != nil {
+			partial := buildReport(rep, sc, r, series, peak, nil, time.Duration(r.clock.Now()-start), false)
+			if stop, why := opts.Live(partial, time.Duration(r.clock.Now()-start)); stop {
+				endReason, endDetail = report.EndAborted, why
+				stopLoad(errors.New(why))
+				break loop
+			}
+		}
+	}
+	if endReason == report.EndCompleted && ctx.Err() != nil {
+		endReason, endDetail = report.EndInterrupted, "stopped by signal before the planned end"
+	}
+	stopLoad(nil)
+	cancelPlanned()
+	drivers.Wait()
+
+	// Sessions stop sending now; give in-flight replies the drain time and
+	// close handshakes a moment, then force whatever is left.
+	grace := sc.Client.Drain.D() + 3*time.Second
+	if !waitGroupTimeout(&r.wg, grace) {
+		stopHard()
+		if !waitGroupTimeout(&r.wg, 5*time.Second) {
+			endDetail = strings.TrimSpace(endDetail + " (some sessions did not stop in time)")
+		}
+	}
+	stopHard()
+	flush()
+	prog.done()
+
+	elapsed := time.Duration(r.clock.Now() - start)
+	final := buildReport(rep, sc, r, series, peak, hlth, elapsed, true)
+	final.EndReason, final.EndDetail = endReason, endDetail
+	if statsBefore != nil {
+		final.Server = &report.ServerObs{Before: statsBefore, After: serverStats(base)}
+	}
+	if endReason == report.EndFailed {
+		return final, &FailedError{Err: errors.New(endDetail)}
+	}
+	return final, nil
+}
+
+func newReport(sc *scenario.Scenario) *report.Report {
+	raw, _ := json.Marshal(sc)
+	host, _ := os.Hostname()
+	return &report.Report{
+		Schema:    report.SchemaVersion,
+		StartedAt: time.Now().UTC(),
+		Target:    sc.Target,
+		Scenario:  raw,
+		Metrics:   map[string]*report.Metric{},
+		Environment: report.Environment{
+			WsbenchVersion: report.Version,
+			GoVersion:      runtime.Version(),
+			OS:             runtime.GOOS,
+			Arch:           runtime.GOARCH,
+			CPUs:           runtime.NumCPU(),
+			GOMAXPROCS:     runtime.GOMAXPROCS(0),
+			Hostname:       host,
+		},
+	}
+}
+
+// buildReport assembles a report from the run's state. With final false it
+// is a cheap partial view for live thresholds (no histogram encoding).
+func buildReport(base *report.Report, sc *scenario.Scenario, r *runner, series *report.Series, peak int64, h *health, elapsed time.Duration, final bool) *report.Report {
+	rep := *base
+	total := r.col.Total()
+	if final {
+		complete := metrics.NewSet(r.reg)
+		rep.Broadcast = r.ledger.results(r.clock.Now(), complete)
+		total.Merge(complete)
+	}
+	rep.DurationS = elapsed.Seconds()
+	rep.Counters = total.Counters
+	rep.Counters.Normalize()
+	rep.Metrics = map[string]*report.Metric{}
+	var lag *report.Metric
+	for id, hist := range total.Hists {
+		name := r.reg.Names()[id]
+		always := id == int(metrics.RTT) || id == int(metrics.Connect) || id == int(metrics.Handshake)
+		if hist.TotalCount() == 0 && !always {
+			continue
+		}
+		var m *report.Metric
+		if final {
+			var err error
+			if m, err = report.NewMetric(hist); err != nil {
+				m = report.Summarize(hist)
+			}
+		} else {
+			m = report.Summarize(hist)
+		}
+		if id == int(metrics.ScheduleLag) {
+			lag = m
+			continue
+		}
+		rep.Metrics[name] = m
+	}
+	secs := elapsed.Seconds()
+	c := &rep.Counters
+	if secs > 0 {
+		rep.Rates = report.Rates{
+			SessionsIntendedPerS: float64(c.SessionsIntended) / secs,
+			SessionsAchievedPerS: float64(c.SessionsIntended-c.SessionsDropped) / secs,
+			SendsIntendedPerS:    float64(c.SendsIntended) / secs,
+			SendsAchievedPerS:    float64(c.MessagesSent) / secs,
+			ReceivedPerS:         float64(c.MessagesReceived) / secs,
+			ConnectsPerS:         float64(c.ConnectsOK) / secs,
+		}
+	}
+	rep.Rates.PeakConnections = peak
+	rep.Series = series
+	rep.Phases = phaseResults(sc, series)
+	if h != nil {
+		rep.Generator = h.finish(total, lag)
+	} else {
+		rep.Generator = report.Generator{ScheduleLag: lag}
+	}
+	return &rep
+}
+
+func phaseResults(sc *scenario.Scenario, s *report.Series) []report.PhaseResult {
+	var out []report.PhaseResult
+	var t float64
+	for _, p := range sc.Phases {
+		pr := report.PhaseResult{Name: p.Name, StartS: t, EndS: t + p.Duration.D().Seconds(), Model: "closed"}
+		if p.Clients != nil {
+			pr.Target = float64(*p.Clients)
+		} else {
+			pr.Model = "open"
+			pr.Target = *p.ArrivalRate
+		}
+		var sum, n float64
+		for i, ts := range s.T {
+			if ts > pr.StartS && ts <= pr.EndS+s.IntervalS/2 {
+				if pr.Model == "closed" {
+					pr.Achieved = float64(s.Active[i])
+				} else {
+					sum += float64(s.Connects[i])
+					n++
+				}
+			}
+		}
+		if pr.Model == "open" && n > 0 {
+			pr.Achieved = sum / (n * s.IntervalS)
+		}
+		out = append(out, pr)
+		t = pr.EndS
+	}
+	return out
+}
+
+func startBuiltin(b *scenario.Builtin) (*refserver.Server, string, error) {
+	cfg := refserver.Config{}
+	if b != nil {
+		cfg = refserver.Config{
+			PingInterval:   b.PingInterval.D(),
+			PingTimeout:    b.PingTimeout.D(),
+			MaxMessageSize: int64(b.MaxMessageSize),
+			ProcessDelay:   b.ProcessDelay.D(),
+			ServiceTime:    b.ServiceTime.D(),
+			MaxConns:       b.MaxConns,
+			DropEvery:      b.DropEvery,
+		}
+	}
+	srv := refserver.New(cfg)
+	addr, err := srv.Start("127.0.0.1:0")
+	if err != nil {
+		return nil, "", err
+	}
+	return srv, addr, nil
+}
+
+// preflight checks that the target accepts TCP connections before any
+// load starts, so an unreachable target is "could not start" rather than a
+// run full of failures. It opens and closes one TCP connection; it does
+// not upgrade, so it does not touch the target's WebSocket counters.
+func preflight(ctx context.Context, base string, timeout time.Duration) error {
+	u, err := url.Parse(base)
+	if err != nil {
+		return err
+	}
+	host := u.Host
+	if u.Port() == "" {
+		if u.Scheme == "wss" {
+			host += ":443"
+		} else {
+			host += ":80"
+		}
+	}
+	d := net.Dialer{Timeout: min(timeout, 5*time.Second)}
+	c, err := d.DialContext(ctx, "tcp", host)
+	if err != nil {
+		return err
+	}
+	return c.Close()
+}
+
+// serverStats reads the contract's GET /stats, or returns nil.
+func serverStats(base string) map[string]int64 {
+	u, err := url.Parse(base)
+	if err != nil {
+		return nil
+	}
+	scheme := "http"
+	if u.Scheme == "wss" {
+		scheme = "https"
+	}
+	client := http.Client{Timeout: time.Second}
+	resp, err := client.Get(scheme + "://" + u.Host + "/stats")
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil
+	}
+	var m map[string]int64
+	if json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&m) != nil {
+		return nil
+	}
+	return m
+}
+
+func waitGroupTimeout(wg *sync.WaitGroup, d time.Duration) bool {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return true
+	case <-time.After(d):
+		return false
+	}
+}
+
+func topCause(m map[string]int64) string {
+	best, n := "", int64(0)
+	for k, v := range m {
+		if v > n || (v == n && k < best) {
+			best, n = k, v
+		}
+	}
+	if best == "" {
+		return "no cause recorded"
+	}
+	return fmt.Sprintf("%d × %s", n, best)
+}

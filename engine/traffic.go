@@ -1,0 +1,422 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/gobwas/ws"
+
+	"github.com/wsbench/wsbench/metrics"
+	"github.com/wsbench/wsbench/scenario"
+)
+
+// schedule is an absolute open-loop schedule: send i is due at
+// start + i*period, whatever happened to send i-1.
+type schedule struct {
+	start  int64
+	period float64 // ns
+	end    int64   // no send due at or after end
+	count  int64   // 0: unlimited
+}
+
+func (s *session) newSchedule(rate float64, d scenario.Duration, count int) schedule {
+	start := s.r.clock.Now()
+	sc := schedule{start: start, period: float64(time.Second) / rate, end: math.MaxInt64, count: int64(count)}
+	if d > 0 {
+		sc.end = start + int64(d)
+	}
+	return sc
+}
+
+func (sc schedule) due(i int64) (int64, bool) {
+	if sc.count > 0 && i >= sc.count {
+		return 0, false
+	}
+	t := sc.start + int64(float64(i)*sc.period)
+	return t, t < sc.end
+}
+
+// waitUntil sleeps until run time t. It returns false when the session
+// must stop or the connection died.
+func (s *session) waitUntil(ctx context.Context, t int64, timer *time.Timer) bool {
+	d := time.Duration(t - s.r.clock.Now())
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	timer.Reset(d)
+	select {
+	case <-timer.C:
+		return true
+	case <-ctx.Done():
+		return false
+	case <-s.c.done:
+		return false
+	}
+}
+
+// echo sends marked messages and lets the reader record their round trips.
+// Open loop (rate): each message carries its intended send time and the
+// round trip is measured from it, so a server stall shows as latency for
+// every message that should have been sent during it. A send more than
+// max_lag late is dropped and counted, not queued. Closed loop (inflight):
+// at most Inflight messages are outstanding; the round trip is measured
+// from the actual send, and the report says the loop was closed.
+func (s *session) echo(ctx context.Context, st *step) error {
+	e := st.s.Echo
+	c := s.c
+	op := opcode(e.Binary)
+	m := marker{kind: 'e', metric: int(st.metric), conn: c.id}
+	maxLag := int64(s.r.sc.Client.MaxLag)
+	var err error
+	if e.Rate > 0 {
+		sch := s.newSchedule(e.Rate, e.Duration, e.Count)
+		timer := time.NewTimer(time.Hour)
+		timer.Stop()
+		for i := int64(0); ; i++ {
+			due, ok := sch.due(i)
+			if !ok || !s.waitUntil(ctx, due, timer) {
+				break
+			}
+			lag := s.r.clock.Now() - due
+			if lag > maxLag {
+				s.shard.DroppedSend(lag / 1000)
+				continue
+			}
+			m.seq, m.ts = i, due
+			s.buf = appendMarker(s.buf[:0], m, e.Size)
+			c.outstanding.Add(1)
+			wire, werr := c.ws.WriteMessage(op, s.buf)
+			if werr != nil {
+				c.outstanding.Add(-1)
+				err = werr
+				break
+			}
+			s.shard.SentOnSchedule(len(s.buf), wire, lag/1000)
+		}
+	} else {
+		err = s.echoClosed(ctx, st, m, op)
+	}
+	s.drain(c)
+	return err
+}
+
+func (s *session) echoClosed(ctx context.Context, st *step, m marker, op ws.OpCode) error {
+	e := st.s.Echo
+	c := s.c
+	c.window = make(chan struct{}, e.Inflight)
+	for range e.Inflight {
+		c.window <- struct{}{}
+	}
+	end := int64(math.MaxInt64)
+	if e.Duration > 0 {
+		end = s.r.clock.Now() + int64(e.Duration)
+	}
+	var deadline <-chan time.Time
+	if e.Duration > 0 {
+		t := time.NewTimer(e.Duration.D())
+		defer t.Stop()
+		deadline = t.C
+	}
+	for i := int64(0); e.Count == 0 || i < int64(e.Count); i++ {
+		select {
+		case <-c.window:
+		case <-ctx.Done():
+			return nil
+		case <-c.done:
+			return c.err
+		case <-deadline:
+			return nil
+		}
+		now := s.r.clock.Now()
+		if now >= end {
+			return nil
+		}
+		m.seq, m.ts = i, now
+		s.buf = appendMarker(s.buf[:0], m, e.Size)
+		c.outstanding.Add(1)
+		wire, err := c.ws.WriteMessage(op, s.buf)
+		if err != nil {
+			c.outstanding.Add(-1)
+			return err
+		}
+		s.shard.Sent(len(s.buf), wire)
+	}
+	return nil
+}
+
+// drain waits (at most the scenario's drain time, even when the run is
+// stopping) for outstanding replies, then counts the ones still missing so
+// no unanswered message disappears from the report.
+func (s *session) drain(c *conn) {
+	deadline := time.Now().Add(s.r.sc.Client.Drain.D())
+	for c.outstanding.Load() > 0 && time.Now().Before(deadline) {
+		select {
+		case <-c.done:
+			deadline = time.Now()
+		case <-s.r.hard.Done():
+			deadline = time.Now()
+		case <-time.After(time.Millisecond):
+		}
+	}
+	if n := c.outstanding.Swap(0); n > 0 {
+		s.shard.Do(func(set *metrics.Set) { set.Counters.RepliesMissing += n })
+	}
+}
+
+// publish sends marked messages into the connection's broadcast room on an
+// absolute schedule and registers each with the ledger.
+func (s *session) publish(ctx context.Context, st *step) error {
+	p := st.s.Publish
+	c := s.c
+	if c.member == nil {
+		return fmt.Errorf("publish on a connection outside the broadcast ledger")
+	}
+	s.r.publishing.Add(1)
+	defer s.r.publishing.Add(-1)
+	op := opcode(p.Binary)
+	m := marker{kind: 'b', conn: c.id}
+	maxLag := int64(s.r.sc.Client.MaxLag)
+	sch := s.newSchedule(p.Rate, p.Duration, p.Count)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	var sent int64
+	var err error
+	for i := int64(0); ; i++ {
+		due, ok := sch.due(i)
+		if !ok || !s.waitUntil(ctx, due, timer) {
+			break
+		}
+		now := s.r.clock.Now()
+		lag := now - due
+		if lag > maxLag {
+			s.shard.DroppedSend(lag / 1000)
+			continue
+		}
+		m.seq, m.ts = i, due
+		s.buf = appendMarker(s.buf[:0], m, p.Size)
+		c.member.room.published(c.id, i, now)
+		wire, werr := c.ws.WriteMessage(op, s.buf)
+		if werr != nil {
+			err = werr
+			break
+		}
+		sent++
+		s.shard.SentOnSchedule(len(s.buf), wire, lag/1000)
+	}
+	// The publisher is a member of its own room: waiting for its own
+	// messages to come back means the server has fanned them all out
+	// before this connection moves on or closes.
+	deadline := time.Now().Add(s.r.sc.Client.Drain.D())
+	for c.ownBack.Load() < sent && time.Now().Before(deadline) {
+		select {
+		case <-c.done:
+			return err
+		case <-s.r.hard.Done():
+			return err
+		case <-time.After(time.Millisecond):
+		}
+	}
+	return err
+}
+
+// listen keeps the connection open while the reader records deliveries.
+func (s *session) listen(ctx context.Context, d time.Duration) error {
+	var deadline <-chan time.Time
+	if d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		deadline = t.C
+	}
+	select {
+	case <-deadline:
+		return nil
+	case <-s.c.done:
+		return s.c.err
+	case <-ctx.Done():
+	}
+	// The run is stopping. A member that left now would miss the messages
+	// publishers are still draining; stay until they are done (bounded by
+	// the drain time) so the broadcast accounting sees every delivery.
+	if s.c.member == nil {
+		return nil
+	}
+	limit := time.Now().Add(s.r.sc.Client.Drain.D())
+	for s.r.publishing.Load() > 0 && time.Now().Before(limit) {
+		select {
+		case <-s.c.done:
+			return nil
+		case <-s.r.hard.Done():
+			return nil
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	sleepCtx(s.r.hard, 2*leaveGrace)
+	return nil
+}
+
+func (s *session) replyTimeout(d scenario.Duration) time.Duration {
+	if d > 0 {
+		return d.D()
+	}
+	return s.r.sc.Client.ReplyTimeout.D()
+}
+
+// expect waits for an unmarked message matching the step, capturing
+// variables from it. A named expect records the wait as a latency.
+func (s *session) expect(ctx context.Context, st *step) error {
+	e := st.s.Expect
+	start := s.r.clock.Now()
+	msg, err := s.await(ctx, s.replyTimeout(e.Timeout), causeExpectTimeout, func(p []byte) bool {
+		return match(p, &e.Match, st.re)
+	})
+	if err != nil {
+		return err
+	}
+	if st.metric >= 0 {
+		s.shard.Record(st.metric, (s.r.clock.Now()-start)/1000)
+	}
+	return s.capture(msg, e.Capture)
+}
+
+func (s *session) await(ctx context.Context, timeout time.Duration, cause string, ok func([]byte) bool) ([]byte, error) {
+	c := s.c
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	for {
+		select {
+		case p := <-c.inbox:
+			if ok(p) {
+				return p, nil
+			}
+		case <-t.C:
+			return nil, &timeoutError{cause: cause}
+		case <-c.done:
+			return nil, c.err
+		case <-ctx.Done():
+			return nil, errStopped
+		}
+	}
+}
+
+func match(p []byte, m *scenario.Match, re interface{ Match([]byte) bool }) bool {
+	if m.Contains != "" && !bytes.Contains(p, []byte(m.Contains)) {
+		return false
+	}
+	if m.Regex != "" && (re == nil || !re.Match(p)) {
+		return false
+	}
+	if len(m.JSON) > 0 {
+		var v any
+		if json.Unmarshal(p, &v) != nil {
+			return false
+		}
+		for path, want := range m.JSON {
+			got, ok := jsonField(v, path)
+			if !ok || !jsonEqual(got, want) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func (s *session) capture(p []byte, capture map[string]string) error {
+	if len(capture) == 0 {
+		return nil
+	}
+	var v any
+	if err := json.Unmarshal(p, &v); err != nil {
+		return fmt.Errorf("capture: reply is not JSON: %w", err)
+	}
+	for name, path := range capture {
+		got, ok := jsonField(v, path)
+		if !ok {
+			return fmt.Errorf("capture %s: no field %q in reply", name, path)
+		}
+		s.vars[name] = stringify(got)
+	}
+	return nil
+}
+
+// request sends a message and waits for its reply, recording the latency
+// from the send under the step's metric.
+func (s *session) request(ctx context.Context, st *step) error {
+	rq := st.s.Request
+	c := s.c
+	timeout := s.replyTimeout(rq.Timeout)
+	payload, op := s.payload(&rq.Payload, st)
+	now := s.r.clock.Now()
+	var field, id string
+	if f, ok := strings.CutPrefix(rq.Correlate, "json:"); ok {
+		field = f
+		id = fmt.Sprintf("%d-%d", c.id, s.seq)
+		var v map[string]any
+		if err := json.Unmarshal(payload, &v); err != nil {
+			return fmt.Errorf("request payload is not a JSON object: %w", err)
+		}
+		v[field] = id
+		payload, _ = json.Marshal(v)
+	}
+	var got chan int64
+	if field == "" && rq.Reply == nil {
+		got = make(chan int64, 1)
+		seq := s.seq
+		c.reqMu.Lock()
+		if c.reqWait == nil {
+			c.reqWait = map[int64]chan int64{}
+		}
+		c.reqWait[seq] = got
+		c.reqMu.Unlock()
+		payload = append(appendMarker(nil, marker{kind: 'r', metric: int(st.metric), conn: c.id, seq: seq, ts: now}, 0), payload...)
+		defer func() {
+			c.reqMu.Lock()
+			delete(c.reqWait, seq)
+			c.reqMu.Unlock()
+		}()
+	}
+	if err := s.write(op, payload); err != nil {
+		return err
+	}
+	if got != nil {
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		select {
+		case at := <-got:
+			s.shard.Record(st.metric, (at-now)/1000)
+			return nil
+		case <-t.C:
+			s.shard.Do(func(set *metrics.Set) { set.Counters.RepliesMissing++ })
+			return &timeoutError{cause: causeReplyTimeout}
+		case <-c.done:
+			return c.err
+		case <-ctx.Done():
+			return errStopped
+		}
+	}
+	reply, err := s.await(ctx, timeout, causeReplyTimeout, func(p []byte) bool {
+		if field != "" {
+			var v any
+			if json.Unmarshal(p, &v) != nil {
+				return false
+			}
+			got, ok := jsonField(v, field)
+			if !ok || stringify(got) != id {
+				return false
+			}
+		}
+		return rq.Reply == nil || match(p, rq.Reply, st.replyRe)
+	})
+	if err != nil {
+		if _, ok := err.(*timeoutError); ok {
+			s.shard.Do(func(set *metrics.Set) { set.Counters.RepliesMissing++ })
+		}
+		return err
+	}
+	s.shard.Record(st.metric, (s.r.clock.Now()-now)/1000)
+	return s.capture(reply, rq.Capture)
+}

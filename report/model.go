@@ -1,0 +1,239 @@
+package report
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/wsbench/wsbench/metrics"
+)
+
+// SchemaVersion identifies the layout of the JSON report. It changes only
+// when a field changes meaning or disappears; additions keep it.
+// report/schema.json describes it.
+const SchemaVersion = "wsbench.report/v1"
+
+// Version is the wsbench version, set at build time with
+// -ldflags "-X github.com/wsbench/wsbench/report.Version=…".
+var Version = "0.1.0-dev"
+
+// End reasons.
+const (
+	EndCompleted   = "completed"   // the planned phases ran to their end
+	EndInterrupted = "interrupted" // a signal or the caller stopped the run early
+	EndFailed      = "failed"      // the run could not go on (target unreachable, generator error)
+	EndAborted     = "aborted"     // a threshold with abort_on_fail broke
+)
+
+// Report is the result of one run, or of several merged.
+type Report struct {
+	Schema    string          `json:"schema"`
+	EndReason string          `json:"end_reason"`
+	EndDetail string          `json:"end_detail,omitempty"` // why the run ended, for people
+	StartedAt time.Time       `json:"started_at"`
+	DurationS float64         `json:"duration_s"`
+	Target    string          `json:"target"`
+	Scenario  json.RawMessage `json:"scenario"` // the scenario as run, after flags and defaults
+
+	Metrics  map[string]*Metric `json:"metrics"` // rtt, connect, handshake, ping, push_delay, broadcast_*, and named steps
+	Counters metrics.Counters   `json:"counters"`
+	Rates    Rates              `json:"rates"`
+
+	Phases    []PhaseResult     `json:"phases,omitempty"`
+	Broadcast []BroadcastResult `json:"broadcast,omitempty"` // one per room pattern
+	Series    *Series           `json:"series,omitempty"`
+
+	Thresholds []ThresholdResult `json:"thresholds,omitempty"`
+	Passed     *bool             `json:"passed,omitempty"` // all thresholds held; absent when there were none
+
+	Generator   Generator   `json:"generator"`
+	Environment Environment `json:"environment"`
+
+	Capacity   *Capacity  `json:"capacity,omitempty"`
+	Baseline   *Baseline  `json:"baseline,omitempty"`
+	MergedFrom []string   `json:"merged_from,omitempty"`
+	Server     *ServerObs `json:"server,omitempty"`
+}
+
+// Metric summarises one latency histogram, all values in microseconds. HDR
+// is the full histogram (HdrHistogram V2 compressed, base64) and is the
+// source of truth; the other fields are derived from it.
+type Metric struct {
+	Count  int64   `json:"count"`
+	MinUS  int64   `json:"min_us"`
+	MeanUS float64 `json:"mean_us"`
+	StdUS  float64 `json:"stddev_us"`
+	P50US  int64   `json:"p50_us"`
+	P90US  int64   `json:"p90_us"`
+	P95US  int64   `json:"p95_us"`
+	P99US  int64   `json:"p99_us"`
+	P999US int64   `json:"p999_us"`
+	MaxUS  int64   `json:"max_us"`
+	HDR    string  `json:"hdr"`
+}
+
+// Rates compares what the schedule asked for with what happened, per
+// second of run time. An achieved rate below the intended one means the
+// target or the generator could not keep up; the counters say which
+// (sends_dropped, sessions_dropped, generator.unreliable).
+type Rates struct {
+	SessionsIntendedPerS float64 `json:"sessions_intended_per_s,omitempty"`
+	SessionsAchievedPerS float64 `json:"sessions_achieved_per_s,omitempty"`
+	SendsIntendedPerS    float64 `json:"sends_intended_per_s"`
+	SendsAchievedPerS    float64 `json:"sends_achieved_per_s"`
+	ReceivedPerS         float64 `json:"received_per_s"`
+	ConnectsPerS         float64 `json:"connects_per_s"`
+	PeakConnections      int64   `json:"peak_connections"`
+}
+
+// PhaseResult records when each phase of the load profile ran.
+type PhaseResult struct {
+	Name     string  `json:"name"`
+	StartS   float64 `json:"start_s"`
+	EndS     float64 `json:"end_s"`
+	Model    string  `json:"model"`  // closed or open
+	Target   float64 `json:"target"` // connections (closed) or arrivals/s (open) at the phase end
+	Achieved float64 `json:"achieved"`
+}
+
+// BroadcastResult is the fan-out accounting of one room pattern: every
+// published message against every subscriber that was a member for the
+// whole of its delivery window.
+type BroadcastResult struct {
+	Room       string  `json:"room"`
+	Rooms      int     `json:"rooms"`     // concrete rooms matched by the pattern
+	Published  int64   `json:"published"` // messages publishers sent
+	Expected   int64   `json:"expected"`  // deliveries expected (message × eligible member)
+	Delivered  int64   `json:"delivered"` // expected deliveries that arrived (first copy)
+	Lost       int64   `json:"lost"`      // Expected − Delivered
+	Duplicates int64   `json:"duplicates"`
+	Reordered  int64   `json:"reordered"`  // arrived after a later message of the same publisher
+	Unexpected int64   `json:"unexpected"` // arrived at a member outside its eligible window (not counted in reach)
+	Reach      float64 `json:"reach"`      // Delivered / Expected (1 when nothing was expected)
+	Loss       float64 `json:"loss"`       // Lost / Expected
+}
+
+// Series is the run's time series, column-oriented (one slice per
+// quantity, all the same length) because that is compact in JSON and what
+// chart libraries consume. T[i] is the end of interval i in seconds since
+// the start; every other slice holds that interval's value.
+type Series struct {
+	IntervalS       float64                   `json:"interval_s"`
+	T               []float64                 `json:"t"`
+	Active          []int64                   `json:"active"` // open connections at the end of the interval
+	Connects        []int64                   `json:"connects"`
+	ConnectFailures []int64                   `json:"connect_failures"`
+	Disconnects     []int64                   `json:"disconnects"`
+	Sent            []int64                   `json:"sent"`
+	Received        []int64                   `json:"received"`
+	BytesSent       []int64                   `json:"bytes_sent"`
+	BytesReceived   []int64                   `json:"bytes_received"`
+	Errors          []int64                   `json:"errors"`
+	SendsDropped    []int64                   `json:"sends_dropped"`
+	SessionsDropped []int64                   `json:"sessions_dropped"`
+	CPUPercent      []float64                 `json:"cpu_percent"` // generator process CPU, 100 = one core
+	Latency         map[string]*LatencySeries `json:"latency"`
+	DisconnectsBy   map[string][]int64        `json:"disconnects_by,omitempty"` // by close code
+	ErrorsBy        map[string][]int64        `json:"errors_by,omitempty"`      // by cause
+}
+
+// LatencySeries holds per-interval statistics of one latency metric, taken
+// from that interval's own histogram (never averaged percentiles). HDR
+// keeps each interval's histogram so merged reports recompute them exactly;
+// an empty interval has "".
+type LatencySeries struct {
+	Count []int64  `json:"count"`
+	P50   []int64  `json:"p50_us"`
+	P90   []int64  `json:"p90_us"`
+	P99   []int64  `json:"p99_us"`
+	Max   []int64  `json:"max_us"`
+	HDR   []string `json:"hdr"`
+}
+
+// ThresholdResult is the outcome of one threshold of the scenario.
+type ThresholdResult struct {
+	Expr        string  `json:"expr"` // as written, e.g. "rtt p99 < 50ms"
+	Metric      string  `json:"metric"`
+	Stat        string  `json:"stat"`
+	Op          string  `json:"op"`
+	Limit       float64 `json:"limit"`  // in the statistic's base unit (µs, ratio, count, per second)
+	Actual      float64 `json:"actual"` // same unit; NaN is written as null
+	Unit        string  `json:"unit"`
+	Passed      bool    `json:"passed"`
+	Window      string  `json:"window,omitempty"` // rolling window, when the threshold has one
+	WorstWindow float64 `json:"worst_window_s,omitempty"`
+	Aborted     bool    `json:"aborted,omitempty"` // this threshold stopped the run
+	Detail      string  `json:"detail,omitempty"`
+}
+
+// Generator describes the load generator's own health during the run. When
+// Unreliable is true the generator, not the target, may have limited the
+// results; Reasons says why.
+type Generator struct {
+	CPUPercent     float64  `json:"cpu_percent"`          // mean process CPU, 100 = one core busy
+	CPUPeakPercent float64  `json:"cpu_peak_percent"`     // busiest interval
+	CPUCapacity    float64  `json:"cpu_capacity_percent"` // 100 × GOMAXPROCS
+	UserCPUS       float64  `json:"user_cpu_s"`
+	SysCPUS        float64  `json:"sys_cpu_s"`
+	ScheduleLag    *Metric  `json:"schedule_lag"` // how late sends and arrivals left versus their schedule
+	GCPauses       int64    `json:"gc_pauses"`
+	GCPauseTotalMS float64  `json:"gc_pause_total_ms"`
+	GCPauseMaxUS   int64    `json:"gc_pause_max_us"`
+	MaxRSSBytes    int64    `json:"max_rss_bytes"`
+	FDLimit        int64    `json:"fd_limit"`
+	FDPeak         int64    `json:"fd_peak"`
+	Unreliable     bool     `json:"unreliable"`
+	Reasons        []string `json:"reasons,omitempty"`
+}
+
+// Environment says where the report was made.
+type Environment struct {
+	WsbenchVersion string `json:"wsbench_version"`
+	GoVersion      string `json:"go_version"`
+	OS             string `json:"os"`
+	Arch           string `json:"arch"`
+	CPUs           int    `json:"cpus"`
+	GOMAXPROCS     int    `json:"gomaxprocs"`
+	Hostname       string `json:"hostname"`
+}
+
+// Capacity is the result of `wsbench capacity`.
+type Capacity struct {
+	Variable   string         `json:"variable"` // clients, arrival_rate or message_rate
+	SLO        []string       `json:"slo"`
+	Steps      []CapacityStep `json:"steps"`
+	MaxOK      *float64       `json:"max_ok"`      // highest load that met every SLO (null: none did)
+	FirstFail  *float64       `json:"first_fail"`  // lowest load that broke one (null: none did)
+	Knee       *float64       `json:"knee"`        // load where latency starts to rise steeply
+	LowerBound bool           `json:"lower_bound"` // the generator hit its limit first: MaxOK is a lower bound
+	Verdict    string         `json:"verdict"`
+}
+
+// CapacityStep is one load level of a capacity search.
+type CapacityStep struct {
+	Load       float64            `json:"load"`
+	DurationS  float64            `json:"duration_s"`
+	Achieved   float64            `json:"achieved"` // achieved load in the same unit
+	Throughput float64            `json:"throughput_per_s"`
+	P50US      int64              `json:"p50_us"`
+	P99US      int64              `json:"p99_us"`
+	ErrorRate  float64            `json:"error_rate"`
+	Passed     bool               `json:"passed"`
+	Unreliable bool               `json:"unreliable"`
+	Failed     []string           `json:"failed,omitempty"` // SLOs broken at this step
+	Metrics    map[string]*Metric `json:"metrics,omitempty"`
+}
+
+// Baseline records the report a run was judged against.
+type Baseline struct {
+	Path      string    `json:"path"`
+	StartedAt time.Time `json:"started_at"`
+	Tolerance string    `json:"tolerance"`
+	Regressed []string  `json:"regressed,omitempty"`
+}
+
+// ServerObs is what the target itself reported (GET /stats), when it
+// offers that endpoint: a cross-check of the client's own counts.
+type ServerObs struct {
+	Before map[string]int64 `json:"before,omitempty"`
+	After  map[string]int64 `json:"after,omitempty"`
+}

@@ -1,0 +1,410 @@
+package scenario
+
+import (
+	"fmt"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/wsbench/wsbench/metrics"
+)
+
+// Validate reports every problem of a completed scenario at once. The
+// problems carry field paths; Parse adds file positions.
+func (sc *Scenario) Validate() Problems {
+	v := &validator{sc: sc}
+	v.target()
+	v.phases()
+	v.flows()
+	v.thresholds()
+	v.capacity()
+	return v.ps
+}
+
+type validator struct {
+	sc *Scenario
+	ps Problems
+}
+
+func (v *validator) add(field, format string, args ...any) {
+	v.ps = append(v.ps, Problem{Field: field, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (v *validator) target() {
+	t := v.sc.Target
+	switch {
+	case t == "":
+		v.add("target", "missing: give `builtin` (the in-process reference server) or a ws:// URL")
+	case t == "builtin":
+	default:
+		u, err := url.Parse(t)
+		if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
+			v.add("target", "%q is not `builtin` or a ws:// or wss:// URL", t)
+		}
+	}
+	if v.sc.Builtin != nil && t != "builtin" {
+		v.add("builtin", "settings for the built-in server, but target is %q", t)
+	}
+	if st := v.sc.StartTarget; st != nil {
+		if len(st.Command) == 0 {
+			v.add("start_target.command", "missing: the command that starts the target")
+		}
+		if st.StopSignal != "" && st.StopSignal != "TERM" && st.StopSignal != "INT" {
+			v.add("start_target.stop_signal", "%q: want TERM or INT", st.StopSignal)
+		}
+		if t == "builtin" {
+			v.add("start_target", "cannot start a target process with target: builtin")
+		}
+	}
+	for i, a := range v.sc.Client.SourceAddrs {
+		if !strings.HasPrefix(a, "127.") && a != "::1" {
+			v.add(fmt.Sprintf("client.source_addrs[%d]", i), "%q: only loopback source addresses are supported", a)
+		}
+	}
+}
+
+func (v *validator) phases() {
+	sc := v.sc
+	if len(sc.Phases) == 0 {
+		switch {
+		case sc.Clients <= 0 && sc.Duration <= 0:
+			v.add("phases", "no load profile: give clients and duration, or a list of phases")
+		case sc.Clients <= 0:
+			v.add("clients", "must be at least 1")
+		default:
+			v.add("duration", "must be longer than zero")
+		}
+		return
+	}
+	if sc.RampUp > 0 && sc.Duration > 0 && sc.RampUp >= sc.Duration {
+		v.add("ramp_up", "%s is not shorter than duration %s (duration includes the ramp)", sc.RampUp.D(), sc.Duration.D())
+	}
+	for i, p := range sc.Phases {
+		f := fmt.Sprintf("phases[%d]", i)
+		switch {
+		case p.Clients == nil && p.ArrivalRate == nil:
+			v.add(f, "set clients (closed model) or arrival_rate (open model)")
+		case p.Clients != nil && p.ArrivalRate != nil:
+			v.add(f, "set clients or arrival_rate, not both")
+		case p.Clients != nil && *p.Clients < 0:
+			v.add(f+".clients", "must not be negative")
+		case p.ArrivalRate != nil && *p.ArrivalRate < 0:
+			v.add(f+".arrival_rate", "must not be negative")
+		}
+	}
+	if sc.TotalDuration() <= 0 {
+		v.add("phases", "the phases last zero seconds in total")
+	}
+}
+
+var identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// counterNames are names a step metric must not take, because thresholds
+// would not know which one is meant.
+var reservedMetricNames = []string{"errors", "dropped", "reach", "loss", "messages_sent", "messages_received", "connects_failed"}
+
+func (v *validator) flows() {
+	names := map[string]bool{}
+	metricOwner := map[string]string{}
+	for i, f := range v.sc.Flows {
+		p := fmt.Sprintf("flows[%d]", i)
+		switch {
+		case f.Name == "":
+			v.add(p+".name", "missing")
+		case names[f.Name]:
+			v.add(p+".name", "%q is used by another flow", f.Name)
+		}
+		names[f.Name] = true
+		if f.Weight < 0 {
+			v.add(p+".weight", "must be at least 1")
+		}
+		if f.OnError != "end" && f.OnError != "reconnect" {
+			v.add(p+".on_error", "%q: want end or reconnect", f.OnError)
+		}
+		if f.Backoff.Factor < 1 {
+			v.add(p+".backoff.factor", "must be at least 1")
+		}
+		if f.Backoff.Jitter < 0 || f.Backoff.Jitter > 1 {
+			v.add(p+".backoff.jitter", "must be between 0 and 1")
+		}
+		if len(f.Steps) == 0 {
+			v.add(p+".steps", "a flow needs at least one step")
+			continue
+		}
+		vars := map[string]bool{}
+		for _, b := range BuiltinVars {
+			vars[b] = true
+		}
+		for k := range f.Vars {
+			if !identRe.MatchString(k) {
+				v.add(p+".vars."+k, "variable names use letters, digits and _")
+			}
+			vars[k] = true
+		}
+		connected := false
+		v.steps(p+".steps", f.Steps, vars, &connected, metricOwner)
+	}
+}
+
+func (v *validator) steps(p string, steps []Step, vars map[string]bool, connected *bool, metricOwner map[string]string) {
+	for i := range steps {
+		s := &steps[i]
+		sp := fmt.Sprintf("%s[%d]", p, i)
+		kind, n := s.Kind()
+		if n == 0 {
+			v.add(sp, "no action: give one of %s", strings.Join(StepKinds, ", "))
+			continue
+		}
+		if n > 1 {
+			v.add(sp, "one action per step, found %d (%s)", n, kind)
+			continue
+		}
+		ap := sp + "." + kind
+		needsConn := kind != "connect" && kind != "sleep" && kind != "think" && kind != "loop" && kind != "reconnect"
+		if needsConn && !*connected {
+			v.add(ap, "needs a connection: put a connect step before it")
+		}
+		if m := s.StepMetric(); m != "" {
+			switch {
+			case !identRe.MatchString(m):
+				v.add(sp, "metric name %q: use letters, digits and _", m)
+			case slices.Contains(reservedMetricNames, m):
+				v.add(sp, "metric name %q is reserved", m)
+			case metrics.IsBuiltin(m) && !(m == "rtt" && s.Echo != nil) && !(m == "ping" && s.Ping != nil):
+				v.add(sp, "metric name %q is a built-in metric", m)
+			}
+			if owner, ok := metricOwner[m]; ok && owner != kind {
+				v.add(sp, "metric %q is also recorded by a %s step; give this step another name", m, owner)
+			}
+			metricOwner[m] = kind
+		}
+		tpl := func(field, s string) {
+			t, err := ParseTemplate(s)
+			if err != nil {
+				v.add(field, "%v", err)
+				return
+			}
+			for _, name := range t.Vars() {
+				if !vars[name] {
+					v.add(field, "unknown variable {{%s}} (known: %s)", name, strings.Join(sortedKeys(vars), ", "))
+				}
+			}
+		}
+		nonNeg := func(field string, x float64) {
+			if x < 0 {
+				v.add(field, "must not be negative")
+			}
+		}
+		switch {
+		case s.Connect != nil:
+			c := s.Connect
+			if c.Path != "" && c.URL != "" {
+				v.add(ap, "give path or url, not both")
+			}
+			if c.Path == "" && c.URL == "" {
+				v.add(ap, "give path (joined to the target) or url")
+			}
+			if c.Path != "" && !strings.HasPrefix(c.Path, "/") {
+				v.add(ap+".path", "%q must start with /", c.Path)
+			}
+			if c.URL != "" && !strings.HasPrefix(c.URL, "ws://") && !strings.HasPrefix(c.URL, "wss://") {
+				v.add(ap+".url", "%q is not a ws:// or wss:// URL", c.URL)
+			}
+			tpl(ap+".path", c.Path)
+			tpl(ap+".url", c.URL)
+			for k, hv := range c.Headers {
+				tpl(ap+".headers."+k, hv)
+			}
+			*connected = true
+		case s.Send != nil:
+			v.payload(ap, &s.Send.Payload, tpl)
+		case s.Echo != nil:
+			e := s.Echo
+			nonNeg(ap+".rate", e.Rate)
+			nonNeg(ap+".size", float64(e.Size))
+			nonNeg(ap+".count", float64(e.Count))
+			if e.Rate > 0 && e.Inflight > 0 {
+				v.add(ap, "rate (open loop) and inflight (closed loop) exclude each other")
+			}
+			if e.Inflight < 0 {
+				v.add(ap+".inflight", "must be at least 1")
+			}
+			if e.Rate > 1e6 {
+				v.add(ap+".rate", "%g messages/s on one connection is beyond any generator; spread it over connections", e.Rate)
+			}
+		case s.Expect != nil:
+			v.match(ap, &s.Expect.Match, true)
+			for name, path := range s.Expect.Capture {
+				v.capture(ap+".capture."+name, name, path, vars)
+			}
+		case s.Request != nil:
+			r := s.Request
+			v.payload(ap, &r.Payload, tpl)
+			if r.Correlate != "marker" && !strings.HasPrefix(r.Correlate, "json:") {
+				v.add(ap+".correlate", "%q: want marker or json:FIELD", r.Correlate)
+			}
+			if strings.HasPrefix(r.Correlate, "json:") && r.JSON == nil {
+				v.add(ap+".correlate", "json correlation needs a json payload")
+			}
+			if r.Reply != nil {
+				v.match(ap+".reply", r.Reply, false)
+			}
+			for name, path := range r.Capture {
+				v.capture(ap+".capture."+name, name, path, vars)
+			}
+		case s.Think != nil:
+			t := s.Think
+			switch t.Dist {
+			case "", "uniform":
+				if t.Max < t.Min || t.Max == 0 {
+					v.add(ap, "uniform think time needs max > 0 and max >= min")
+				}
+			case "exponential":
+				if t.Mean <= 0 {
+					v.add(ap+".mean", "exponential think time needs mean > 0")
+				}
+			case "normal":
+				if t.Mean <= 0 {
+					v.add(ap+".mean", "normal think time needs mean > 0")
+				}
+			default:
+				v.add(ap+".dist", "%q: want uniform, exponential or normal", t.Dist)
+			}
+		case s.Loop != nil:
+			l := s.Loop
+			nonNeg(ap+".count", float64(l.Count))
+			if len(l.Steps) == 0 {
+				v.add(ap+".steps", "a loop needs at least one step")
+			}
+			v.steps(ap+".steps", l.Steps, vars, connected, metricOwner)
+		case s.Close != nil:
+			c := s.Close.Code
+			if c != 1000 && (c < 3000 || c > 4999) && c != 1001 {
+				v.add(ap+".code", "%d cannot be sent by a client: use 1000, 1001 or 3000-4999", c)
+			}
+			*connected = false
+		case s.Reconnect != nil:
+			*connected = true
+		case s.Publish != nil:
+			pb := s.Publish
+			if pb.Rate <= 0 {
+				v.add(ap+".rate", "must be more than zero messages per second")
+			}
+			nonNeg(ap+".count", float64(pb.Count))
+			nonNeg(ap+".size", float64(pb.Size))
+		}
+	}
+}
+
+func (v *validator) payload(p string, pl *Payload, tpl func(field, s string)) {
+	n := 0
+	if pl.Text != "" {
+		n++
+		tpl(p+".text", pl.Text)
+	}
+	if pl.JSON != nil {
+		n++
+		walkStrings(pl.JSON, func(s string) { tpl(p+".json", s) })
+	}
+	if pl.Size != nil {
+		n++
+		d := pl.Size
+		if d.Fixed < 0 || d.Min < 0 || d.Max < d.Min {
+			v.add(p+".size", "sizes must be non-negative with max >= min")
+		}
+		if d.Dist != "" && d.Dist != "uniform" && d.Dist != "exponential" && d.Dist != "normal" {
+			v.add(p+".size.dist", "%q: want uniform, exponential or normal", d.Dist)
+		}
+	}
+	if n != 1 {
+		v.add(p, "give exactly one of text, json or size")
+	}
+}
+
+func (v *validator) match(p string, m *Match, required bool) {
+	if required && m.Contains == "" && m.Regex == "" && len(m.JSON) == 0 {
+		v.add(p, "give at least one of contains, regex or json")
+	}
+	if m.Regex != "" {
+		if _, err := regexp.Compile(m.Regex); err != nil {
+			v.add(p+".regex", "%v", err)
+		}
+	}
+}
+
+func (v *validator) capture(p, name, path string, vars map[string]bool) {
+	if !identRe.MatchString(name) {
+		v.add(p, "variable names use letters, digits and _")
+	}
+	if path == "" {
+		v.add(p, "give the dotted JSON path to capture")
+	}
+	vars[name] = true
+}
+
+func (v *validator) capacity() {
+	cp := v.sc.Capacity
+	if cp == nil {
+		return
+	}
+	switch cp.Variable {
+	case "clients", "arrival_rate", "message_rate":
+	default:
+		v.add("capacity.variable", "%q: want clients, arrival_rate or message_rate", cp.Variable)
+	}
+	if cp.Start <= 0 {
+		v.add("capacity.start", "must be more than zero")
+	}
+	if cp.Max < cp.Start {
+		v.add("capacity.max", "must be at least start")
+	}
+	if cp.Step < 0 || (cp.Step == 0 && cp.Factor <= 1) {
+		v.add("capacity", "give step > 0 (linear) or factor > 1 (geometric)")
+	}
+	for i, s := range cp.SLO {
+		if err := v.checkThreshold(s); err != nil {
+			v.add(fmt.Sprintf("capacity.slo[%d]", i), "%v", err)
+		}
+	}
+}
+
+// StepKinds are the step actions, as written in YAML.
+var StepKinds = []string{"connect", "send", "echo", "expect", "request", "sleep", "think", "loop", "ping", "close", "reconnect", "publish", "listen"}
+
+// Kind returns the action of s and how many actions are set.
+func (s *Step) Kind() (string, int) {
+	var kinds []string
+	set := []bool{s.Connect != nil, s.Send != nil, s.Echo != nil, s.Expect != nil, s.Request != nil, s.Sleep != nil,
+		s.Think != nil, s.Loop != nil, s.Ping != nil, s.Close != nil, s.Reconnect != nil, s.Publish != nil, s.Listen != nil}
+	for i, ok := range set {
+		if ok {
+			kinds = append(kinds, StepKinds[i])
+		}
+	}
+	return strings.Join(kinds, ", "), len(kinds)
+}
+
+func walkStrings(v any, f func(string)) {
+	switch x := v.(type) {
+	case string:
+		f(x)
+	case map[string]any:
+		for _, e := range x {
+			walkStrings(e, f)
+		}
+	case []any:
+		for _, e := range x {
+			walkStrings(e, f)
+		}
+	}
+}
+
+func sortedKeys(m map[string]bool) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}

@@ -1,0 +1,411 @@
+package wsclient
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gobwas/httphead"
+	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsflate"
+)
+
+// DefaultMaxMessageSize bounds what a server can make the client buffer
+// when Options.MaxMessageSize is zero. A hostile server must not be able to
+// make the generator allocate without limit.
+const DefaultMaxMessageSize = 16 << 20
+
+// Options configure a connection.
+type Options struct {
+	Headers        http.Header
+	Subprotocols   []string
+	ConnectTimeout time.Duration // TCP connect plus upgrade; 0 means 10 s
+	MaxMessageSize int64         // largest message accepted from the server; 0 means DefaultMaxMessageSize
+	Compression    bool          // offer permessage-deflate (no context takeover)
+	ReadBufferSize int           // bufio size; 0 means 4096
+	LocalAddr      *net.TCPAddr  // source address, to spread connections over loopback addresses
+	SkipUTF8Check  bool          // do not validate server text messages
+}
+
+// Timing is how long the two halves of opening a connection took.
+type Timing struct {
+	Connect   time.Duration // TCP three-way handshake
+	Handshake time.Duration // HTTP upgrade, from connected to 101 parsed
+}
+
+// Message is one data message from the server. Payload is valid only until
+// the next ReadMessage.
+type Message struct {
+	Op      ws.OpCode
+	Payload []byte
+	Wire    int // bytes on the wire, frame headers included
+}
+
+// Conn is a client WebSocket connection.
+type Conn struct {
+	nc       net.Conn
+	br       *bufio.Reader
+	protocol string
+	deflate  bool
+	maxMsg   int64
+	utf8     bool
+
+	// Reader side, owned by the ReadMessage goroutine.
+	hdr  [ws.MaxHeaderSize - 2]byte
+	rbuf []byte
+	ctrl []byte
+
+	// OnPong is called by ReadMessage for every pong, with its payload
+	// (valid only during the call). Set it before the first ReadMessage.
+	OnPong func(payload []byte)
+	// OnPing is called by ReadMessage for every server ping, after the pong
+	// has been written.
+	OnPing func()
+
+	wmu       sync.Mutex
+	wbuf      []byte
+	closeSent bool // under wmu
+}
+
+// Dial opens a WebSocket connection to url. On failure the error can be
+// classified with Classify.
+func Dial(ctx context.Context, url string, o Options) (*Conn, Timing, error) {
+	var t Timing
+	timeout := o.ConnectTimeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	bufSize := o.ReadBufferSize
+	if bufSize <= 0 {
+		bufSize = 4096
+	}
+	start := time.Now()
+	var connected time.Time
+	nd := net.Dialer{}
+	if o.LocalAddr != nil {
+		nd.LocalAddr = o.LocalAddr
+	}
+	d := ws.Dialer{
+		ReadBufferSize:  bufSize,
+		WriteBufferSize: 1024,
+		Protocols:       o.Subprotocols,
+		NetDial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := nd.DialContext(ctx, network, addr)
+			connected = time.Now()
+			return c, err
+		},
+	}
+	if len(o.Headers) > 0 {
+		d.Header = ws.HandshakeHeaderHTTP(o.Headers)
+	}
+	if o.Compression {
+		d.Extensions = []httphead.Option{wsflate.DefaultParameters.Option()}
+	}
+	nc, br, hs, err := d.Dial(ctx, url)
+	if connected.IsZero() {
+		connected = time.Now()
+	}
+	t.Connect = connected.Sub(start)
+	if err != nil {
+		return nil, t, fmt.Errorf("dial %s: %w", url, err)
+	}
+	t.Handshake = time.Since(connected)
+
+	c := &Conn{
+		nc:       nc,
+		protocol: hs.Protocol,
+		maxMsg:   o.MaxMessageSize,
+		utf8:     !o.SkipUTF8Check,
+		wbuf:     make([]byte, 0, 256),
+	}
+	if c.maxMsg <= 0 {
+		c.maxMsg = DefaultMaxMessageSize
+	}
+	for _, ext := range hs.Extensions {
+		if bytes.Equal(ext.Name, wsflate.ExtensionNameBytes) {
+			c.deflate = true
+		}
+	}
+	// The dialer hands back its reader only when the server sent frames
+	// right behind the 101; those bytes are in it, so keep reading from it.
+	if br != nil {
+		c.br = br
+	} else {
+		c.br = bufio.NewReaderSize(nc, bufSize)
+	}
+	return c, t, nil
+}
+
+// Protocol returns the negotiated subprotocol.
+func (c *Conn) Protocol() string { return c.protocol }
+
+// Compressed reports whether permessage-deflate was negotiated.
+func (c *Conn) Compressed() bool { return c.deflate }
+
+// LocalAddr returns the connection's local address.
+func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
+
+// SetReadDeadline bounds the current and future ReadMessage calls.
+func (c *Conn) SetReadDeadline(t time.Time) error { return c.nc.SetReadDeadline(t) }
+
+// Close closes the socket without a close handshake.
+func (c *Conn) Close() error { return c.nc.Close() }
+
+// WriteMessage writes one data message as a single masked frame and returns
+// the bytes written to the wire.
+func (c *Conn) WriteMessage(op ws.OpCode, p []byte) (int, error) {
+	rsv1 := false
+	if c.deflate && len(p) > 0 {
+		cp, err := wsflate.DefaultHelper.Compress(p)
+		if err != nil {
+			return 0, fmt.Errorf("compress: %w", err)
+		}
+		p, rsv1 = cp, true
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.closeSent {
+		return 0, net.ErrClosed
+	}
+	return c.writeFrameLocked(op, rsv1, p)
+}
+
+// WritePing sends a ping with payload p (at most 125 bytes).
+func (c *Conn) WritePing(p []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.closeSent {
+		return net.ErrClosed
+	}
+	_, err := c.writeFrameLocked(ws.OpPing, false, p)
+	return err
+}
+
+// SendClose starts the close handshake with code and reason. The server's
+// answer arrives through ReadMessage as a *CloseError with Initiator
+// "client". Calling it again does nothing.
+func (c *Conn) SendClose(code int, reason string) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.closeSent {
+		return nil
+	}
+	c.closeSent = true
+	_ = c.nc.SetWriteDeadline(time.Now().Add(2 * time.Second))
+	_, err := c.writeFrameLocked(ws.OpClose, false, ws.NewCloseFrameBody(ws.StatusCode(code), reason))
+	return err
+}
+
+// writeFrameLocked builds header, mask and payload in one buffer so the
+// frame leaves in one write syscall: with small messages the syscall is
+// the cost, and a split header/payload write doubles it.
+func (c *Conn) writeFrameLocked(op ws.OpCode, rsv1 bool, p []byte) (int, error) {
+	n := len(p)
+	b := c.wbuf[:0]
+	b0 := 0x80 | byte(op)
+	if rsv1 {
+		b0 |= 0x40
+	}
+	b = append(b, b0)
+	switch {
+	case n < 126:
+		b = append(b, 0x80|byte(n))
+	case n <= 0xffff:
+		b = append(b, 0x80|126, byte(n>>8), byte(n))
+	default:
+		b = append(b, 0x80|127)
+		b = binary.BigEndian.AppendUint64(b, uint64(n))
+	}
+	var mask [4]byte
+	binary.LittleEndian.PutUint32(mask[:], rand.Uint32())
+	b = append(b, mask[:]...)
+	start := len(b)
+	b = append(b, p...)
+	ws.Cipher(b[start:], mask, 0)
+	if cap(b) <= 64<<10 {
+		c.wbuf = b // keep the grown buffer, but not a huge one
+	}
+	_, err := c.nc.Write(b)
+	if err != nil {
+		return 0, fmt.Errorf("write: %w", err)
+	}
+	return len(b), nil
+}
+
+// ReadMessage reads the next data message, handling control frames on the
+// way: pings are answered, pongs go to OnPong, and a close frame ends the
+// connection with a *CloseError (answered with the same code when the
+// server started the close). A message over the size limit or with invalid
+// UTF-8 gets close code 1009 or 1007 and a *ProtocolError.
+func (c *Conn) ReadMessage() (Message, error) {
+	var (
+		msg        Message
+		inMessage  bool
+		compressed bool
+	)
+	c.rbuf = c.rbuf[:0]
+	for {
+		h, err := ws.ReadHeaderBuffer(c.br, c.hdr[:])
+		if err != nil {
+			return msg, c.abrupt(err)
+		}
+		wire := 2 + int(h.Length)
+		switch {
+		case h.Length >= 65536:
+			wire += 8
+		case h.Length >= 126:
+			wire += 2
+		}
+		if h.Masked {
+			return msg, c.fail(CauseProtocol, int(ws.StatusProtocolError), "server frame is masked")
+		}
+		if h.OpCode.IsControl() {
+			if err := c.control(h); err != nil {
+				return msg, err
+			}
+			continue
+		}
+		switch {
+		case h.OpCode == ws.OpContinuation && !inMessage:
+			return msg, c.fail(CauseProtocol, int(ws.StatusProtocolError), "continuation without a message")
+		case h.OpCode != ws.OpContinuation && inMessage:
+			return msg, c.fail(CauseProtocol, int(ws.StatusProtocolError), "new message inside a fragmented one")
+		case h.OpCode != ws.OpContinuation:
+			if h.OpCode != ws.OpText && h.OpCode != ws.OpBinary {
+				return msg, c.fail(CauseProtocol, int(ws.StatusProtocolError), fmt.Sprintf("reserved opcode %d", h.OpCode))
+			}
+			msg.Op = h.OpCode
+			inMessage = true
+			compressed = h.Rsv1()
+			if compressed && !c.deflate {
+				return msg, c.fail(CauseProtocol, int(ws.StatusProtocolError), "RSV1 set without permessage-deflate")
+			}
+		}
+		if int64(len(c.rbuf))+h.Length > c.maxMsg {
+			return msg, c.fail(CauseTooBig, int(ws.StatusMessageTooBig),
+				fmt.Sprintf("message over %d bytes", c.maxMsg))
+		}
+		if err := c.readPayload(h.Length); err != nil {
+			return msg, c.abrupt(err)
+		}
+		msg.Wire += wire
+		if !h.Fin {
+			continue
+		}
+		payload := c.rbuf
+		if compressed {
+			out, err := wsflate.DefaultHelper.Decompress(payload)
+			if err != nil {
+				return msg, c.fail(CauseProtocol, int(ws.StatusProtocolError), "bad deflate data: "+err.Error())
+			}
+			if int64(len(out)) > c.maxMsg {
+				return msg, c.fail(CauseTooBig, int(ws.StatusMessageTooBig), "inflated message over the limit")
+			}
+			payload = out
+		}
+		if msg.Op == ws.OpText && c.utf8 && !utf8.Valid(payload) {
+			return msg, c.fail(CauseBadUTF8, int(ws.StatusInvalidFramePayloadData), "text message is not UTF-8")
+		}
+		msg.Payload = payload
+		return msg, nil
+	}
+}
+
+// readPayload appends n bytes to rbuf, growing it as bytes arrive rather
+// than trusting the declared length with one allocation.
+func (c *Conn) readPayload(n int64) error {
+	for n > 0 {
+		chunk := n
+		if chunk > 64<<10 {
+			chunk = 64 << 10
+		}
+		l := len(c.rbuf)
+		if cap(c.rbuf)-l < int(chunk) {
+			grown := make([]byte, l, max(2*cap(c.rbuf), l+int(chunk)))
+			copy(grown, c.rbuf)
+			c.rbuf = grown
+		}
+		c.rbuf = c.rbuf[:l+int(chunk)]
+		if _, err := io.ReadFull(c.br, c.rbuf[l:]); err != nil {
+			return err
+		}
+		n -= chunk
+	}
+	return nil
+}
+
+func (c *Conn) control(h ws.Header) error {
+	if h.Length > 125 || !h.Fin {
+		return c.fail(CauseProtocol, int(ws.StatusProtocolError), "oversized or fragmented control frame")
+	}
+	if cap(c.ctrl) < 125 {
+		c.ctrl = make([]byte, 125)
+	}
+	p := c.ctrl[:h.Length]
+	if _, err := io.ReadFull(c.br, p); err != nil {
+		return c.abrupt(err)
+	}
+	switch h.OpCode {
+	case ws.OpPing:
+		c.wmu.Lock()
+		var err error
+		if !c.closeSent {
+			_, err = c.writeFrameLocked(ws.OpPong, false, p)
+		}
+		c.wmu.Unlock()
+		if err != nil {
+			return c.abrupt(err)
+		}
+		if c.OnPing != nil {
+			c.OnPing()
+		}
+	case ws.OpPong:
+		if c.OnPong != nil {
+			c.OnPong(p)
+		}
+	case ws.OpClose:
+		code, reason := 1005, ""
+		if len(p) >= 2 {
+			sc, r := ws.ParseCloseFrameData(p)
+			code, reason = int(sc), r
+		}
+		c.wmu.Lock()
+		initiator := "client"
+		if !c.closeSent {
+			initiator = "server"
+			c.closeSent = true
+			echo := code
+			if echo == 1005 {
+				echo = 1000
+			}
+			_ = c.nc.SetWriteDeadline(time.Now().Add(2 * time.Second))
+			_, _ = c.writeFrameLocked(ws.OpClose, false, ws.NewCloseFrameBody(ws.StatusCode(echo), ""))
+		}
+		c.wmu.Unlock()
+		return &CloseError{Code: code, Reason: reason, Initiator: initiator}
+	default:
+		return c.fail(CauseProtocol, int(ws.StatusProtocolError), fmt.Sprintf("reserved control opcode %d", h.OpCode))
+	}
+	return nil
+}
+
+func (c *Conn) abrupt(err error) error {
+	return &CloseError{Code: 1006, Initiator: "none", Err: err}
+}
+
+func (c *Conn) fail(cause string, code int, msg string) error {
+	_ = c.SendClose(code, "")
+	return &ProtocolError{Cause: cause, Code: code, Msg: msg}
+}

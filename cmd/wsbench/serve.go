@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/wsbench/wsbench/targets/refserver"
+)
+
+func init() {
+	register("serve", "run the reference WebSocket target server", runServe)
+}
+
+// serveShutdownTimeout bounds the graceful shutdown after a signal.
+const serveShutdownTimeout = 5 * time.Second
+
+// runServe runs the Go reference target (targets/refserver) until ctx is
+// cancelled, then shuts it down gracefully with close 1001.
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	cfg := refserver.Config{
+		PingInterval:   20 * time.Second,
+		PingTimeout:    20 * time.Second,
+		MaxMessageSize: refserver.DefaultMaxMessageSize,
+	}
+	addr := fs.String("addr", "127.0.0.1:8765", "listen address `HOST:PORT`; port 0 picks a free port")
+	fs.Var(seconds{&cfg.PingInterval}, "ping-interval", "ping every client this often; 0 disables")
+	fs.Var(seconds{&cfg.PingTimeout}, "ping-timeout", "close with 1011 when no pong arrives this long after a ping")
+	fs.Int64Var(&cfg.MaxMessageSize, "max-message-size", cfg.MaxMessageSize, "close with 1009 on a data message larger than this many `bytes`")
+	fs.Var(seconds{&cfg.ProcessDelay}, "process-delay", "add this delay to every echo and broadcast reply (latency, not throughput)")
+	fs.Var(seconds{&cfg.ServiceTime}, "service-time", "serve all echo and broadcast messages one at a time, this long each (capacity 1/service-time msgs/s); 0 disables")
+	fs.IntVar(&cfg.MaxConns, "max-conns", 0, "answer upgrades beyond this many open connections with HTTP 503; 0 means no limit")
+	fs.IntVar(&cfg.DropEvery, "drop-every", 0, "fault injection: silently skip every `N`th broadcast delivery; 0 disables")
+	verbose := fs.BoolP("verbose", "v", false, "log rejected handshakes, protocol errors and heartbeat timeouts to stderr")
+
+	usage := func(w io.Writer) {
+		fmt.Fprintln(w, "Usage: wsbench serve [flags]")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "Runs the reference WebSocket target (targets/CONTRACT.md): /healthz, /stats,")
+		fmt.Fprintln(w, "/echo, /broadcast?room=R, /push?rate=N&size=B&count=C. Prints")
+		fmt.Fprintln(w, "'LISTENING HOST:PORT' once it accepts connections. Durations are Go")
+		fmt.Fprintln(w, "durations (500ms) or decimal seconds (0.5).")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "Flags:")
+		fmt.Fprint(w, fs.FlagUsages())
+	}
+	err := fs.Parse(args)
+	if errors.Is(err, pflag.ErrHelp) {
+		usage(stdout)
+		return exitOK
+	}
+	if err == nil && fs.NArg() > 0 {
+		err = fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	if err == nil {
+		err = validateServe(cfg)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "wsbench serve: %v\n\n", err)
+		usage(stderr)
+		return exitCannotStart
+	}
+	if *verbose {
+		cfg.Logf = func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) }
+	}
+
+	srv := refserver.New(cfg)
+	hostport, err := srv.Start(*addr)
+	if err != nil {
+		fmt.Fprintf(stderr, "wsbench serve: %v\n", err)
+		return exitCannotStart
+	}
+	fmt.Fprintf(stdout, "LISTENING %s\n", hostport)
+
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.Background(), serveShutdownTimeout)
+	defer cancel()
+	err = srv.Shutdown(sctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "wsbench serve: shutdown: %v (connections closed)\n", err)
+	}
+	return exitOK
+}
+
+// validateServe reports every invalid setting at once.
+func validateServe(cfg refserver.Config) error {
+	var errs []error
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"--ping-interval", cfg.PingInterval},
+		{"--ping-timeout", cfg.PingTimeout},
+		{"--process-delay", cfg.ProcessDelay},
+		{"--service-time", cfg.ServiceTime},
+	} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("%s must not be negative", d.name))
+		}
+	}
+	if cfg.PingInterval > 0 && cfg.PingTimeout == 0 {
+		errs = append(errs, errors.New("--ping-timeout must be positive when pings are enabled"))
+	}
+	if cfg.MaxMessageSize <= 0 {
+		errs = append(errs, errors.New("--max-message-size must be positive"))
+	}
+	if cfg.MaxConns < 0 {
+		errs = append(errs, errors.New("--max-conns must not be negative"))
+	}
+	if cfg.DropEvery < 0 {
+		errs = append(errs, errors.New("--drop-every must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// seconds is a pflag.Value for a duration given as a Go duration ("500ms")
+// or as bare decimal seconds ("0.5"), the form the Python targets take.
+type seconds struct{ d *time.Duration }
+
+func (s seconds) String() string {
+	if s.d == nil || *s.d == 0 {
+		return "0" // pflag omits the default for "0"
+	}
+	return s.d.String()
+}
+
+func (s seconds) Type() string { return "duration" }
+
+func (s seconds) Set(v string) error {
+	d, err := time.ParseDuration(v)
+	if err == nil {
+		*s.d = d
+		return nil
+	}
+	f, ferr := strconv.ParseFloat(v, 64)
+	if ferr != nil || math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > math.MaxInt64/1e9 {
+		return fmt.Errorf("%q is neither a Go duration (500ms) nor decimal seconds (0.5)", v)
+	}
+	*s.d = time.Duration(f * float64(time.Second))
+	return nil
+}

@@ -1,0 +1,317 @@
+package wsclient
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsutil"
+
+	"github.com/wsbench/wsbench/targets/refserver"
+)
+
+// server starts a loopback listener whose every connection is upgraded and
+// handed to handle, written with gobwas/ws directly so the client is tested
+// against an independent peer.
+func server(t *testing.T, handle func(c net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				if _, err := ws.Upgrade(c); err != nil {
+					return
+				}
+				handle(c)
+			}()
+		}
+	}()
+	return "ws://" + ln.Addr().String() + "/"
+}
+
+func echoHandler(c net.Conn) {
+	for {
+		msg, op, err := wsutil.ReadClientData(c)
+		if err != nil {
+			return
+		}
+		if err := wsutil.WriteServerMessage(c, op, msg); err != nil {
+			return
+		}
+	}
+}
+
+func dial(t *testing.T, url string, o Options) *Conn {
+	t.Helper()
+	c, timing, err := Dial(context.Background(), url, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if timing.Connect <= 0 || timing.Handshake <= 0 {
+		t.Fatalf("timing %+v", timing)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func TestEchoFidelity(t *testing.T) {
+	url := server(t, echoHandler)
+	c := dial(t, url, Options{})
+	for _, tc := range []struct {
+		name string
+		op   ws.OpCode
+		size int
+	}{
+		{name: "empty text", op: ws.OpText, size: 0},
+		{name: "short", op: ws.OpText, size: 125},
+		{name: "16-bit length", op: ws.OpBinary, size: 126},
+		{name: "16-bit max", op: ws.OpBinary, size: 65535},
+		{name: "64-bit length", op: ws.OpBinary, size: 65536},
+		{name: "large", op: ws.OpText, size: 300_000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := []byte(strings.Repeat("ab", tc.size/2+1)[:tc.size])
+			wire, err := c.WriteMessage(tc.op, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if wire <= len(p) {
+				t.Fatalf("wire %d for payload %d: header and mask missing", wire, len(p))
+			}
+			msg, err := c.ReadMessage()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if msg.Op != tc.op || string(msg.Payload) != string(p) {
+				t.Fatalf("got op %v len %d", msg.Op, len(msg.Payload))
+			}
+		})
+	}
+}
+
+func TestFragmentedWithInterleavedPing(t *testing.T) {
+	url := server(t, func(c net.Conn) {
+		ws.WriteFrame(c, ws.NewFrame(ws.OpText, false, []byte("hel")))
+		ws.WriteFrame(c, ws.NewPingFrame([]byte("p")))
+		ws.WriteFrame(c, ws.NewFrame(ws.OpContinuation, true, []byte("lo")))
+		// The client must have answered the ping with a pong.
+		h, err := ws.ReadHeader(c)
+		if err != nil || h.OpCode != ws.OpPong {
+			ws.WriteFrame(c, ws.NewCloseFrame(ws.NewCloseFrameBody(4000, "no pong")))
+			return
+		}
+		buf := make([]byte, h.Length)
+		c.Read(buf)
+		ws.WriteFrame(c, ws.NewTextFrame([]byte("pong seen")))
+		time.Sleep(100 * time.Millisecond)
+	})
+	c := dial(t, url, Options{})
+	pings := 0
+	c.OnPing = func() { pings++ }
+	msg, err := c.ReadMessage()
+	if err != nil || string(msg.Payload) != "hello" {
+		t.Fatalf("got %q, %v", msg.Payload, err)
+	}
+	msg, err = c.ReadMessage()
+	if err != nil || string(msg.Payload) != "pong seen" || pings != 1 {
+		t.Fatalf("got %q, %v, pings %d", msg.Payload, err, pings)
+	}
+}
+
+func TestServerMisbehaviour(t *testing.T) {
+	tests := []struct {
+		name  string
+		send  ws.Frame
+		limit int64
+		cause string
+		code  int
+	}{
+		{name: "too big", send: ws.NewBinaryFrame(make([]byte, 2000)), limit: 1000, cause: CauseTooBig, code: 1009},
+		{name: "bad utf8", send: ws.NewTextFrame([]byte{0xff, 0xfe}), cause: CauseBadUTF8, code: 1007},
+		{name: "masked", send: ws.MaskFrame(ws.NewTextFrame([]byte("x"))), cause: CauseProtocol, code: 1002},
+		{name: "orphan continuation", send: ws.NewFrame(ws.OpContinuation, true, []byte("x")), cause: CauseProtocol, code: 1002},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			gotClose := make(chan int, 1)
+			url := server(t, func(c net.Conn) {
+				ws.WriteFrame(c, tt.send)
+				f, err := ws.ReadFrame(c)
+				if err != nil || f.Header.OpCode != ws.OpClose {
+					gotClose <- -1
+					return
+				}
+				f = ws.UnmaskFrameInPlace(f)
+				code, _ := ws.ParseCloseFrameData(f.Payload)
+				gotClose <- int(code)
+			})
+			c := dial(t, url, Options{MaxMessageSize: tt.limit})
+			_, err := c.ReadMessage()
+			if Classify(err) != tt.cause {
+				t.Fatalf("cause %q (%v), want %q", Classify(err), err, tt.cause)
+			}
+			if code := <-gotClose; code != tt.code {
+				t.Fatalf("client sent close %d, want %d", code, tt.code)
+			}
+		})
+	}
+}
+
+func TestServerCloseIsEchoed(t *testing.T) {
+	echoed := make(chan int, 1)
+	url := server(t, func(c net.Conn) {
+		ws.WriteFrame(c, ws.NewCloseFrame(ws.NewCloseFrameBody(1001, "bye")))
+		f, err := ws.ReadFrame(c)
+		if err != nil {
+			echoed <- -1
+			return
+		}
+		f = ws.UnmaskFrameInPlace(f)
+		code, _ := ws.ParseCloseFrameData(f.Payload)
+		echoed <- int(code)
+	})
+	c := dial(t, url, Options{})
+	_, err := c.ReadMessage()
+	var ce *CloseError
+	if !errors.As(err, &ce) || ce.Code != 1001 || ce.Initiator != "server" || ce.Reason != "bye" {
+		t.Fatalf("err %v", err)
+	}
+	if code := <-echoed; code != 1001 {
+		t.Fatalf("echoed %d", code)
+	}
+	if Classify(err) != "server_close_1001" {
+		t.Fatalf("cause %q", Classify(err))
+	}
+}
+
+func TestDialFailuresAreClassified(t *testing.T) {
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	closed := ln.Addr().String()
+	ln.Close()
+
+	busy, _ := net.Listen("tcp", "127.0.0.1:0")
+	defer busy.Close()
+	go http.Serve(busy, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "full", http.StatusServiceUnavailable)
+	}))
+
+	silent, _ := net.Listen("tcp", "127.0.0.1:0")
+	defer silent.Close()
+	go func() {
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+
+	tests := []struct {
+		name, url, cause string
+	}{
+		{name: "refused", url: "ws://" + closed + "/", cause: CauseRefused},
+		{name: "status", url: "ws://" + busy.Addr().String() + "/", cause: "handshake_status_503"},
+		{name: "timeout", url: "ws://" + silent.Addr().String() + "/", cause: CauseTimeout},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := Dial(context.Background(), tt.url, Options{ConnectTimeout: 300 * time.Millisecond})
+			if got := Classify(err); got != tt.cause {
+				t.Fatalf("cause %q (%v), want %q", got, err, tt.cause)
+			}
+		})
+	}
+}
+
+func TestCompressionRoundTrip(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		e := wsflateExt()
+		u := ws.Upgrader{Negotiate: e.Negotiate}
+		if _, err := u.Upgrade(c); err != nil {
+			return
+		}
+		for {
+			f, err := ws.ReadFrame(c)
+			if err != nil {
+				return
+			}
+			f = ws.UnmaskFrameInPlace(f)
+			if f.Header.OpCode == ws.OpClose {
+				return
+			}
+			// Echo the compressed frame as is: RSV1 stays set.
+			f.Header.Masked = false
+			ws.WriteFrame(c, f)
+		}
+	}()
+	c := dial(t, "ws://"+ln.Addr().String()+"/", Options{Compression: true})
+	if !c.Compressed() {
+		t.Fatal("permessage-deflate not negotiated")
+	}
+	p := []byte(strings.Repeat("compress me ", 200))
+	wire, err := c.WriteMessage(ws.OpText, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wire >= len(p) {
+		t.Fatalf("wire %d not smaller than payload %d", wire, len(p))
+	}
+	msg, err := c.ReadMessage()
+	if err != nil || string(msg.Payload) != string(p) || msg.Wire >= len(p) {
+		t.Fatalf("got len %d wire %d err %v", len(msg.Payload), msg.Wire, err)
+	}
+}
+
+// BenchmarkEchoRoundTrip measures one connection's write-then-read round
+// trip against the reference server, so the allocations reported are the
+// client's (the server allocates nothing per echo).
+func BenchmarkEchoRoundTrip(b *testing.B) {
+	srv := refserver.New(refserver.Config{})
+	addr, err := srv.Start("127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer srv.Shutdown(context.Background())
+	c, _, err := Dial(context.Background(), "ws://"+addr+"/echo", Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	p := make([]byte, 64)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if _, err := c.WriteMessage(ws.OpBinary, p); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := c.ReadMessage(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}

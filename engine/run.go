@@ -296,7 +296,6 @@ func buildReport(base *report.Report, sc *scenario.Scenario, r *runner, series *
 		}
 		if id == int(metrics.ScheduleLag) {
 			lag = m
-			continue
 		}
 		rep.Metrics[name] = m
 	}

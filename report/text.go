@@ -118,7 +118,7 @@ func lagP99(g *Generator) string {
 // metricOrder lists the built-in metrics first in a fixed order, then the
 // named ones alphabetically.
 func metricOrder(m map[string]*Metric) []string {
-	fixed := []string{"rtt", "connect", "handshake", "ping", "push_delay", "broadcast_delivery", "broadcast_complete"}
+	fixed := []string{"rtt", "connect", "handshake", "ping", "push_delay", "broadcast_delivery", "broadcast_complete", "schedule_lag"}
 	var out []string
 	for _, n := range fixed {
 		if _, ok := m[n]; ok {

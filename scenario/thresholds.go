@@ -1,19 +1,44 @@
 package scenario
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/wsbench/wsbench/gate"
+)
 
 func (v *validator) thresholds() {
 	for i, t := range v.sc.Thresholds {
+		f := fmt.Sprintf("thresholds[%d]", i)
 		if err := v.checkThreshold(t.Expr); err != nil {
-			v.add(fmt.Sprintf("thresholds[%d]", i), "%v", err)
+			v.add(f, "%v", err)
+		}
+		if t.Window > 0 && t.Window < v.sc.Interval {
+			v.add(f+".window", "%s is shorter than the report interval %s", t.Window.D(), v.sc.Interval.D())
 		}
 	}
 }
 
-// checkThreshold is replaced by the gate-backed check once package gate exists.
+// checkThreshold parses expr and checks that its metric is one this
+// scenario records (built-in, counter, or a step's named metric).
 func (v *validator) checkThreshold(expr string) error {
-	if expr == "" {
-		return fmt.Errorf("empty threshold expression")
+	t, err := gate.Parse(expr)
+	if err != nil {
+		return err
 	}
-	return nil
+	return gate.Validate(t, gate.Known(v.sc.MetricNames()))
+}
+
+// ParsedThresholds returns the scenario's thresholds parsed, with their options.
+// The scenario must have been validated.
+func (sc *Scenario) ParsedThresholds() ([]gate.Threshold, error) {
+	var out []gate.Threshold
+	for i, spec := range sc.Thresholds {
+		t, err := gate.Parse(spec.Expr)
+		if err != nil {
+			return nil, fmt.Errorf("thresholds[%d]: %w", i, err)
+		}
+		t.AbortOnFail, t.Delay, t.Window = spec.AbortOnFail, spec.Delay.D(), spec.Window.D()
+		out = append(out, t)
+	}
+	return out, nil
 }

@@ -281,3 +281,20 @@ func (sh *Shard) DroppedSend(lagUS int64) {
 	sh.set.Record(ScheduleLag, lagUS)
 	sh.mu.Unlock()
 }
+
+// SentBatch counts n data messages written together, with their schedule
+// lags (open loop; nil for closed-loop sends, which have no schedule).
+func (sh *Shard) SentBatch(n, payload, wire int, lagsNS []int64) {
+	sh.mu.Lock()
+	c := &sh.set.Counters
+	c.MessagesSent += int64(n)
+	c.BytesSent += int64(payload)
+	c.WireBytesSent += int64(wire)
+	if lagsNS != nil {
+		c.SendsIntended += int64(n)
+		for _, l := range lagsNS {
+			sh.set.Record(ScheduleLag, l/1000)
+		}
+	}
+	sh.mu.Unlock()
+}

@@ -74,6 +74,7 @@ const (
 	cpuBusy      = 0.75 // peak CPU at which late sends are blamed on the generator
 	lagP99Late   = 20 * time.Millisecond
 	fdNearLimit  = 0.90
+	gcShare      = 0.02 // GC pauses above this share of the run
 )
 
 // finish fills the generator section of the report from the samples and
@@ -104,29 +105,61 @@ func (h *health) finish(total *metrics.Set, lag *report.Metric) report.Generator
 		g.MaxRSSBytes = ru.Maxrss * 1024
 	}
 
-	c := &total.Counters
-	capacity := g.CPUCapacity
-	if g.CPUPercent >= cpuSaturated*capacity {
-		g.Reasons = append(g.Reasons, fmt.Sprintf("generator CPU saturated: mean %.0f%% of %.0f%% available", g.CPUPercent, capacity))
-	}
-	if lag != nil && lag.Count > 0 && time.Duration(lag.P99US)*time.Microsecond > lagP99Late && h.peakCPU >= cpuBusy*capacity {
-		g.Reasons = append(g.Reasons, fmt.Sprintf("sends left late (schedule lag p99 %s) while the generator CPU peaked at %.0f%%",
-			time.Duration(lag.P99US)*time.Microsecond, h.peakCPU))
-	}
-	if dropped := c.SendsDropped + c.SessionsDropped; dropped > 0 && h.peakCPU >= cpuBusy*capacity {
-		g.Reasons = append(g.Reasons, fmt.Sprintf("%d sends/sessions dropped while the generator CPU peaked at %.0f%%", dropped, h.peakCPU))
-	}
-	if h.fdLimit > 0 && float64(h.fdPeak) >= fdNearLimit*float64(h.fdLimit) {
-		g.Reasons = append(g.Reasons, fmt.Sprintf("file descriptors near the limit: peak %d of %d", h.fdPeak, h.fdLimit))
-	}
-	for _, cause := range []string{"fd_limit", "ports_exhausted"} {
-		if n := c.ErrorsByCause[cause]; n > 0 {
-			g.Reasons = append(g.Reasons, fmt.Sprintf("%d connections failed on the generator's own limits (%s)", n, cause))
-		}
-	}
-	if wall > 0 && g.GCPauseTotalMS > 0.02*float64(wall.Milliseconds()) {
-		g.Reasons = append(g.Reasons, fmt.Sprintf("GC paused the generator for %.0f ms (%.1f%% of the run)", g.GCPauseTotalMS, 100*g.GCPauseTotalMS/float64(wall.Milliseconds())))
-	}
+	g.Reasons = judgeGenerator(healthInputs{
+		cpuMean:   g.CPUPercent,
+		cpuPeak:   h.peakCPU,
+		capacity:  g.CPUCapacity,
+		lag:       lag,
+		dropped:   total.Counters.SendsDropped + total.Counters.SessionsDropped,
+		fdPeak:    h.fdPeak,
+		fdLimit:   h.fdLimit,
+		errors:    total.Counters.ErrorsByCause,
+		gcPauseMS: g.GCPauseTotalMS,
+		wall:      wall,
+	})
 	g.Unreliable = len(g.Reasons) > 0
 	return g
+}
+
+// healthInputs is what judgeGenerator decides from.
+type healthInputs struct {
+	cpuMean, cpuPeak, capacity float64 // percent, 100 = one core
+	lag                        *report.Metric
+	dropped                    int64
+	fdPeak, fdLimit            int64
+	errors                     map[string]int64
+	gcPauseMS                  float64
+	wall                       time.Duration
+}
+
+// judgeGenerator returns the reasons to distrust a run's numbers because
+// the generator, not the target, may have limited them. Late sends alone
+// are not such a reason: a target that stops reading makes writes block
+// and sends late while the generator idles. They count when the
+// generator's CPU was busy too.
+func judgeGenerator(in healthInputs) []string {
+	var reasons []string
+	if in.capacity > 0 && in.cpuMean >= cpuSaturated*in.capacity {
+		reasons = append(reasons, fmt.Sprintf("generator CPU saturated: mean %.0f%% of %.0f%% available", in.cpuMean, in.capacity))
+	}
+	busy := in.capacity > 0 && in.cpuPeak >= cpuBusy*in.capacity
+	if in.lag != nil && in.lag.Count > 0 && time.Duration(in.lag.P99US)*time.Microsecond > lagP99Late && busy {
+		reasons = append(reasons, fmt.Sprintf("sends left late (schedule lag p99 %s) while the generator CPU peaked at %.0f%%",
+			time.Duration(in.lag.P99US)*time.Microsecond, in.cpuPeak))
+	}
+	if in.dropped > 0 && busy {
+		reasons = append(reasons, fmt.Sprintf("%d sends/sessions dropped while the generator CPU peaked at %.0f%%", in.dropped, in.cpuPeak))
+	}
+	if in.fdLimit > 0 && float64(in.fdPeak) >= fdNearLimit*float64(in.fdLimit) {
+		reasons = append(reasons, fmt.Sprintf("file descriptors near the limit: peak %d of %d", in.fdPeak, in.fdLimit))
+	}
+	for _, cause := range []string{"fd_limit", "ports_exhausted"} {
+		if n := in.errors[cause]; n > 0 {
+			reasons = append(reasons, fmt.Sprintf("%d connections failed on the generator's own limits (%s)", n, cause))
+		}
+	}
+	if ms := in.wall.Milliseconds(); ms > 0 && in.gcPauseMS > gcShare*float64(ms) {
+		reasons = append(reasons, fmt.Sprintf("GC paused the generator for %.0f ms (%.1f%% of the run)", in.gcPauseMS, 100*in.gcPauseMS/float64(ms)))
+	}
+	return reasons
 }

@@ -163,7 +163,7 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Repo
 	deadIntervals := 0
 	ticker := time.NewTicker(sc.Interval.D())
 	defer ticker.Stop()
-	flush := func() *metrics.Set {
+	flush := func(show bool) *metrics.Set {
 		iv := r.col.Flush()
 		active := r.active.Load()
 		peak = max(peak, active)
@@ -172,7 +172,9 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Repo
 		if err := series.Append(elapsed.Seconds(), active, cpu, iv); err != nil {
 			logf("series: %v", err)
 		}
-		prog.update(elapsed, active, iv, r.col.Total())
+		if show {
+			prog.update(elapsed, active, iv, r.col.Total())
+		}
 		return iv
 	}
 
@@ -184,7 +186,7 @@ loop:
 			break loop
 		case <-ticker.C:
 		}
-		iv := flush()
+		iv := flush(true)
 		// A target that refuses every connection for three intervals with
 		// nothing open is down: end the run rather than measure nothing.
 		// Intervals without attempts (slots backing off) neither start
@@ -228,7 +230,9 @@ loop:
 		}
 	}
 	stopHard()
-	flush()
+	// The last, partial interval (the drain) goes into the series and
+	// totals but not onto the progress line, which already showed the end.
+	flush(false)
 	prog.done()
 
 	elapsed := time.Duration(r.clock.Now() - start)

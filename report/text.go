@@ -36,10 +36,10 @@ func WriteText(w io.Writer, r *Report) error {
 	}
 
 	if len(r.Metrics) > 0 {
-		p("\nLatency      count      min      p50      p90      p99    p99.9      max     mean\n")
+		p("\nLatency              count      min      p50      p90      p99    p99.9      max     mean\n")
 		for _, name := range metricOrder(r.Metrics) {
 			m := r.Metrics[name]
-			p("%-10s %7d %8s %8s %8s %8s %8s %8s %8s\n", trunc(name, 10), m.Count, FormatUS(m.MinUS), FormatUS(m.P50US), FormatUS(m.P90US),
+			p("%-18s %7d %8s %8s %8s %8s %8s %8s %8s\n", trunc(name, 18), m.Count, FormatUS(m.MinUS), FormatUS(m.P50US), FormatUS(m.P90US),
 				FormatUS(m.P99US), FormatUS(m.P999US), FormatUS(m.MaxUS), FormatUS(int64(math.Round(m.MeanUS))))
 		}
 	}

@@ -1,0 +1,252 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/wsbench/wsbench/engine"
+	"github.com/wsbench/wsbench/report"
+	"github.com/wsbench/wsbench/scenario"
+)
+
+func init() {
+	register("run", "run a scenario and write its reports", runRun)
+}
+
+// runOptions are the run command's flags; a flag overrides the scenario
+// only when it was given (pflag's Changed), never by its default value.
+type runOptions struct {
+	target    string
+	duration  time.Duration
+	clients   int
+	rate      float64
+	seed      uint64
+	jsonPath  string
+	htmlPath  string
+	junitPath string
+	mdPath    string
+	quiet     bool
+	baseline  string
+	tolerance string
+}
+
+func runFlags(o *runOptions) *pflag.FlagSet {
+	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
+	fs.StringVar(&o.target, "target", "", "target: `builtin` or a ws:// URL (overrides the scenario)")
+	fs.DurationVar(&o.duration, "duration", 0, "total run time (short form: replaces duration; phases: scaled to it)")
+	fs.IntVar(&o.clients, "clients", 0, "concurrent clients (short form: replaces clients; phases: scales the peak to it)")
+	fs.Float64Var(&o.rate, "rate", 0, "messages per second per client of the short form's echo flow")
+	fs.Uint64Var(&o.seed, "seed", 0, "random seed for payloads, think times and sizes (0: from the clock)")
+	fs.StringVar(&o.jsonPath, "json", "wsbench-report.json", "write the JSON report here (- for stdout, empty for none)")
+	fs.StringVar(&o.htmlPath, "html", "", "also write the self-contained HTML report here")
+	fs.StringVar(&o.junitPath, "junit", "", "write thresholds as JUnit XML here (one test case each)")
+	fs.StringVar(&o.mdPath, "summary-md", "", "write a one-screen markdown summary here (for a pull-request comment)")
+	fs.BoolVarP(&o.quiet, "quiet", "q", false, "no progress line and no terminal summary")
+	fs.StringVar(&o.baseline, "baseline", "", "judge the run against this earlier JSON report")
+	fs.StringVar(&o.tolerance, "fail-on-regression", "", "with --baseline: fail when a metric regressed by more than this (e.g. 10%)")
+	return fs
+}
+
+func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var o runOptions
+	fs := runFlags(&o)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: wsbench run [flags] SCENARIO.yaml")
+		fmt.Fprintln(stderr, "\nRuns a scenario against its target and writes the terminal summary and reports.")
+		fmt.Fprintln(stderr, "Exit codes: 0 passed, 1 run failed, 2 could not start, 3 thresholds failed,")
+		fmt.Fprintln(stderr, "4 generator unreliable, 5 interrupted.")
+		fmt.Fprintln(stderr, "\nFlags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return exitOK
+		}
+		return exitCannotStart
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return exitCannotStart
+	}
+	sc, err := scenario.Load(fs.Arg(0))
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitCannotStart
+	}
+	if err := applyRunFlags(fs, &o, sc); err != nil {
+		fmt.Fprintf(stderr, "wsbench run: %v\n", err)
+		return exitCannotStart
+	}
+	gate, err := newRunGate(sc, o)
+	if err != nil {
+		fmt.Fprintf(stderr, "wsbench run: %v\n", err)
+		return exitCannotStart
+	}
+
+	eopts := engine.Options{Live: gate.live.Check}
+	if !o.quiet {
+		eopts.Progress = stderr
+		eopts.ProgressTTY = isTerminal(stderr)
+	}
+	rep, runErr := engine.Run(ctx, sc, eopts)
+	gate.judge(rep)
+
+	if !o.quiet {
+		if err := report.WriteText(stdout, rep); err != nil {
+			fmt.Fprintf(stderr, "wsbench run: %v\n", err)
+		}
+	}
+	writeErr := writeRunReports(rep, o, stdout, stderr)
+
+	code := runExitCode(rep, runErr)
+	if writeErr != nil && code == exitOK {
+		code = exitFailed
+	}
+	if runErr != nil {
+		fmt.Fprintf(stderr, "wsbench run: %v\n", runErr)
+	}
+	return code
+}
+
+// runExitCode maps the outcome to the documented exit codes. An unreliable
+// generator outranks failed thresholds: a threshold that failed because
+// the generator was starved says nothing about the target.
+func runExitCode(rep *report.Report, runErr error) int {
+	var se *engine.StartError
+	switch {
+	case errors.As(runErr, &se):
+		return exitCannotStart
+	case runErr != nil || rep.EndReason == report.EndFailed:
+		return exitFailed
+	case rep.EndReason == report.EndInterrupted:
+		return exitInterrupted
+	case rep.Generator.Unreliable:
+		return exitUnreliable
+	case rep.Passed != nil && !*rep.Passed:
+		return exitThresholds
+	}
+	return exitOK
+}
+
+func applyRunFlags(fs *pflag.FlagSet, o *runOptions, sc *scenario.Scenario) error {
+	if fs.Changed("target") {
+		sc.Target = o.target
+		if o.target != "builtin" {
+			sc.Builtin = nil
+		}
+	}
+	if fs.Changed("seed") {
+		sc.Seed = o.seed
+	}
+	shortForm := sc.Clients > 0
+	if fs.Changed("clients") {
+		if o.clients < 1 {
+			return fmt.Errorf("--clients must be at least 1")
+		}
+		if shortForm {
+			sc.Clients = o.clients
+		} else {
+			scaleClients(sc, o.clients)
+		}
+	}
+	if fs.Changed("duration") {
+		if o.duration <= 0 {
+			return fmt.Errorf("--duration must be positive")
+		}
+		if shortForm {
+			sc.Duration = scenario.Duration(o.duration)
+			if sc.RampUp >= sc.Duration {
+				sc.RampUp = sc.Duration / 5
+			}
+		} else {
+			scaleDuration(sc, o.duration)
+		}
+	}
+	if fs.Changed("rate") {
+		if sc.Message == nil {
+			return fmt.Errorf("--rate applies to the short form's message: the scenario has flows; edit their steps")
+		}
+		sc.Message.Rate = o.rate
+	}
+	if shortForm && (fs.Changed("clients") || fs.Changed("duration") || fs.Changed("rate")) {
+		// Re-expand the short form with the new values.
+		sc.Phases, sc.Flows = nil, nil
+		sc.Complete()
+	}
+	if ps := sc.Validate(); len(ps) > 0 {
+		return fmt.Errorf("after applying flags: %w", ps)
+	}
+	return nil
+}
+
+func scaleClients(sc *scenario.Scenario, peak int) {
+	maxC := 0
+	for _, p := range sc.Phases {
+		if p.Clients != nil {
+			maxC = max(maxC, *p.Clients)
+		}
+	}
+	if maxC == 0 {
+		return
+	}
+	for i := range sc.Phases {
+		if c := sc.Phases[i].Clients; c != nil {
+			n := (*c*peak + maxC/2) / maxC
+			sc.Phases[i].Clients = &n
+		}
+	}
+}
+
+func scaleDuration(sc *scenario.Scenario, total time.Duration) {
+	old := sc.TotalDuration()
+	if old <= 0 {
+		return
+	}
+	f := float64(total) / float64(old)
+	for i := range sc.Phases {
+		sc.Phases[i].Duration = scenario.Duration(float64(sc.Phases[i].Duration) * f)
+	}
+}
+
+func writeRunReports(rep *report.Report, o runOptions, stdout, stderr io.Writer) error {
+	var errs []error
+	write := func(path, what string, f func(io.Writer, *report.Report) error) {
+		if path == "" {
+			return
+		}
+		if path == "-" {
+			errs = append(errs, f(stdout, rep))
+			return
+		}
+		if err := report.WriteFile(path, func(w io.Writer) error { return f(w, rep) }); err != nil {
+			errs = append(errs, err)
+			fmt.Fprintf(stderr, "wsbench run: %v\n", err)
+			return
+		}
+		if !o.quiet {
+			fmt.Fprintf(stderr, "wrote %s report to %s\n", what, path)
+		}
+	}
+	write(o.jsonPath, "JSON", report.WriteJSON)
+	write(o.htmlPath, "HTML", report.WriteHTML)
+	write(o.junitPath, "JUnit", report.WriteJUnit)
+	write(o.mdPath, "markdown", report.WriteMarkdownSummary)
+	return errors.Join(errs...)
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0 && !strings.EqualFold(os.Getenv("TERM"), "dumb")
+}

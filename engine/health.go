@@ -22,6 +22,7 @@ type health struct {
 	peakCPU  float64
 	fdPeak   int64
 	fdLimit  int64
+	startGC  int64 // GCs before the run: stats are per process, runs may share one
 }
 
 func cpuTime() (user, sys time.Duration) {
@@ -35,6 +36,9 @@ func cpuTime() (user, sys time.Duration) {
 func newHealth() *health {
 	u, s := cpuTime()
 	h := &health{lastCPU: u + s, startCPU: u + s, lastWall: time.Now(), start: time.Now()}
+	var gc debug.GCStats
+	debug.ReadGCStats(&gc)
+	h.startGC = gc.NumGC
 	var rl syscall.Rlimit
 	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl) == nil {
 		h.fdLimit = int64(rl.Cur)
@@ -95,11 +99,23 @@ func (h *health) finish(total *metrics.Set, lag *report.Metric) report.Generator
 	if wall > 0 {
 		g.CPUPercent = 100 * float64(u+s-h.startCPU) / float64(wall)
 	}
-	gc := debug.GCStats{PauseQuantiles: make([]time.Duration, 5)}
+	// GC statistics are per process, and a process may run several runs
+	// (tests, capacity steps): count only the pauses that ended after this
+	// run started. The runtime keeps the last 256 pauses, which covers any
+	// run that is not GC-bound.
+	var gc debug.GCStats
 	debug.ReadGCStats(&gc)
-	g.GCPauses = gc.NumGC
-	g.GCPauseTotalMS = float64(gc.PauseTotal) / 1e6
-	g.GCPauseMaxUS = gc.PauseQuantiles[4].Microseconds()
+	g.GCPauses = gc.NumGC - h.startGC
+	var paused, longest time.Duration
+	for i, end := range gc.PauseEnd {
+		if end.Before(h.start) {
+			break // newest first
+		}
+		paused += gc.Pause[i]
+		longest = max(longest, gc.Pause[i])
+	}
+	g.GCPauseTotalMS = float64(paused) / 1e6
+	g.GCPauseMaxUS = longest.Microseconds()
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
 		g.MaxRSSBytes = ru.Maxrss * 1024

@@ -1,0 +1,231 @@
+package conformance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// DefaultMaxMessageSize is the contract's default max message size, used
+// when Options.MaxMessageSize is zero.
+const DefaultMaxMessageSize = 1 << 20
+
+// DefaultCheckTimeout bounds each check when Options.CheckTimeout is zero.
+const DefaultCheckTimeout = 10 * time.Second
+
+// Options describes how the target under test was started and how to run
+// the checks.
+type Options struct {
+	// MaxMessageSize is the target's --max-message-size in bytes; zero means
+	// the contract default (DefaultMaxMessageSize).
+	MaxMessageSize int64
+	// PingInterval and PingTimeout are the target's --ping-interval and
+	// --ping-timeout. A zero PingInterval (pings disabled) skips the server
+	// ping checks, and so do settings too long for a quick check.
+	PingInterval time.Duration
+	PingTimeout  time.Duration
+	// Shutdown, when not nil, makes the target shut down (for example by
+	// sending it SIGTERM and waiting for it to exit) and reports whether it
+	// did so cleanly. The shutdown check runs last; nil skips it.
+	Shutdown func() error
+	// CheckTimeout bounds each check; zero means DefaultCheckTimeout.
+	CheckTimeout time.Duration
+	// Only, when not empty, runs just the checks whose names equal one of
+	// its entries or start with an entry followed by "/" (so "ping" selects
+	// "ping/server", "ping/timeout" and "ping/client").
+	Only []string
+}
+
+// Status is the outcome of one check.
+type Status int
+
+// The outcomes of a check.
+const (
+	Pass Status = iota
+	Fail
+	Skip
+)
+
+// String returns "PASS", "FAIL" or "SKIP".
+func (s Status) String() string {
+	switch s {
+	case Pass:
+		return "PASS"
+	case Fail:
+		return "FAIL"
+	case Skip:
+		return "SKIP"
+	}
+	return fmt.Sprintf("Status(%d)", int(s))
+}
+
+// Result is the outcome of one named check.
+type Result struct {
+	Name    string
+	Status  Status
+	Detail  string // what was measured, or why it failed or was skipped
+	Elapsed time.Duration
+}
+
+// Report lists the results of Check in the order the checks ran.
+type Report struct {
+	URL     string
+	Results []Result
+}
+
+// Passed reports whether no check failed (skipped checks do not count).
+func (r Report) Passed() bool { return len(r.Failures()) == 0 }
+
+// Failures returns the failed checks.
+func (r Report) Failures() []Result {
+	var failed []Result
+	for _, res := range r.Results {
+		if res.Status == Fail {
+			failed = append(failed, res)
+		}
+	}
+	return failed
+}
+
+// String renders the report as one line per check and a summary line.
+func (r Report) String() string {
+	var b strings.Builder
+	counts := map[Status]int{}
+	for _, res := range r.Results {
+		counts[res.Status]++
+		fmt.Fprintf(&b, "%s %-14s %7s", res.Status, res.Name, res.Elapsed.Round(time.Millisecond))
+		if res.Detail != "" {
+			fmt.Fprintf(&b, "  %s", res.Detail)
+		}
+		b.WriteByte('\n')
+	}
+	fmt.Fprintf(&b, "%s: %d passed, %d failed, %d skipped\n", r.URL, counts[Pass], counts[Fail], counts[Skip])
+	return b.String()
+}
+
+// skipError marks a check as skipped rather than failed.
+type skipError struct{ reason string }
+
+func (e skipError) Error() string { return e.reason }
+
+func skipf(format string, args ...any) error { return skipError{fmt.Sprintf(format, args...)} }
+
+// target is what every check gets: where the server is and how it was
+// started.
+type target struct {
+	wsURL   string // ws://host:port, no trailing slash
+	httpURL string // http://host:port
+	opts    Options
+	http    *http.Client
+}
+
+// check is one clause of the contract. It returns a short description of
+// what it measured, or an error saying what was wrong.
+type check struct {
+	name string
+	run  func(ctx context.Context, t *target) (string, error)
+}
+
+// checks lists every check in the order Check runs them. The stats check
+// runs early, while no earlier connection can still be closing, and the
+// shutdown check runs last because it ends the server.
+var checks = []check{
+	{"healthz", checkHealthz},
+	{"stats", checkStats},
+	{"echo/text", checkEchoText},
+	{"echo/binary", checkEchoBinary},
+	{"echo/order", checkEchoOrder},
+	{"close/echo", checkCloseEcho},
+	{"ping/client", checkClientPing},
+	{"limit/1009", checkTooBig},
+	{"utf8/1007", checkBadUTF8},
+	{"broadcast", checkBroadcast},
+	{"push", checkPush},
+	{"push/sizes", checkPushSizes},
+	{"ping/server", checkServerPing},
+	{"ping/timeout", checkPingTimeout},
+	{"shutdown/1001", checkShutdown},
+}
+
+// CheckNames returns the names of all checks in the order Check runs them.
+func CheckNames() []string {
+	names := make([]string, len(checks))
+	for i, c := range checks {
+		names[i] = c.name
+	}
+	return names
+}
+
+// Check runs the conformance checks against the target at baseURL (for
+// example "ws://127.0.0.1:8765"; the HTTP endpoints are reached through the
+// matching http:// URL). Each check is bounded by opts.CheckTimeout, and all
+// of them by ctx: once ctx is done the remaining checks fail quickly.
+func Check(ctx context.Context, baseURL string, opts Options) Report {
+	if opts.MaxMessageSize <= 0 {
+		opts.MaxMessageSize = DefaultMaxMessageSize
+	}
+	if opts.CheckTimeout <= 0 {
+		opts.CheckTimeout = DefaultCheckTimeout
+	}
+	baseURL = strings.TrimRight(baseURL, "/")
+	report := Report{URL: baseURL}
+	t := &target{wsURL: baseURL, opts: opts, http: &http.Client{Timeout: opts.CheckTimeout}}
+	switch {
+	case strings.HasPrefix(baseURL, "ws://"):
+		t.httpURL = "http://" + strings.TrimPrefix(baseURL, "ws://")
+	case strings.HasPrefix(baseURL, "wss://"):
+		t.httpURL = "https://" + strings.TrimPrefix(baseURL, "wss://")
+	default:
+		report.Results = append(report.Results, Result{
+			Name: "url", Status: Fail,
+			Detail: fmt.Sprintf("base URL %q: want ws://HOST:PORT or wss://HOST:PORT", baseURL),
+		})
+		return report
+	}
+	defer t.http.CloseIdleConnections()
+
+	for _, c := range checks {
+		if !selected(c.name, opts.Only) {
+			continue
+		}
+		report.Results = append(report.Results, runCheck(ctx, t, c))
+	}
+	return report
+}
+
+func selected(name string, only []string) bool {
+	if len(only) == 0 {
+		return true
+	}
+	for _, o := range only {
+		if name == o || strings.HasPrefix(name, o+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+func runCheck(ctx context.Context, t *target, c check) (res Result) {
+	res.Name = c.name
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, t.opts.CheckTimeout)
+	defer cancel()
+	detail, err := c.run(ctx, t)
+	res.Elapsed = time.Since(start)
+	var skip skipError
+	switch {
+	case errors.As(err, &skip):
+		res.Status, res.Detail = Skip, skip.reason
+	case err != nil:
+		res.Status, res.Detail = Fail, err.Error()
+		if ctx.Err() != nil {
+			res.Detail += fmt.Sprintf(" (check timed out after %s)", t.opts.CheckTimeout)
+		}
+	default:
+		res.Status, res.Detail = Pass, detail
+	}
+	return res
+}

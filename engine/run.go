@@ -14,11 +14,13 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/wsbench/wsbench/metrics"
 	"github.com/wsbench/wsbench/report"
 	"github.com/wsbench/wsbench/scenario"
+	"github.com/wsbench/wsbench/targets/launch"
 	"github.com/wsbench/wsbench/targets/refserver"
 	"github.com/wsbench/wsbench/wsclient"
 )
@@ -89,6 +91,17 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Repo
 	}
 
 	base := sc.Target
+	var proc *launch.Process
+	if st := sc.StartTarget; st != nil && base == "" {
+		var err error
+		proc, err = startTarget(ctx, st)
+		if err != nil {
+			return fail(fmt.Errorf("start target: %w", err))
+		}
+		defer stopTarget(proc, st, logf)
+		base = proc.URL()
+		logf("started target (pid %d) on %s", proc.Pid(), proc.Addr())
+	}
 	if base == "builtin" {
 		srv, addr, err := startBuiltin(sc.Builtin)
 		if err != nil {
@@ -211,6 +224,13 @@ loop:
 				stopLoad(errors.New(why))
 				break loop
 			}
+		}
+	}
+	if proc != nil {
+		select {
+		case <-proc.Done():
+			endDetail = strings.TrimSpace(endDetail + fmt.Sprintf(" (the target process %d exited during the run; its output ends: %s)", proc.Pid(), lastLines(proc.Output(), 5)))
+		default:
 		}
 	}
 	if endReason == report.EndCompleted && ctx.Err() != nil {
@@ -378,6 +398,50 @@ func startBuiltin(b *scenario.Builtin) (*refserver.Server, string, error) {
 	return srv, addr, nil
 }
 
+// startTarget starts the scenario's target process.
+func startTarget(ctx context.Context, st *scenario.StartTarget) (*launch.Process, error) {
+	if st.ReadyTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, st.ReadyTimeout.D())
+		defer cancel()
+	}
+	if st.Name != "" {
+		return launch.StartKnown(ctx, st.Name, launch.Settings{
+			Addr:           st.Addr,
+			PingInterval:   st.PingInterval.D(),
+			PingTimeout:    st.PingTimeout.D(),
+			MaxMessageSize: int64(st.MaxMessageSize),
+			Extra:          st.Args,
+		})
+	}
+	addr := st.Addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	argv := make([]string, len(st.Command))
+	for i, a := range st.Command {
+		argv[i] = strings.ReplaceAll(a, "{{addr}}", addr)
+	}
+	return launch.Start(ctx, argv, nil)
+}
+
+// stopTarget stops the target process with its stop signal and keeps its
+// output where the scenario asked.
+func stopTarget(p *launch.Process, st *scenario.StartTarget, logf func(string, ...any)) {
+	sig := syscall.SIGTERM
+	if st.StopSignal == "INT" {
+		sig = syscall.SIGINT
+	}
+	if err := p.Stop(sig, 10*time.Second); err != nil {
+		logf("target: %v", err)
+	}
+	if st.Log != "" {
+		if err := os.WriteFile(st.Log, []byte(p.Output()), 0o644); err != nil {
+			logf("target log: %v", err)
+		}
+	}
+}
+
 // preflight checks that the target accepts TCP connections before any
 // load starts, so an unreachable target is "could not start" rather than a
 // run full of failures. It opens and closes one TCP connection; it does
@@ -451,4 +515,12 @@ func topCause(m map[string]int64) string {
 		return "no cause recorded"
 	}
 	return fmt.Sprintf("%d × %s", n, best)
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, " | ")
 }

@@ -2,12 +2,15 @@ package scenario
 
 import (
 	"fmt"
+	"math"
 	"net/url"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
 
 	"github.com/wsbench/wsbench/metrics"
+	"github.com/wsbench/wsbench/targets/launch"
 )
 
 // Validate reports every problem of a completed scenario at once. The
@@ -19,6 +22,7 @@ func (sc *Scenario) Validate() Problems {
 	v.flows()
 	v.thresholds()
 	v.capacity()
+	v.finite(reflect.ValueOf(sc).Elem(), "")
 	return v.ps
 }
 
@@ -34,8 +38,9 @@ func (v *validator) add(field, format string, args ...any) {
 func (v *validator) target() {
 	t := v.sc.Target
 	switch {
+	case t == "" && v.sc.StartTarget != nil:
 	case t == "":
-		v.add("target", "missing: give `builtin` (the in-process reference server) or a ws:// URL")
+		v.add("target", "missing: give `builtin` (the in-process reference server), a ws:// URL, or start_target")
 	case t == "builtin":
 	default:
 		u, err := url.Parse(t)
@@ -47,14 +52,21 @@ func (v *validator) target() {
 		v.add("builtin", "settings for the built-in server, but target is %q", t)
 	}
 	if st := v.sc.StartTarget; st != nil {
-		if len(st.Command) == 0 {
-			v.add("start_target.command", "missing: the command that starts the target")
+		switch {
+		case len(st.Command) == 0 && st.Name == "":
+			v.add("start_target", "give name (go, tornado, twisted, websockets, aiohttp) or command")
+		case len(st.Command) > 0 && st.Name != "":
+			v.add("start_target", "give name or command, not both")
+		case st.Name != "" && !launch.IsKnown(st.Name):
+			v.add("start_target.name", "%q: want one of %s", st.Name, strings.Join(launch.Known, ", "))
+		case len(st.Command) > 0 && (len(st.Args) > 0 || st.PingInterval > 0 || st.PingTimeout > 0 || st.MaxMessageSize > 0):
+			v.add("start_target", "args and ping/size settings apply to a named target; put them in the command")
 		}
 		if st.StopSignal != "" && st.StopSignal != "TERM" && st.StopSignal != "INT" {
 			v.add("start_target.stop_signal", "%q: want TERM or INT", st.StopSignal)
 		}
-		if t == "builtin" {
-			v.add("start_target", "cannot start a target process with target: builtin")
+		if t != "" && t != "builtin" {
+			v.add("target", "the target comes from start_target: leave target out (or use --target to run against another server)")
 		}
 	}
 	for i, a := range v.sc.Client.SourceAddrs {
@@ -407,4 +419,51 @@ func sortedKeys(m map[string]bool) []string {
 	}
 	slices.Sort(ks)
 	return ks
+}
+
+// finite reports every number no schedule or report can use: NaN and the
+// infinities, which YAML writes as .nan and .inf. It walks the scenario by
+// reflection so that no field, and no number inside a json payload, is
+// missed; p is the field path of rv.
+func (v *validator) finite(rv reflect.Value, p string) {
+	join := func(k string) string {
+		if p == "" {
+			return k
+		}
+		return p + "." + k
+	}
+	switch rv.Kind() {
+	case reflect.Float32, reflect.Float64:
+		if f := rv.Float(); math.IsNaN(f) || math.IsInf(f, 0) {
+			v.add(p, "must be a finite number")
+		}
+	case reflect.Pointer, reflect.Interface:
+		if !rv.IsNil() {
+			v.finite(rv.Elem(), p)
+		}
+	case reflect.Slice:
+		for i := range rv.Len() {
+			v.finite(rv.Index(i), fmt.Sprintf("%s[%d]", p, i))
+		}
+	case reflect.Map:
+		keys := rv.MapKeys()
+		slices.SortFunc(keys, func(a, b reflect.Value) int { return strings.Compare(fmt.Sprint(a), fmt.Sprint(b)) })
+		for _, k := range keys {
+			v.finite(rv.MapIndex(k), join(fmt.Sprint(k)))
+		}
+	case reflect.Struct:
+		t := rv.Type()
+		for i := range t.NumField() {
+			f := t.Field(i)
+			name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if !f.IsExported() || name == "-" {
+				continue
+			}
+			if opts == "inline" {
+				v.finite(rv.Field(i), p)
+			} else {
+				v.finite(rv.Field(i), join(name))
+			}
+		}
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/wsbench/wsbench/engine"
 	"github.com/wsbench/wsbench/report"
 	"github.com/wsbench/wsbench/scenario"
+	"github.com/wsbench/wsbench/targets/launch"
 )
 
 func init() {
@@ -35,11 +36,13 @@ type runOptions struct {
 	quiet     bool
 	baseline  string
 	tolerance string
+	start     string
 }
 
 func runFlags(o *runOptions) *pflag.FlagSet {
 	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
 	fs.StringVar(&o.target, "target", "", "target: `builtin` or a ws:// URL (overrides the scenario)")
+	fs.StringVar(&o.start, "start-target", "", "start the target as a child process: a name (go, tornado, twisted, websockets, aiohttp) or a command line with {{addr}}")
 	fs.DurationVar(&o.duration, "duration", 0, "total run time (short form: replaces duration; phases: scaled to it)")
 	fs.IntVar(&o.clients, "clients", 0, "concurrent clients (short form: replaces clients; phases: scales the peak to it)")
 	fs.Float64Var(&o.rate, "rate", 0, "messages per second per client of the short form's echo flow")
@@ -137,11 +140,27 @@ func runExitCode(rep *report.Report, runErr error) int {
 }
 
 func applyRunFlags(fs *pflag.FlagSet, o *runOptions, sc *scenario.Scenario) error {
+	if fs.Changed("target") && fs.Changed("start-target") {
+		return fmt.Errorf("--target and --start-target exclude each other")
+	}
 	if fs.Changed("target") {
 		sc.Target = o.target
+		sc.StartTarget = nil
 		if o.target != "builtin" {
 			sc.Builtin = nil
 		}
+	}
+	if fs.Changed("start-target") {
+		st := &scenario.StartTarget{}
+		if launch.IsKnown(o.start) {
+			st.Name = o.start
+		} else {
+			st.Command = strings.Fields(o.start)
+		}
+		if old := sc.StartTarget; old != nil && old.Name == st.Name && st.Name != "" {
+			st = old // keep the scenario's settings for the same target
+		}
+		sc.Target, sc.Builtin, sc.StartTarget = "", nil, st
 	}
 	if fs.Changed("seed") {
 		sc.Seed = o.seed

@@ -1,6 +1,8 @@
 package conformance
 
 import (
+	"github.com/wsbench/wsbench/targets/launch"
+
 	"fmt"
 	"os"
 	"os/exec"
@@ -46,7 +48,7 @@ func requirePython(t *testing.T, module string) {
 
 // startPython starts a Python target on a free loopback port with the test
 // settings; the process is killed at the end of the test if it still runs.
-func startPython(t *testing.T, script string) *Process {
+func startPython(t *testing.T, script string) *launch.Process {
 	t.Helper()
 	argv := []string{
 		systemPython, filepath.Join("..", "python", script),
@@ -55,7 +57,7 @@ func startPython(t *testing.T, script string) *Process {
 		"--ping-timeout", fmt.Sprint(testPingTimeout.Seconds()),
 		"--max-message-size", fmt.Sprint(testMaxMessage),
 	}
-	p, err := StartProcess(t.Context(), argv, []string{"PYTHONDONTWRITEBYTECODE=1"})
+	p, err := launch.Start(t.Context(), argv, []string{"PYTHONDONTWRITEBYTECODE=1"})
 	if err != nil {
 		t.Fatal(err)
 	}

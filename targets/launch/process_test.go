@@ -1,4 +1,4 @@
-package conformance
+package launch
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 )
 
 // helperEnv makes the test binary act as a fake target (see runHelper).
-const helperEnv = "CONFORMANCE_TEST_HELPER"
+const helperEnv = "LAUNCH_TEST_HELPER"
 
 func TestMain(m *testing.M) {
 	if mode := os.Getenv(helperEnv); mode != "" {
@@ -23,7 +23,7 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// runHelper is a fake target for the StartProcess tests. Modes:
+// runHelper is a fake target for the Start tests. Modes:
 // serve (exit 0 on SIGTERM), exit3 (exit 3 on SIGTERM), ignore-term
 // (ignore SIGTERM), die (fail before listening), silent (never listen).
 func runHelper(mode string) int {
@@ -59,7 +59,7 @@ func runHelper(mode string) int {
 }
 
 func startHelper(ctx context.Context, mode string) (*Process, error) {
-	return StartProcess(ctx, []string{os.Args[0], "-test.run=^$"}, []string{helperEnv + "=" + mode})
+	return Start(ctx, []string{os.Args[0], "-test.run=^$"}, []string{helperEnv + "=" + mode})
 }
 
 func TestProcessStop(t *testing.T) {
@@ -122,8 +122,8 @@ func TestStartProcessFailures(t *testing.T) {
 		}
 	})
 	t.Run("no command", func(t *testing.T) {
-		if _, err := StartProcess(t.Context(), nil, nil); err == nil {
-			t.Error("StartProcess(nil) succeeded")
+		if _, err := Start(t.Context(), nil, nil); err == nil {
+			t.Error("Start(nil) succeeded")
 		}
 	})
 }

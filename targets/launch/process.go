@@ -1,4 +1,4 @@
-package conformance
+package launch
 
 import (
 	"bufio"
@@ -14,14 +14,14 @@ import (
 	"time"
 )
 
-// DefaultStartTimeout bounds StartProcess when its context has no deadline.
+// DefaultStartTimeout bounds Start when its context has no deadline.
 const DefaultStartTimeout = 15 * time.Second
 
 // outputLimit is how much of a child's output a Process keeps (the tail).
 const outputLimit = 64 << 10
 
 // Process is a target server running as a child process, started by
-// StartProcess. Its methods are safe for concurrent use.
+// Start. Its methods are safe for concurrent use.
 type Process struct {
 	addr string
 	cmd  *exec.Cmd
@@ -32,9 +32,10 @@ type Process struct {
 
 	stopOnce sync.Once
 	stopErr  error
+	cleanup  func() // removes files StartKnown wrote for the child
 }
 
-// StartProcess starts argv as a child process and waits until it is ready:
+// Start starts argv as a child process and waits until it is ready:
 // it has printed a `LISTENING host:port` line on stdout and answers
 // GET /healthz with 200. The child inherits this process's environment plus
 // env ("KEY=VALUE" entries, which win over inherited ones). Everything the
@@ -42,9 +43,9 @@ type Process struct {
 // and for error messages.
 //
 // ctx bounds only the start-up (DefaultStartTimeout if it has no deadline);
-// once StartProcess returns, the child runs until Stop. If start-up fails,
+// once Start returns, the child runs until Stop. If start-up fails,
 // the child is killed and the error includes its output.
-func StartProcess(ctx context.Context, argv []string, env []string) (*Process, error) {
+func Start(ctx context.Context, argv []string, env []string) (*Process, error) {
 	if len(argv) == 0 {
 		return nil, errors.New("start target: empty command")
 	}
@@ -163,7 +164,12 @@ func (p *Process) outputSuffix() string {
 // Stop may be called more than once and returns the first call's result; if
 // the child had already exited, Stop just reports how.
 func (p *Process) Stop(sig os.Signal, timeout time.Duration) error {
-	p.stopOnce.Do(func() { p.stopErr = p.stop(sig, timeout) })
+	p.stopOnce.Do(func() {
+		p.stopErr = p.stop(sig, timeout)
+		if p.cleanup != nil {
+			p.cleanup()
+		}
+	})
 	return p.stopErr
 }
 

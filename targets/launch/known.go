@@ -1,0 +1,100 @@
+package launch
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/wsbench/wsbench/targets/python"
+)
+
+// SystemPython is the interpreter the Debian python3-* framework packages
+// install for; the python3 first on PATH may be another one without them.
+const SystemPython = "/usr/bin/python3"
+
+// Known are the targets Command can start by name.
+var Known = []string{"go", "tornado", "twisted", "websockets", "aiohttp"}
+
+// IsKnown reports whether name is one of Known.
+func IsKnown(name string) bool { return slices.Contains(Known, name) }
+
+// Settings are the contract options every target accepts.
+type Settings struct {
+	Addr           string        // default 127.0.0.1:0
+	PingInterval   time.Duration // 0: the target's default
+	PingTimeout    time.Duration
+	MaxMessageSize int64
+	Extra          []string // target-specific flags, e.g. --reactor poll
+}
+
+// Command returns the argv that starts the named target with s. For the
+// Python targets it writes the embedded program to a temporary directory,
+// which cleanup removes. "go" runs this very executable's serve command, so
+// it works only from the wsbench binary.
+func Command(name string, s Settings) (argv []string, cleanup func(), err error) {
+	cleanup = func() {}
+	addr := s.Addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	var flags []string
+	flags = append(flags, "--addr", addr)
+	if s.PingInterval > 0 {
+		flags = append(flags, "--ping-interval", seconds(s.PingInterval))
+	}
+	if s.PingTimeout > 0 {
+		flags = append(flags, "--ping-timeout", seconds(s.PingTimeout))
+	}
+	if s.MaxMessageSize > 0 {
+		flags = append(flags, "--max-message-size", strconv.FormatInt(s.MaxMessageSize, 10))
+	}
+	flags = append(flags, s.Extra...)
+	switch name {
+	case "go":
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, cleanup, fmt.Errorf("start go target: %w", err)
+		}
+		return append([]string{exe, "serve"}, flags...), cleanup, nil
+	case "tornado", "twisted", "websockets", "aiohttp":
+		src, err := python.Script(name)
+		if err != nil {
+			return nil, cleanup, err
+		}
+		dir, err := os.MkdirTemp("", "wsbench-target-")
+		if err != nil {
+			return nil, cleanup, err
+		}
+		cleanup = func() { os.RemoveAll(dir) }
+		path := filepath.Join(dir, name+"_server.py")
+		if err := os.WriteFile(path, src, 0o644); err != nil {
+			cleanup()
+			return nil, func() {}, err
+		}
+		return append([]string{SystemPython, path}, flags...), cleanup, nil
+	}
+	return nil, cleanup, fmt.Errorf("unknown target %q (known: %v)", name, Known)
+}
+
+// StartKnown starts the named target and waits until it is ready.
+func StartKnown(ctx context.Context, name string, s Settings) (*Process, error) {
+	argv, cleanup, err := Command(name, s)
+	if err != nil {
+		return nil, err
+	}
+	p, err := Start(ctx, argv, []string{"PYTHONDONTWRITEBYTECODE=1"})
+	if err != nil {
+		cleanup()
+		return nil, err
+	}
+	p.cleanup = cleanup
+	return p, nil
+}
+
+func seconds(d time.Duration) string {
+	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64)
+}

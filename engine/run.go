@@ -261,6 +261,19 @@ loop:
 	if statsBefore != nil {
 		final.Server = &report.ServerObs{Before: statsBefore, After: serverStats(base)}
 	}
+	if proc != nil {
+		// The target's memory, for comparisons of memory per connection.
+		if rss, peak, err := proc.Memory(); err == nil {
+			if final.Server == nil {
+				final.Server = &report.ServerObs{}
+			}
+			if final.Server.After == nil {
+				final.Server.After = map[string]int64{}
+			}
+			final.Server.After["rss_bytes"], final.Server.After["peak_rss_bytes"] = rss, peak
+			final.Server.After["pid"] = int64(proc.Pid())
+		}
+	}
 	if endReason == report.EndFailed {
 		return final, &FailedError{Err: errors.New(endDetail)}
 	}
@@ -412,15 +425,16 @@ func startTarget(ctx context.Context, st *scenario.StartTarget) (*launch.Process
 			PingTimeout:    st.PingTimeout.D(),
 			MaxMessageSize: int64(st.MaxMessageSize),
 			Extra:          st.Args,
+			Wrap:           st.Wrap,
 		})
 	}
 	addr := st.Addr
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
-	argv := make([]string, len(st.Command))
-	for i, a := range st.Command {
-		argv[i] = strings.ReplaceAll(a, "{{addr}}", addr)
+	argv := append([]string(nil), st.Wrap...)
+	for _, a := range st.Command {
+		argv = append(argv, strings.ReplaceAll(a, "{{addr}}", addr))
 	}
 	return launch.Start(ctx, argv, nil)
 }

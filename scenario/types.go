@@ -46,6 +46,7 @@ type StartTarget struct {
 	Name           string   `yaml:"name,omitempty" json:"name,omitempty"`
 	Command        []string `yaml:"command,omitempty" json:"command,omitempty"`
 	Args           []string `yaml:"args,omitempty" json:"args,omitempty"` // extra flags for a named target, e.g. [--reactor, poll]
+	Wrap           []string `yaml:"wrap,omitempty" json:"wrap,omitempty"` // command prefix, e.g. [taskset, -c, "0"]
 	Addr           string   `yaml:"addr,omitempty" json:"addr,omitempty"` // default 127.0.0.1:0
 	PingInterval   Duration `yaml:"ping_interval,omitempty" json:"ping_interval,omitempty"`
 	PingTimeout    Duration `yaml:"ping_timeout,omitempty" json:"ping_timeout,omitempty"`

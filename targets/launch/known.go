@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/wsbench/wsbench/targets/python"
@@ -29,6 +30,7 @@ type Settings struct {
 	PingTimeout    time.Duration
 	MaxMessageSize int64
 	Extra          []string // target-specific flags, e.g. --reactor poll
+	Wrap           []string // command prefix, e.g. taskset -c 0 to pin the target to a CPU
 }
 
 // Command returns the argv that starts the named target with s. For the
@@ -59,7 +61,7 @@ func Command(name string, s Settings) (argv []string, cleanup func(), err error)
 		if err != nil {
 			return nil, cleanup, fmt.Errorf("start go target: %w", err)
 		}
-		return append([]string{exe, "serve"}, flags...), cleanup, nil
+		return wrap(s.Wrap, append([]string{exe, "serve"}, flags...)), cleanup, nil
 	case "tornado", "twisted", "websockets", "aiohttp":
 		src, err := python.Script(name)
 		if err != nil {
@@ -75,7 +77,7 @@ func Command(name string, s Settings) (argv []string, cleanup func(), err error)
 			cleanup()
 			return nil, func() {}, err
 		}
-		return append([]string{SystemPython, path}, flags...), cleanup, nil
+		return wrap(s.Wrap, append([]string{SystemPython, path}, flags...)), cleanup, nil
 	}
 	return nil, cleanup, fmt.Errorf("unknown target %q (known: %v)", name, Known)
 }
@@ -97,4 +99,36 @@ func StartKnown(ctx context.Context, name string, s Settings) (*Process, error) 
 
 func seconds(d time.Duration) string {
 	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64)
+}
+
+func wrap(prefix, argv []string) []string {
+	return append(append([]string(nil), prefix...), argv...)
+}
+
+// Memory returns the resident set size and its peak (bytes) of a running
+// process, from /proc. Wrapping commands such as taskset exec the target,
+// so the PID is the target's.
+func (p *Process) Memory() (rss, peak int64, err error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.Pid()))
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(v)
+		if len(f) == 0 {
+			continue
+		}
+		n, _ := strconv.ParseInt(f[0], 10, 64)
+		switch k {
+		case "VmRSS":
+			rss = n * 1024
+		case "VmHWM":
+			peak = n * 1024
+		}
+	}
+	return rss, peak, nil
 }

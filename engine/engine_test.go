@@ -287,3 +287,27 @@ func freeClosedPort(t *testing.T) string {
 	ln.Close()
 	return addr
 }
+
+// A timed step lasts its duration even when its last send is due earlier,
+// and sessions cut short by the end of the run are not "completed".
+func TestTimedStepsLastTheirDuration(t *testing.T) {
+	sc := mustScenario(t, `
+name: slow
+target: builtin
+phases:
+  - {duration: 0s, clients: 1}
+  - {duration: 3s, clients: 1}
+flows:
+  - name: f
+    steps:
+      - connect: {path: /echo}
+      - echo: {rate: 0.5, duration: 2s}
+      - close: {}
+`)
+	rep := run(t, sc)
+	c := rep.Counters
+	// One session of 2 s completes; a second starts and is stopped at 3 s.
+	if c.SessionsStarted != 2 || c.SessionsCompleted != 1 || c.SessionsFailed != 0 || c.MessagesSent != 2 {
+		t.Fatalf("started %d completed %d failed %d sent %d", c.SessionsStarted, c.SessionsCompleted, c.SessionsFailed, c.MessagesSent)
+	}
+}

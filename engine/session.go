@@ -161,12 +161,15 @@ func (s *session) run(ctx context.Context) error {
 		s.iter++
 	}
 	s.closeConn(1000, "")
+	// A session the run's end (or a ramp-down) cut short is neither
+	// completed nor failed: started − completed − failed counts them.
 	stopped := ctx.Err() != nil
 	s.shard.Do(func(set *metrics.Set) {
 		switch {
+		case stopped:
 		case err == nil:
 			set.Counters.SessionsCompleted++
-		case !stopped:
+		default:
 			set.Counters.SessionsFailed++
 		}
 	})

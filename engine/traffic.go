@@ -33,6 +33,16 @@ func (s *session) newSchedule(rate float64, d scenario.Duration, count int) sche
 	return sc
 }
 
+// finish waits until the schedule's end when it stopped for lack of time
+// rather than count: a step that sends at 0.5/s for 2 s lasts 2 s, not
+// until its only message.
+func (s *session) finish(ctx context.Context, sc schedule, sent int64, timer *time.Timer) {
+	if sc.end == math.MaxInt64 || (sc.count > 0 && sent >= sc.count) {
+		return
+	}
+	s.waitUntil(ctx, sc.end, timer)
+}
+
 func (sc schedule) due(i int64) (int64, bool) {
 	if sc.count > 0 && i >= sc.count {
 		return 0, false
@@ -80,7 +90,11 @@ func (s *session) echo(ctx context.Context, st *step) error {
 		var lags []int64
 		for i := int64(0); ; {
 			due, ok := sch.due(i)
-			if !ok || !s.waitUntil(ctx, due, timer) {
+			if !ok {
+				s.finish(ctx, sch, i, timer)
+				break
+			}
+			if !s.waitUntil(ctx, due, timer) {
 				break
 			}
 			// Gather every message already due, so a generator that woke
@@ -234,7 +248,11 @@ func (s *session) publish(ctx context.Context, st *step) error {
 	var err error
 	for i := int64(0); ; i++ {
 		due, ok := sch.due(i)
-		if !ok || !s.waitUntil(ctx, due, timer) {
+		if !ok {
+			s.finish(ctx, sch, i, timer)
+			break
+		}
+		if !s.waitUntil(ctx, due, timer) {
 			break
 		}
 		now := s.r.clock.Now()

@@ -47,7 +47,8 @@ func WriteText(w io.Writer, r *Report) error {
 	c := &r.Counters
 	p("\nConnections  attempted %d · ok %d · failed %d · peak open %d · closed %d\n",
 		c.ConnectsAttempted, c.ConnectsOK, c.ConnectsFailed, r.Rates.PeakConnections, c.Disconnects)
-	p("Sessions     started %d · completed %d · failed %d", c.SessionsStarted, c.SessionsCompleted, c.SessionsFailed)
+	p("Sessions     started %d · completed %d · failed %d · stopped by the end %d", c.SessionsStarted, c.SessionsCompleted, c.SessionsFailed,
+		max(0, c.SessionsStarted-c.SessionsCompleted-c.SessionsFailed))
 	if c.SessionsIntended > 0 {
 		p(" · arrivals intended %d · dropped %d", c.SessionsIntended, c.SessionsDropped)
 	}

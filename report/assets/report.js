@@ -1,0 +1,378 @@
+// wsbench HTML report: draws the charts described by the JSON in
+// #wsbench-data with uPlot, keeps them sized to their containers and in
+// the current theme, and records on <html> what it drew:
+//   data-charts-drawn     charts uPlot drew onto a non-empty canvas
+//   data-charts-failed    ids of the charts that did not draw
+//   data-chart-containers .chart elements in the page
+//   data-report-status    "done" once the above are set
+// Errors are recorded by the small script at the top of the page.
+(function () {
+  'use strict';
+  var root = document.documentElement;
+  var note = window.wsbenchNoteError || function (msg) { console.error(msg); };
+  var data = { charts: [], phases: [] };
+  try {
+    data = JSON.parse(document.getElementById('wsbench-data').textContent) || data;
+  } catch (e) {
+    note('chart data: ' + e.message);
+  }
+  var specs = data.charts || [];
+  var phases = data.phases || [];
+  var plots = {};
+  var drawn = {};
+  var HEIGHT = 260;
+
+  // ---- formatting ----
+
+  function group(n) {
+    var s = String(Math.abs(Math.round(n)));
+    var out = '';
+    while (s.length > 3) {
+      out = '\u202f' + s.slice(-3) + out;
+      s = s.slice(0, -3);
+    }
+    return (n < 0 ? '-' : '') + s + out;
+  }
+  function sig(v) { return String(Number(v.toPrecision(3))); }
+  // Compact numbers for axes and legends: 950, 12.5k, 3.4M.
+  function num(v) {
+    if (v == null || !isFinite(v)) return '—';
+    var a = Math.abs(v);
+    if (a >= 1e9) return sig(v / 1e9) + 'G';
+    if (a >= 1e6) return sig(v / 1e6) + 'M';
+    if (a >= 1e4) return sig(v / 1e3) + 'k';
+    if (a >= 100) return group(v);
+    if (a === 0) return '0';
+    return sig(v);
+  }
+  // Milliseconds with about three significant digits, as in the tables.
+  function ms(v) {
+    if (v == null || !isFinite(v)) return '—';
+    var a = Math.abs(v);
+    if (a === 0) return '0';
+    if (a < 1) return v.toFixed(3);
+    if (a < 10) return v.toFixed(2);
+    if (a < 100) return v.toFixed(1);
+    return group(v);
+  }
+  function bytes(v) {
+    var a = Math.abs(v);
+    if (a >= 1 << 30) return sig(v / (1 << 30)) + ' GiB';
+    if (a >= 1 << 20) return sig(v / (1 << 20)) + ' MiB';
+    if (a >= 1 << 10) return sig(v / (1 << 10)) + ' KiB';
+    return sig(v) + ' B';
+  }
+  function value(v, unit) {
+    if (v == null || !isFinite(v)) return '—';
+    switch (unit) {
+      case 'ms': return ms(v) + ' ms';
+      case '/s': return num(v) + '/s';
+      case 'B/s': return bytes(v) + '/s';
+      case '%': return v.toFixed(1) + '%';
+    }
+    return num(v);
+  }
+  // Seconds since the start as m:ss or h:mm:ss.
+  function elapsed(s) {
+    if (s == null || !isFinite(s)) return '—';
+    var neg = s < 0;
+    s = Math.abs(s);
+    var whole = Math.floor(s + 1e-9);
+    var frac = s - whole;
+    var h = Math.floor(whole / 3600);
+    var m = Math.floor(whole / 60) % 60;
+    var sec = whole % 60;
+    var ss = (sec < 10 ? '0' : '') + sec;
+    if (frac > 1e-6) ss += frac.toFixed(1).slice(1);
+    var out = h > 0 ? h + ':' + (m < 10 ? '0' : '') + m + ':' + ss : m + ':' + ss;
+    return (neg ? '-' : '') + out;
+  }
+  // x of a spectrum is 1/(1-p); the label is the percentile p.
+  function percentile(x, axis) {
+    if (x == null || !isFinite(x)) return '—';
+    var p = 100 * (1 - 1 / x);
+    if (axis) {
+      var decades = Math.round(Math.log10(x));
+      if (Math.abs(x - Math.pow(10, decades)) < 1e-6 * x) {
+        return decades <= 0 ? '0%' : (100 - Math.pow(10, 2 - decades)).toFixed(Math.max(0, decades - 2)) + '%';
+      }
+      return sig(p) + '%';
+    }
+    var digits = Math.max(1, Math.ceil(Math.log10(x)) - 1);
+    return p.toFixed(Math.min(digits, 4)) + '%';
+  }
+
+  // ---- theme ----
+
+  function cssVar(name) { return getComputedStyle(root).getPropertyValue(name).trim(); }
+  function palette() {
+    var series = [];
+    for (var i = 0; i < 8; i++) series.push(cssVar('--c' + i));
+    return { fg: cssVar('--fg'), muted: cssVar('--muted'), grid: cssVar('--grid'), series: series };
+  }
+  function darkPreferred() {
+    return !!(window.matchMedia && window.matchMedia('(prefers-color-scheme: dark)').matches);
+  }
+  function currentTheme() {
+    return root.getAttribute('data-theme') || (darkPreferred() ? 'dark' : 'light');
+  }
+
+  // ---- charts ----
+
+  // Byte axes step in powers of two, so their ticks read 2 MiB, 4 MiB.
+  var binaryIncrs = [];
+  for (var b = 0; b <= 50; b++) binaryIncrs.push(Math.pow(2, b));
+  var timeIncrs = [0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400];
+
+  // Axis labels: as few digits as say the value (0.5, 2, 10, 1 000).
+  function axisNum(v) {
+    if (v == null || !isFinite(v)) return '';
+    return Math.abs(v) >= 1000 ? num(v) : sig(v);
+  }
+  function keepAll(u, splits) { return splits; }
+  // On a log axis 1, 2 and 5 of each decade get a label when a decade is
+  // tall enough for three labels, otherwise only the powers of ten.
+  function logLabels(fmt) {
+    return function (u, splits) {
+      var pos = splits.filter(function (v) { return v > 0; });
+      var decades = pos.length > 1 ? Math.log10(pos[pos.length - 1] / pos[0]) : 0;
+      var height = u.bbox.height / ((window.uPlot && uPlot.pxRatio) || 1);
+      var wide = decades > 0 && height / decades < 60;
+      return splits.map(function (v) {
+        if (v == null || v <= 0) return '';
+        var m = v / Math.pow(10, Math.floor(Math.log10(v) + 1e-9));
+        var one = Math.abs(m - 1) < 1e-6;
+        return (one || (!wide && (Math.abs(m - 2) < 1e-6 || Math.abs(m - 5) < 1e-6))) ? fmt(v) : '';
+      });
+    };
+  }
+  function zeroBased(u, min, max) {
+    if (max == null || !isFinite(max)) return [0, 1];
+    if (min == null || !isFinite(min)) min = 0;
+    var lo = Math.min(0, min);
+    var hi = max > lo ? max + (max - lo) * 0.05 : lo + 1;
+    return [lo, hi];
+  }
+
+  function phaseMarks(th) {
+    return function (u) {
+      if (!phases.length) return;
+      var ctx = u.ctx;
+      var px = (window.uPlot && uPlot.pxRatio) || 1;
+      ctx.save();
+      ctx.strokeStyle = th.muted;
+      ctx.fillStyle = th.muted;
+      ctx.lineWidth = px;
+      ctx.setLineDash([4 * px, 4 * px]);
+      ctx.font = (11 * px) + 'px system-ui, sans-serif';
+      ctx.textBaseline = 'top';
+      phases.forEach(function (p) {
+        if (!(p.start > u.scales.x.min && p.start < u.scales.x.max)) return;
+        var x = Math.round(u.valToPos(p.start, 'x', true));
+        ctx.beginPath();
+        ctx.moveTo(x, u.bbox.top);
+        ctx.lineTo(x, u.bbox.top + u.bbox.height);
+        ctx.stroke();
+        ctx.fillText(p.name, x + 4 * px, u.bbox.top + 2 * px);
+      });
+      ctx.restore();
+    };
+  }
+
+  function options(spec, width, th) {
+    var right = spec.series.some(function (s) { return s.right; });
+    var yAxisIncrs = null;
+    var leftUnit = (spec.series.filter(function (s) { return !s.right; })[0] || {}).unit;
+    var rightUnit = (spec.series.filter(function (s) { return s.right; })[0] || {}).unit;
+    var xfmt = spec.kind === 'spectrum' ? function (v) { return percentile(v, false); }
+      : spec.kind === 'time' ? elapsed : num;
+    var series = [{
+      label: spec.kind === 'time' ? 'time' : spec.kind === 'spectrum' ? 'percentile' : (spec.x_label || 'load'),
+      value: function (u, v) { return xfmt(v); },
+    }];
+    spec.series.forEach(function (s) {
+      var color = th.series[(s.color || 0) % th.series.length];
+      series.push({
+        label: s.label,
+        stroke: color,
+        width: 1.5,
+        dash: s.dash ? [6, 4] : undefined,
+        scale: s.right ? 'y2' : 'y',
+        spanGaps: false,
+        points: { show: !!spec.points, size: 6, fill: color, stroke: color },
+        value: function (u, v) { return value(v, s.unit); },
+      });
+    });
+    var scales = { x: { time: false }, y: spec.y_log ? { distr: 3, log: 10 } : { range: zeroBased } };
+    if (right) scales.y2 = { range: zeroBased };
+    var axisBase = {
+      stroke: th.muted,
+      grid: { stroke: th.grid, width: 1 },
+      ticks: { stroke: th.grid, width: 1, size: 4 },
+      font: '11px system-ui, sans-serif',
+      labelFont: '12px system-ui, sans-serif',
+    };
+    var xAxis = Object.assign({}, axisBase, { label: spec.x_label || undefined, labelSize: spec.x_label ? 20 : 0 });
+    if (spec.kind === 'time') {
+      xAxis.incrs = timeIncrs;
+      xAxis.values = function (u, splits) { return splits.map(elapsed); };
+    } else if (spec.kind === 'spectrum') {
+      scales.x = { time: false, distr: 3, log: 10 };
+      xAxis.splits = function (u, i, min, max) {
+        var out = [];
+        for (var x = 1; x <= max * (1 + 1e-9); x *= 10) {
+          if (x >= min * (1 - 1e-9)) out.push(x);
+        }
+        return out;
+      };
+      xAxis.filter = keepAll;
+      xAxis.values = function (u, splits) { return splits.map(function (v) { return percentile(v, true); }); };
+    } else {
+      xAxis.values = function (u, splits) { return splits.map(num); };
+    }
+    var yfmt = leftUnit === 'B/s' ? bytes : axisNum;
+    if (leftUnit === 'B/s') yAxisIncrs = binaryIncrs;
+    var yAxis = Object.assign({}, axisBase, {
+      label: spec.y_label, labelSize: 18, size: 58,
+      values: spec.y_log ? logLabels(yfmt) : function (u, splits) { return splits.map(yfmt); },
+    });
+    if (spec.y_log) yAxis.filter = keepAll;
+    if (yAxisIncrs) yAxis.incrs = yAxisIncrs;
+    var axes = [xAxis, yAxis];
+    if (right) {
+      var y2fmt = rightUnit === 'B/s' ? bytes : axisNum;
+      axes.push(Object.assign({}, axisBase, {
+        scale: 'y2', side: 1, grid: { show: false }, label: spec.y2_label, labelSize: 18, size: 58,
+        values: function (u, splits) { return splits.map(y2fmt); },
+      }));
+    }
+    var hooks = {
+      draw: [function () { drawn[spec.id] = (drawn[spec.id] || 0) + 1; }],
+    };
+    if (spec.kind === 'time') hooks.draw.unshift(phaseMarks(th));
+    return {
+      width: width,
+      height: HEIGHT,
+      series: series,
+      scales: scales,
+      axes: axes,
+      legend: { live: true },
+      cursor: { drag: { x: true, y: false }, points: { size: 6 } },
+      hooks: hooks,
+    };
+  }
+
+  function build(spec, th) {
+    var el = document.getElementById(spec.id);
+    if (!el) {
+      note('chart ' + spec.id + ': no container');
+      return;
+    }
+    el.textContent = '';
+    var width = Math.max(240, Math.floor(el.clientWidth || 600));
+    var cols = [spec.x || []].concat(spec.series.map(function (s) { return s.values || []; }));
+    try {
+      plots[spec.id] = new uPlot(options(spec, width, th), cols, el);
+    } catch (e) {
+      delete plots[spec.id];
+      note('chart ' + spec.id + ': ' + (e && e.message ? e.message : e));
+      var msg = document.createElement('p');
+      msg.className = 'chart-error';
+      msg.textContent = 'This chart could not be drawn: ' + (e && e.message ? e.message : e);
+      el.appendChild(msg);
+    }
+  }
+
+  function buildAll() {
+    Object.keys(plots).forEach(function (id) { plots[id].destroy(); delete plots[id]; });
+    drawn = {};
+    var th = palette();
+    specs.forEach(function (spec) { build(spec, th); });
+    setTimeout(status, 0);
+  }
+
+  // A chart counts as drawn when uPlot finished a draw onto a canvas of
+  // non-zero size that has something on it.
+  function inked(u) {
+    var c = u.ctx.canvas;
+    if (!c.width || !c.height) return false;
+    var px = u.ctx.getImageData(0, 0, c.width, c.height).data;
+    for (var i = 3; i < px.length; i += 4) {
+      if (px[i] !== 0) return true;
+    }
+    return false;
+  }
+  function status() {
+    var ok = 0;
+    var failed = [];
+    specs.forEach(function (spec) {
+      var u = plots[spec.id];
+      var good = false;
+      try { good = !!u && drawn[spec.id] > 0 && inked(u); } catch (e) { note('chart ' + spec.id + ': ' + e.message); }
+      if (good) ok++; else failed.push(spec.id);
+    });
+    root.setAttribute('data-charts-drawn', String(ok));
+    root.setAttribute('data-charts-failed', failed.join(' '));
+    root.setAttribute('data-chart-containers', String(document.querySelectorAll('.chart').length));
+    root.setAttribute('data-report-status', 'done');
+  }
+
+  // ---- sizing and theme switching ----
+
+  function watchSizes() {
+    if (!window.ResizeObserver) {
+      window.addEventListener('resize', function () {
+        Object.keys(plots).forEach(function (id) {
+          var el = document.getElementById(id);
+          if (el) plots[id].setSize({ width: Math.max(240, Math.floor(el.clientWidth)), height: HEIGHT });
+        });
+      });
+      return;
+    }
+    var ro = new ResizeObserver(function (entries) {
+      entries.forEach(function (entry) {
+        var u = plots[entry.target.id];
+        var w = Math.max(240, Math.floor(entry.contentRect.width));
+        if (u && Math.abs(u.width - w) >= 1) u.setSize({ width: w, height: HEIGHT });
+      });
+    });
+    specs.forEach(function (spec) {
+      var el = document.getElementById(spec.id);
+      if (el) ro.observe(el);
+    });
+  }
+
+  function setupTheme() {
+    var button = document.getElementById('theme-toggle');
+    if (button) {
+      button.addEventListener('click', function () {
+        var next = currentTheme() === 'dark' ? 'light' : 'dark';
+        root.setAttribute('data-theme', next);
+        try { localStorage.setItem('wsbench-theme', next); } catch (e) { /* file:// may forbid storage */ }
+        buildAll();
+      });
+    }
+    if (window.matchMedia) {
+      var mq = window.matchMedia('(prefers-color-scheme: dark)');
+      var onChange = function () { if (!root.getAttribute('data-theme')) buildAll(); };
+      if (mq.addEventListener) mq.addEventListener('change', onChange);
+    }
+  }
+
+  function start() {
+    if (typeof uPlot !== 'function') {
+      note('uPlot did not load');
+      status();
+      return;
+    }
+    setupTheme();
+    buildAll();
+    watchSizes();
+  }
+
+  if (document.readyState === 'loading') {
+    document.addEventListener('DOMContentLoaded', start);
+  } else {
+    start();
+  }
+})();

@@ -1,0 +1,417 @@
+package report
+
+import (
+	"encoding/json"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/wsbench/wsbench/metrics"
+)
+
+// Fixtures for the HTML report tests. Every value is fixed or comes from a
+// seeded generator, so a fixture renders to the same bytes on every run.
+
+// hostile is a string that would break out of an HTML text node, an
+// attribute or a <script> element if the report did not escape it.
+const hostile = `</script><script>alert("x")</script><b onmouseover='y'>&amp;`
+
+var fixtureStart = time.Date(2025, 3, 14, 9, 26, 53, 0, time.UTC)
+
+// logNormalUS draws a latency in µs around median with the given spread.
+func logNormalUS(rng *rand.Rand, median, sigma float64) int64 {
+	return int64(math.Max(1, median*math.Exp(sigma*rng.NormFloat64())))
+}
+
+func fixtureEnvironment() Environment {
+	return Environment{WsbenchVersion: "0.1.0-test", GoVersion: "go1.26.0", OS: "linux", Arch: "amd64", CPUs: 8, GOMAXPROCS: 8, Hostname: "bench-1"}
+}
+
+// htmlFixture is a one-minute run with everything a report can hold: five
+// latency metrics with real histograms, a 60-interval series with a latency
+// spike, thresholds (one passes, one fails), broadcast, close codes,
+// errors by cause and step, phases, a capacity search, a baseline and the
+// target's own counts. It is built once per test binary and shared:
+// callers must not modify it (copy the Report to change a field).
+func htmlFixture(tb testing.TB) *Report {
+	tb.Helper()
+	r, err := sharedHTMLFixture()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return r
+}
+
+var sharedHTMLFixture = sync.OnceValues(buildHTMLFixture)
+
+// bigHTMLFixture is shared like htmlFixture.
+func bigHTMLFixture(tb testing.TB) *Report {
+	tb.Helper()
+	r, err := sharedBigHTMLFixture()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return r
+}
+
+var sharedBigHTMLFixture = sync.OnceValues(buildBigHTMLFixture)
+
+func buildHTMLFixture() (*Report, error) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	reg := metrics.NewRegistry()
+	login := reg.Add("chat/login")
+	total := metrics.NewSet(reg)
+	series := NewSeries(1)
+	var peak int64
+	for i := range 60 {
+		iv := metrics.NewSet(reg)
+		c := &iv.Counters
+		rampUp := i < 10
+		active := int64(200)
+		switch {
+		case rampUp:
+			active = int64(20 * (i + 1))
+		case i >= 57:
+			active = int64(200 - 60*(i-56))
+		}
+		peak = max(peak, active)
+		if rampUp {
+			c.ConnectsAttempted, c.ConnectsOK = 21, 20
+			c.ConnectsFailed = 1
+			c.SessionsStarted = 20
+			for range 20 {
+				iv.Record(metrics.Connect, logNormalUS(rng, 900, 0.3))
+				iv.Record(metrics.Handshake, logNormalUS(rng, 1500, 0.4))
+				iv.Record(login, logNormalUS(rng, 4000, 0.5))
+			}
+			c.ErrorsByCause = map[string]int64{"connect: connection refused": 1}
+			c.ErrorsByStep = map[string]int64{"chat/connect: connect: connection refused": 1}
+		}
+		if i >= 57 {
+			c.Disconnects = 60
+			c.SessionsCompleted = 60
+			c.ClosesByCode = map[string]int64{"1000": 55, "1001": 5}
+			c.ClosesByInitiator = map[string]int64{"client": 55, "server": 5}
+		}
+		if i == 31 {
+			c.Disconnects = 3
+			c.ClosesByCode = map[string]int64{"1006": 3}
+			c.ClosesByInitiator = map[string]int64{"none": 3}
+			c.ErrorsByCause = map[string]int64{"read: unexpected EOF": 3, hostile: 1}
+			c.ErrorsByStep = map[string]int64{"chat/echo: read: unexpected EOF": 3, "chat/echo: " + hostile: 1}
+			c.SessionsFailed = 3
+		}
+		msgs := 10 * active
+		c.SendsIntended = msgs + 2
+		c.SendsDropped = 2
+		c.MessagesSent = msgs
+		c.MessagesReceived = msgs + msgs/2
+		c.BytesSent, c.WireBytesSent = 64*msgs, 70*msgs
+		c.BytesReceived, c.WireBytesReceived = 64*(msgs+msgs/2), 68*(msgs+msgs/2)
+		c.PingsSent, c.PongsReceived = active/10, active/10
+		median := 2000.0
+		if i >= 30 && i < 34 {
+			median = 15000 // the target stalls for a few seconds
+		}
+		for range msgs {
+			iv.Record(metrics.RTT, logNormalUS(rng, median, 0.35))
+			iv.Record(metrics.ScheduleLag, logNormalUS(rng, 60, 0.8))
+		}
+		for range msgs / 2 {
+			iv.Record(metrics.BroadcastDelivery, logNormalUS(rng, 3000, 0.4))
+		}
+		for range active / 10 {
+			iv.Record(metrics.Ping, logNormalUS(rng, 1200, 0.3))
+		}
+		cpu := 35 + 10*math.Sin(float64(i)/6) + 5*rng.Float64()
+		if err := series.Append(float64(i+1), active, cpu, iv); err != nil {
+			return nil, err
+		}
+		total.Merge(iv)
+	}
+	// An empty interval's histogram is "" in the series; keep that case
+	// visible in the fixture by checking it is there.
+	if series.Latency["connect"].HDR[59] != "" {
+		return nil, errors.New("fixture: expected an empty interval for connect")
+	}
+
+	r := &Report{
+		Schema:    SchemaVersion,
+		EndReason: EndCompleted,
+		StartedAt: fixtureStart,
+		DurationS: 60.02,
+		Target:    "ws://127.0.0.1:8765/echo?room=lobby&x=<1>",
+		Scenario:  json.RawMessage(`{"target":"ws://127.0.0.1:8765/echo","phases":[{"name":"ramp","duration":"10s","clients":200},{"name":"steady","duration":"50s","clients":200}],"note":"` + "</script>" + `"}`),
+		Metrics:   map[string]*Metric{},
+		Counters:  total.Counters,
+		Series:    series,
+		Phases: []PhaseResult{
+			{Name: "ramp", StartS: 0, EndS: 10, Model: "closed", Target: 200, Achieved: 110},
+			{Name: "steady", StartS: 10, EndS: 60, Model: "closed", Target: 200, Achieved: 196.5},
+		},
+		Broadcast: []BroadcastResult{
+			{Room: "lobby-*", Rooms: 4, Published: 1500, Expected: 57000, Delivered: 56990, Lost: 10, Duplicates: 2, Reordered: 1, Unexpected: 0, Reach: 56990.0 / 57000, Loss: 10.0 / 57000},
+		},
+		Thresholds: []ThresholdResult{
+			{Expr: "rtt p99 < 50ms", Metric: "rtt", Stat: "p99", Op: "<", Limit: 50000, Unit: "us", Passed: true},
+			{Expr: "errors rate < 0.01%", Metric: "errors", Stat: "rate", Op: "<", Limit: 0.0001, Unit: "ratio", Passed: false, Detail: "over the whole run"},
+			{Expr: "push_delay p99 < 10ms", Metric: "push_delay", Stat: "p99", Op: "<", Limit: 10000, Actual: math.NaN(), Unit: "us", Passed: true, Detail: "no samples"},
+		},
+		Passed: new(false),
+		Generator: Generator{
+			CPUPercent: 38.5, CPUPeakPercent: 49.9, CPUCapacity: 800, UserCPUS: 18.2, SysCPUS: 4.9,
+			GCPauses: 42, GCPauseTotalMS: 3.1, GCPauseMaxUS: 310, MaxRSSBytes: 96 << 20, FDLimit: 1024, FDPeak: 212,
+			Unreliable: true,
+			Reasons:    []string{"sends left late (schedule lag p99 1.2ms) while the generator CPU peaked at 50%"},
+		},
+		Environment: fixtureEnvironment(),
+		Capacity: &Capacity{
+			Variable: "clients",
+			SLO:      []string{"rtt p99 < 50ms", "errors rate < 0.1%"},
+			Steps: []CapacityStep{
+				{Load: 100, DurationS: 30, Achieved: 100, Throughput: 1000, P50US: 1900, P99US: 4200, Passed: true},
+				{Load: 400, DurationS: 30, Achieved: 398, Throughput: 3980, P50US: 2600, P99US: 9800, Passed: true},
+				{Load: 200, DurationS: 30, Achieved: 200, Throughput: 2000, P50US: 2100, P99US: 5100, Passed: true},
+				{Load: 800, DurationS: 30, Achieved: 700, Throughput: 6500, P50US: 21000, P99US: 180000, ErrorRate: 0.004, Failed: []string{"rtt p99 < 50ms"}, Unreliable: true},
+			},
+			MaxOK:     new(400.0),
+			FirstFail: new(800.0),
+			Knee:      new(400.0),
+			Verdict:   "the target holds 400 clients within the SLO; at 800 rtt p99 breaks",
+		},
+		Baseline: &Baseline{
+			Path:      "baselines/main.json",
+			StartedAt: fixtureStart.Add(-24 * time.Hour),
+			Tolerance: "10%",
+			Regressed: []string{"rtt p99 +23% (2.9ms → 3.6ms)"},
+		},
+		Server: &ServerObs{
+			Before: map[string]int64{"connections_total": 10, "messages_in": 0},
+			After:  map[string]int64{"connections_total": 211, "messages_in": 107520, "errors": 3},
+		},
+	}
+	for id, h := range total.Hists {
+		name := reg.Names()[id]
+		m, err := NewMetric(h)
+		if err != nil {
+			return nil, err
+		}
+		if id == int(metrics.ScheduleLag) {
+			r.Generator.ScheduleLag = m
+			continue
+		}
+		if h.TotalCount() > 0 || id <= int(metrics.Handshake) {
+			r.Metrics[name] = m
+		}
+	}
+	r.Counters.Normalize()
+	secs := r.DurationS
+	c := &r.Counters
+	r.Rates = Rates{
+		SendsIntendedPerS: float64(c.SendsIntended) / secs,
+		SendsAchievedPerS: float64(c.MessagesSent) / secs,
+		ReceivedPerS:      float64(c.MessagesReceived) / secs,
+		ConnectsPerS:      float64(c.ConnectsOK) / secs,
+		PeakConnections:   peak,
+	}
+	r.Thresholds[0].Actual = float64(r.Metrics["rtt"].P99US)
+	r.Thresholds[1].Actual = float64(c.Errors()) / float64(c.MessagesSent)
+	return r, nil
+}
+
+// buildBigHTMLFixture is a two-hour run at one-second intervals: 7200
+// intervals, six latency metrics with a histogram per interval, as a long
+// soak test writes it. The interval histograms are drawn from a small pool
+// so the fixture builds quickly; their HDR strings are real.
+func buildBigHTMLFixture() (*Report, error) {
+	const n = 7200
+	rng := rand.New(rand.NewPCG(3, 4))
+	type poolEntry struct {
+		h   *hdr.Histogram
+		m   *Metric
+		enc string
+	}
+	names := []string{"rtt", "connect", "handshake", "ping", "broadcast_delivery", "schedule_lag"}
+	medians := []float64{2500, 800, 1500, 1100, 3200, 80}
+	pools := make([][]poolEntry, len(names))
+	for j, med := range medians {
+		for k := range 24 {
+			h := metrics.NewHistogram()
+			scale := 1 + float64(k)/8
+			for range 300 {
+				metrics.RecordUS(h, logNormalUS(rng, med*scale, 0.4))
+			}
+			m, err := NewMetric(h)
+			if err != nil {
+				return nil, err
+			}
+			pools[j] = append(pools[j], poolEntry{h, m, m.HDR})
+		}
+	}
+	s := NewSeries(1)
+	uses := make([][]int64, len(names))
+	for j := range uses {
+		uses[j] = make([]int64, 24)
+		s.Latency[names[j]] = &LatencySeries{}
+	}
+	var c metrics.Counters
+	var peak int64
+	walk := make([]int, len(names))
+	s.DisconnectsBy = map[string][]int64{"1000": nil, "1006": nil}
+	s.ErrorsBy = map[string][]int64{"read: unexpected EOF": nil, "write: broken pipe": nil}
+	for i := range n {
+		active := int64(5000 + 500*math.Sin(float64(i)/600) + 50*rng.Float64())
+		peak = max(peak, active)
+		sent := 10 * active
+		errs := int64(0)
+		if rng.IntN(100) == 0 {
+			errs = int64(rng.IntN(5) + 1)
+		}
+		conn := int64(rng.IntN(20))
+		s.T = append(s.T, float64(i+1))
+		s.Active = append(s.Active, active)
+		s.Connects = append(s.Connects, conn)
+		s.ConnectFailures = append(s.ConnectFailures, errs/2)
+		s.Disconnects = append(s.Disconnects, conn)
+		s.Sent = append(s.Sent, sent)
+		s.Received = append(s.Received, sent)
+		s.BytesSent = append(s.BytesSent, 128*sent)
+		s.BytesReceived = append(s.BytesReceived, 128*sent)
+		s.Errors = append(s.Errors, errs)
+		s.SendsDropped = append(s.SendsDropped, 0)
+		s.SessionsDropped = append(s.SessionsDropped, 0)
+		s.CPUPercent = append(s.CPUPercent, 120+30*rng.Float64())
+		s.DisconnectsBy["1000"] = append(s.DisconnectsBy["1000"], conn-errs/2)
+		s.DisconnectsBy["1006"] = append(s.DisconnectsBy["1006"], errs/2)
+		s.ErrorsBy["read: unexpected EOF"] = append(s.ErrorsBy["read: unexpected EOF"], errs-errs/2)
+		s.ErrorsBy["write: broken pipe"] = append(s.ErrorsBy["write: broken pipe"], errs/2)
+		for j, name := range names {
+			ls := s.Latency[name]
+			if name == "connect" || name == "handshake" {
+				if conn == 0 {
+					ls.Count = append(ls.Count, 0)
+					ls.P50, ls.P90, ls.P99, ls.Max = append(ls.P50, 0), append(ls.P90, 0), append(ls.P99, 0), append(ls.Max, 0)
+					ls.HDR = append(ls.HDR, "")
+					continue
+				}
+			}
+			// Latency drifts slowly through the pool, as a real target's
+			// does, with a rare bad second.
+			k := walk[j] + rng.IntN(3) - 1
+			k = max(0, min(20, k))
+			walk[j] = k
+			if rng.IntN(500) == 0 {
+				k = 21 + rng.IntN(3)
+			}
+			if i > 3600 && i < 3630 {
+				k = 23 // a slow half minute in the middle
+			}
+			e := pools[j][k]
+			uses[j][k]++
+			ls.Count = append(ls.Count, e.m.Count)
+			ls.P50, ls.P90, ls.P99, ls.Max = append(ls.P50, e.m.P50US), append(ls.P90, e.m.P90US), append(ls.P99, e.m.P99US), append(ls.Max, e.m.MaxUS)
+			ls.HDR = append(ls.HDR, e.enc)
+		}
+		c.ConnectsAttempted += conn + errs/2
+		c.ConnectsOK += conn
+		c.ConnectsFailed += errs / 2
+		c.Disconnects += conn
+		c.MessagesSent += sent
+		c.MessagesReceived += sent
+		c.BytesSent += 128 * sent
+		c.BytesReceived += 128 * sent
+	}
+	c.ErrorsByCause = map[string]int64{"read: unexpected EOF": sum(s.ErrorsBy["read: unexpected EOF"]), "write: broken pipe": sum(s.ErrorsBy["write: broken pipe"])}
+	c.ClosesByCode = map[string]int64{"1000": sum(s.DisconnectsBy["1000"]), "1006": sum(s.DisconnectsBy["1006"])}
+	c.Normalize()
+	r := &Report{
+		Schema:      SchemaVersion,
+		EndReason:   EndCompleted,
+		StartedAt:   fixtureStart,
+		DurationS:   n,
+		Target:      "ws://127.0.0.1:8765/echo",
+		Metrics:     map[string]*Metric{},
+		Counters:    c,
+		Series:      s,
+		Rates:       Rates{SendsAchievedPerS: float64(c.MessagesSent) / n, ReceivedPerS: float64(c.MessagesReceived) / n, PeakConnections: peak},
+		Environment: fixtureEnvironment(),
+		Generator:   Generator{CPUPercent: 135, CPUPeakPercent: 150, CPUCapacity: 800},
+	}
+	for j, name := range names {
+		// The run's histogram is the sum of its intervals': add each pool
+		// histogram as often as the series used it.
+		tot := metrics.NewHistogram()
+		for k, times := range uses[j] {
+			if times == 0 {
+				continue
+			}
+			for _, b := range pools[j][k].h.Distribution() {
+				if b.Count > 0 {
+					if err := tot.RecordValues(b.From, b.Count*times); err != nil {
+						return nil, err
+					}
+				}
+			}
+		}
+		m, err := NewMetric(tot)
+		if err != nil {
+			return nil, err
+		}
+		if name == "schedule_lag" {
+			r.Generator.ScheduleLag = m
+		} else {
+			r.Metrics[name] = m
+		}
+	}
+	return r, nil
+}
+
+// failedHTMLFixture is a run that never connected: the target refused
+// every connection for three intervals and the run ended as failed.
+func failedHTMLFixture() *Report {
+	empty := func() *Metric {
+		m, err := NewMetric(metrics.NewHistogram())
+		if err != nil {
+			panic(err)
+		}
+		return m
+	}
+	s := NewSeries(1)
+	reg := metrics.NewRegistry()
+	for i := range 3 {
+		iv := metrics.NewSet(reg)
+		iv.Counters.ConnectsAttempted, iv.Counters.ConnectsFailed = 50, 50
+		iv.Counters.ErrorsByCause = map[string]int64{"connect: connection refused": 50}
+		if err := s.Append(float64(i+1), 0, 2, iv); err != nil {
+			panic(err)
+		}
+	}
+	c := metrics.Counters{ConnectsAttempted: 150, ConnectsFailed: 150, ErrorsByCause: map[string]int64{"connect: connection refused": 150}}
+	c.Normalize()
+	return &Report{
+		Schema:      SchemaVersion,
+		EndReason:   EndFailed,
+		EndDetail:   "target unreachable: every connection failed for 3 intervals (connect: connection refused)",
+		StartedAt:   fixtureStart,
+		DurationS:   3.01,
+		Target:      "ws://127.0.0.1:1/echo",
+		Metrics:     map[string]*Metric{"rtt": empty(), "connect": empty(), "handshake": empty()},
+		Counters:    c,
+		Series:      s,
+		Thresholds:  []ThresholdResult{{Expr: "rtt p99 < 50ms", Metric: "rtt", Stat: "p99", Op: "<", Limit: 50000, Actual: math.NaN(), Unit: "us", Passed: false, Detail: "no samples"}},
+		Passed:      new(false),
+		Generator:   Generator{CPUCapacity: 200, ScheduleLag: empty()},
+		Environment: fixtureEnvironment(),
+	}
+}
+
+// emptyHTMLFixture has nothing but the required fields: no metrics, no
+// series, no thresholds.
+func emptyHTMLFixture() *Report {
+	return &Report{Schema: SchemaVersion, EndReason: EndInterrupted}
+}

@@ -1,0 +1,1102 @@
+package report
+
+import (
+	"bytes"
+	"embed"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// The HTML report is one self-contained file: uPlot (vendored from npm by
+// scripts/vendor-uplot), the page's own script and style sheet, and the
+// chart data are all inlined, so it opens offline and can be attached to a
+// ticket or archived as CI output. Its Content-Security-Policy forbids
+// every network fetch.
+//
+//go:embed assets/uplot/uPlot.iife.min.js assets/uplot/uPlot.min.css assets/uplot/VERSION
+//go:embed assets/report.html.tmpl assets/report.js assets/report.css
+var htmlAssets embed.FS
+
+// maxChartPoints bounds the points of one time-series chart. Longer series
+// are downsampled into buckets for display; see downsample.
+const maxChartPoints = 1500
+
+// WriteHTML renders r as a self-contained HTML page: summary and verdict,
+// key numbers, latency tables with charts over time and percentile
+// spectra, throughput, connections, errors, close codes, broadcast,
+// phases, thresholds, capacity, baseline, and the generator's health.
+//
+// Tables show the report's exact numbers. Charts of series longer than
+// about 1500 intervals are downsampled for display (see downsample); the
+// per-interval histograms are not embedded, so a long run stays small.
+// The output depends only on r: rendering the same report twice gives the
+// same bytes.
+func WriteHTML(w io.Writer, r *Report) error {
+	t, err := htmlTemplate()
+	if err != nil {
+		return err
+	}
+	page, err := newHTMLPage(r)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := t.Execute(&buf, page); err != nil {
+		return fmt.Errorf("render HTML report: %w", err)
+	}
+	_, err = w.Write(buf.Bytes())
+	return err
+}
+
+// htmlTemplate parses the embedded page template once.
+var htmlTemplate = sync.OnceValues(func() (*template.Template, error) {
+	src, err := htmlAssets.ReadFile("assets/report.html.tmpl")
+	if err != nil {
+		return nil, err
+	}
+	t, err := template.New("report").Funcs(template.FuncMap{
+		"int":   fmtInt,
+		"ms":    fmtMS,
+		"msf":   func(us float64) string { return fmtMS(int64(math.Round(us))) },
+		"pct":   fmtPct,
+		"rate":  fmtRate,
+		"bytes": FormatBytes,
+		"value": FormatValue,
+		"num":   fmtFloat,
+	}).Parse(string(src))
+	if err != nil {
+		return nil, fmt.Errorf("parse HTML report template: %w", err)
+	}
+	return t, nil
+})
+
+// htmlPage is everything the template shows. Tables are rendered by the
+// template from these fields; charts are drawn in the browser from Data.
+type htmlPage struct {
+	R        *Report
+	Title    string
+	Started  string
+	Duration string
+
+	Verdict      string // PASS, FAIL or "no thresholds"
+	VerdictClass string // good, bad, neutral
+	EndClass     string
+
+	Cards         []card
+	Latency       []latencyRow
+	LatencyCharts []latencyCharts
+	SeriesNote    string // how the time-series charts were downsampled
+	HasSeries     bool
+
+	Throughput, Bytes, Active, Churn, ClosesOverTime, ErrorsOverTime, CPU, Lag string // chart IDs, "" when absent
+
+	ClosesByCode      []countRow
+	ClosesByInitiator []countRow
+	ErrorsByCause     []countRow
+	ErrorsByStep      []countRow
+	ErrorsTotal       int64
+
+	Thresholds  []thresholdRow
+	Capacity    *capacityView
+	Generator   generatorView
+	ServerStats []serverRow
+	Scenario    string
+
+	Data           chartData
+	ExpectedCharts int
+
+	UPlotJS      template.JS
+	UPlotCSS     template.CSS
+	UPlotVersion string
+	AppJS        template.JS
+	AppCSS       template.CSS
+}
+
+type card struct {
+	Label, Value, Sub, Class string
+}
+
+type latencyRow struct {
+	Name                                          string
+	Count                                         int64
+	Min, Mean, P50, P90, P95, P99, P999, Max, Std string
+}
+
+type latencyCharts struct {
+	Name, OverTime, Spectrum, Note string
+}
+
+type countRow struct {
+	Key, Label string
+	N          int64
+	Share      string  // of the table's total
+	Bar        float64 // width in percent of the largest row
+}
+
+type thresholdRow struct {
+	ThresholdResult
+	ActualS, LimitS string
+}
+
+type capacityView struct {
+	*Capacity
+	MaxOK, FirstFail, Knee string
+	Chart                  string
+}
+
+type generatorView struct {
+	*Generator
+	Lag *latencyRow // schedule lag summary, nil without samples
+}
+
+type serverRow struct {
+	Key                  string
+	Before, After, Delta string
+}
+
+// chartData is the JSON the page's script draws from.
+type chartData struct {
+	Charts []chartSpec   `json:"charts"`
+	Phases []phaseMarker `json:"phases"`
+}
+
+type phaseMarker struct {
+	Name  string  `json:"name"`
+	Start float64 `json:"start"`
+}
+
+// chartSpec is one chart: Kind "time" (x is seconds since the start),
+// "spectrum" (x is 1/(1-p) on a log axis) or "load" (x is the capacity
+// step's load).
+type chartSpec struct {
+	ID     string       `json:"id"`
+	Kind   string       `json:"kind"`
+	X      column       `json:"x"`
+	Series []seriesSpec `json:"series"`
+	YLabel string       `json:"y_label"`
+	YLog   bool         `json:"y_log,omitempty"`
+	Y2     string       `json:"y2_label,omitempty"` // label of the right axis, when a series uses it
+	XLabel string       `json:"x_label,omitempty"`
+	Points bool         `json:"points,omitempty"` // mark every point (few points)
+}
+
+type seriesSpec struct {
+	Label  string `json:"label"`
+	Unit   string `json:"unit"` // ms, /s, %, or "" for a plain count
+	Color  int    `json:"color"`
+	Right  bool   `json:"right,omitempty"`
+	Dash   bool   `json:"dash,omitempty"`
+	Values column `json:"values"`
+}
+
+// column is a chart column. NaN marks a missing value (an interval without
+// samples) and is written as null; other values are written with 7
+// significant digits, more than a chart can show and much shorter than
+// full float64 precision.
+type column []float64
+
+// MarshalJSON writes the column as a JSON array.
+func (c column) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, 2+8*len(c))
+	b = append(b, '[')
+	for i, v := range c {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			b = append(b, "null"...)
+			continue
+		}
+		b = strconv.AppendFloat(b, v, 'g', 7, 64)
+	}
+	return append(b, ']'), nil
+}
+
+func newHTMLPage(r *Report) (*htmlPage, error) {
+	p := &htmlPage{R: r}
+	if err := p.loadAssets(); err != nil {
+		return nil, err
+	}
+	p.Title = "wsbench report"
+	if r.Target != "" {
+		p.Title += " · " + r.Target
+	}
+	if !r.StartedAt.IsZero() {
+		p.Started = r.StartedAt.UTC().Format("2006-01-02 15:04:05 MST")
+	}
+	p.Duration = fmtDuration(r.DurationS)
+	p.verdict()
+	p.cards()
+	p.latency()
+	p.timeCharts()
+	p.tables()
+	p.capacity()
+	p.generator()
+	p.scenario()
+	p.ExpectedCharts = len(p.Data.Charts)
+	return p, nil
+}
+
+func (p *htmlPage) loadAssets() error {
+	read := func(name string) (string, error) {
+		b, err := htmlAssets.ReadFile(name)
+		if err != nil {
+			return "", fmt.Errorf("HTML report asset: %w", err)
+		}
+		return string(b), nil
+	}
+	var err error
+	var js, css, ver, app, appCSS string
+	for _, a := range []struct {
+		dst  *string
+		name string
+	}{
+		{&js, "assets/uplot/uPlot.iife.min.js"},
+		{&css, "assets/uplot/uPlot.min.css"},
+		{&ver, "assets/uplot/VERSION"},
+		{&app, "assets/report.js"},
+		{&appCSS, "assets/report.css"},
+	} {
+		if *a.dst, err = read(a.name); err != nil {
+			return err
+		}
+	}
+	// The assets are ours (vendored and checked in), so they go in
+	// unescaped; a script must not contain its own end tag.
+	for _, s := range []string{js, app} {
+		if strings.Contains(strings.ToLower(s), "</script") {
+			return fmt.Errorf("HTML report asset contains </script")
+		}
+	}
+	p.UPlotJS, p.UPlotCSS = template.JS(js), template.CSS(css)
+	p.AppJS, p.AppCSS = template.JS(app), template.CSS(appCSS)
+	for _, line := range strings.Split(ver, "\n") {
+		if v, ok := strings.CutPrefix(line, "version:"); ok {
+			p.UPlotVersion = strings.TrimSpace(v)
+		}
+	}
+	return nil
+}
+
+func (p *htmlPage) verdict() {
+	r := p.R
+	passed := r.Passed
+	if passed == nil && len(r.Thresholds) > 0 {
+		all := true
+		for _, t := range r.Thresholds {
+			all = all && t.Passed
+		}
+		passed = &all
+	}
+	switch {
+	case passed == nil:
+		p.Verdict, p.VerdictClass = "no thresholds", "neutral"
+	case *passed:
+		p.Verdict, p.VerdictClass = "PASS", "good"
+	default:
+		p.Verdict, p.VerdictClass = "FAIL", "bad"
+	}
+	switch r.EndReason {
+	case EndCompleted:
+		p.EndClass = "good"
+	case EndInterrupted:
+		p.EndClass = "warn"
+	default:
+		p.EndClass = "bad"
+	}
+}
+
+func (p *htmlPage) cards() {
+	r := p.R
+	c := &r.Counters
+	add := func(label, value, sub, class string) {
+		p.Cards = append(p.Cards, card{label, value, sub, class})
+	}
+	connClass := ""
+	if c.ConnectsFailed > 0 {
+		connClass = "warn"
+		if c.ConnectsOK == 0 {
+			connClass = "bad"
+		}
+	}
+	add("Connections", fmtInt(c.ConnectsOK)+" ok",
+		fmt.Sprintf("%s attempted · %s failed · peak %s open", fmtInt(c.ConnectsAttempted), fmtInt(c.ConnectsFailed), fmtInt(r.Rates.PeakConnections)), connClass)
+	add("Sessions", fmtInt(c.SessionsStarted)+" started",
+		fmt.Sprintf("%s completed · %s failed", fmtInt(c.SessionsCompleted), fmtInt(c.SessionsFailed)), "")
+	add("Messages sent", fmtInt(c.MessagesSent), fmtRate(r.Rates.SendsAchievedPerS)+" achieved", "")
+	add("Messages received", fmtInt(c.MessagesReceived), fmtRate(r.Rates.ReceivedPerS), "")
+	if c.SendsIntended > 0 || r.Rates.SendsIntendedPerS > 0 {
+		class := ""
+		if r.Rates.SendsAchievedPerS < 0.99*r.Rates.SendsIntendedPerS {
+			class = "warn"
+		}
+		add("Send rate", fmtRate(r.Rates.SendsAchievedPerS), "intended "+fmtRate(r.Rates.SendsIntendedPerS), class)
+	}
+	if c.SessionsIntended > 0 || r.Rates.SessionsIntendedPerS > 0 {
+		class := ""
+		if r.Rates.SessionsAchievedPerS < 0.99*r.Rates.SessionsIntendedPerS {
+			class = "warn"
+		}
+		add("Arrival rate", fmtRate(r.Rates.SessionsAchievedPerS), "intended "+fmtRate(r.Rates.SessionsIntendedPerS), class)
+	}
+	dropClass := ""
+	if c.SendsDropped+c.SessionsDropped > 0 {
+		dropClass = "warn"
+	}
+	add("Dropped", fmtInt(c.SendsDropped+c.SessionsDropped),
+		fmt.Sprintf("%s sends · %s sessions", fmtInt(c.SendsDropped), fmtInt(c.SessionsDropped)), dropClass)
+	errClass := ""
+	if c.Errors() > 0 {
+		errClass = "bad"
+	}
+	sub := "replies missing " + fmtInt(c.RepliesMissing)
+	if c.Clamped > 0 {
+		sub += " · clamped " + fmtInt(c.Clamped)
+	}
+	add("Errors", fmtInt(c.Errors()), sub, errClass)
+	add("Payload bytes", FormatBytes(c.BytesSent)+" out", FormatBytes(c.BytesReceived)+" in · wire "+FormatBytes(c.WireBytesSent)+" / "+FormatBytes(c.WireBytesReceived), "")
+	if c.PingsSent > 0 || c.ServerPings > 0 {
+		class := ""
+		if c.PongsMissed > 0 {
+			class = "warn"
+		}
+		add("Heartbeats", fmtInt(c.PongsReceived)+" pongs", fmt.Sprintf("%s pings · %s missed · %s server pings", fmtInt(c.PingsSent), fmtInt(c.PongsMissed), fmtInt(c.ServerPings)), class)
+	}
+	if c.PushReceived > 0 {
+		class := ""
+		if c.PushGaps+c.PushOutOfOrder > 0 {
+			class = "warn"
+		}
+		add("Push", fmtInt(c.PushReceived)+" received", fmt.Sprintf("%s gaps · %s out of order", fmtInt(c.PushGaps), fmtInt(c.PushOutOfOrder)), class)
+	}
+}
+
+func newLatencyRow(name string, m *Metric) latencyRow {
+	row := latencyRow{Name: name}
+	if m == nil || m.Count == 0 {
+		return row
+	}
+	row.Count = m.Count
+	row.Min, row.P50, row.P90, row.P95 = fmtMS(m.MinUS), fmtMS(m.P50US), fmtMS(m.P90US), fmtMS(m.P95US)
+	row.P99, row.P999, row.Max = fmtMS(m.P99US), fmtMS(m.P999US), fmtMS(m.MaxUS)
+	row.Mean, row.Std = fmtMS(int64(math.Round(m.MeanUS))), fmtMS(int64(math.Round(m.StdUS)))
+	return row
+}
+
+// latencyNames lists the latency metrics to show: the report's metrics in
+// display order, then any that only the time series has. The generator's
+// schedule lag is shown with the generator, not here.
+func latencyNames(r *Report) []string {
+	names := MetricOrder(r)
+	if r.Series != nil {
+		for _, n := range SortedKeys(r.Series.Latency) {
+			if _, ok := r.Metrics[n]; !ok && n != "schedule_lag" {
+				names = append(names, n)
+			}
+		}
+	}
+	return names
+}
+
+func (p *htmlPage) latency() {
+	r := p.R
+	for _, name := range MetricOrder(r) {
+		p.Latency = append(p.Latency, newLatencyRow(name, r.Metrics[name]))
+	}
+	for _, name := range latencyNames(r) {
+		lc := latencyCharts{Name: name}
+		if ls := p.seriesLatency(name); ls != nil {
+			lc.OverTime = p.addLatencyOverTime("lat-"+name, ls)
+		}
+		if m := r.Metrics[name]; m != nil && m.Count > 0 {
+			spec, err := spectrum(m)
+			switch {
+			case err != nil:
+				lc.Note = fmt.Sprintf("percentile spectrum unavailable: %v", err)
+			case spec != nil:
+				spec.ID = "spec-" + name
+				lc.Spectrum = p.addChart(spec)
+			default:
+				lc.Note = "too few samples for a percentile spectrum"
+			}
+		}
+		if lc.OverTime != "" || lc.Spectrum != "" || lc.Note != "" {
+			p.LatencyCharts = append(p.LatencyCharts, lc)
+		}
+	}
+}
+
+// seriesLatency returns the time series of a latency metric, or nil when
+// there is none or it never had a sample.
+func (p *htmlPage) seriesLatency(name string) *LatencySeries {
+	s := p.R.Series
+	if s == nil || s.Len() == 0 {
+		return nil
+	}
+	ls := s.Latency[name]
+	if ls == nil || len(ls.Count) != s.Len() || len(ls.P50) != s.Len() || len(ls.P90) != s.Len() || len(ls.P99) != s.Len() || len(ls.Max) != s.Len() {
+		return nil
+	}
+	for _, n := range ls.Count {
+		if n > 0 {
+			return ls
+		}
+	}
+	return nil
+}
+
+func (p *htmlPage) addChart(c *chartSpec) string {
+	c.ID = chartID(c.ID, len(p.Data.Charts))
+	p.Data.Charts = append(p.Data.Charts, *c)
+	return c.ID
+}
+
+// chartID makes a DOM-safe, unique id from a metric-derived name.
+func chartID(name string, n int) string {
+	var b strings.Builder
+	for _, r := range name {
+		if r < 128 && (r == '-' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	return fmt.Sprintf("c%d-%s", n, b.String())
+}
+
+// spectrumPoints are the x values (1/(1-p)) of a percentile spectrum:
+// twenty per decade from the median down to p99.999.
+var spectrumPoints = func() []float64 {
+	var xs []float64
+	for i := 0; i <= 100; i++ {
+		xs = append(xs, math.Pow(10, float64(i)/20))
+	}
+	return xs
+}()
+
+// spectrum computes the percentile spectrum of m from its full histogram,
+// like HdrHistogram's plotter: value against percentile on a log 1/(1-p)
+// axis. Percentiles finer than the sample count can resolve (1/(1-p) above
+// the count) are left out, so a short run does not show a made-up tail.
+// It returns nil when there are fewer than two samples.
+func spectrum(m *Metric) (*chartSpec, error) {
+	h, err := m.Histogram()
+	if err != nil {
+		return nil, err
+	}
+	n := h.TotalCount()
+	if n < 2 {
+		return nil, nil
+	}
+	limit := math.Min(float64(n), spectrumPoints[len(spectrumPoints)-1])
+	var xs []float64
+	for _, x := range spectrumPoints {
+		if x > limit*(1+1e-9) {
+			break
+		}
+		xs = append(xs, x)
+	}
+	if last := xs[len(xs)-1]; last < limit*(1-1e-9) {
+		xs = append(xs, limit)
+	}
+	ps := make([]float64, len(xs))
+	for i, x := range xs {
+		ps[i] = 100 * (1 - 1/x)
+	}
+	vals := h.ValueAtPercentilesSlice(ps)
+	ys := make(column, len(vals))
+	for i, v := range vals {
+		ys[i] = float64(v) / 1e3
+	}
+	return &chartSpec{
+		Kind:   "spectrum",
+		X:      xs,
+		Series: []seriesSpec{{Label: "latency", Unit: "ms", Color: 2, Values: ys}},
+		YLabel: "ms",
+		YLog:   true,
+		XLabel: "percentile",
+	}, nil
+}
+
+func (p *htmlPage) addLatencyOverTime(id string, ls *LatencySeries) string {
+	ds := p.downsampler()
+	lat := func(vals []int64) column {
+		return ds.extremes(func(i int) float64 {
+			if ls.Count[i] == 0 {
+				return math.NaN()
+			}
+			return float64(vals[i]) / 1e3
+		})
+	}
+	return p.addChart(&chartSpec{
+		ID:   id,
+		Kind: "time",
+		X:    ds.x(),
+		Series: []seriesSpec{
+			{Label: "p50", Unit: "ms", Color: 0, Values: lat(ls.P50)},
+			{Label: "p90", Unit: "ms", Color: 1, Values: lat(ls.P90)},
+			{Label: "p99", Unit: "ms", Color: 3, Values: lat(ls.P99)},
+			{Label: "max", Unit: "ms", Color: 4, Dash: true, Values: lat(ls.Max)},
+		},
+		YLabel: "ms",
+		YLog:   true,
+	})
+}
+
+func (p *htmlPage) downsampler() *downsampler {
+	return newDownsampler(p.R.Series, maxChartPoints)
+}
+
+// timeCharts adds the charts over time other than latency.
+func (p *htmlPage) timeCharts() {
+	r := p.R
+	s := r.Series
+	for _, ph := range r.Phases {
+		p.Data.Phases = append(p.Data.Phases, phaseMarker{Name: ph.Name, Start: ph.StartS})
+	}
+	if s == nil || s.Len() == 0 {
+		return
+	}
+	p.HasSeries = true
+	ds := p.downsampler()
+	if ds.k > 1 {
+		p.SeriesNote = fmt.Sprintf("The run has %s intervals of %s; the charts over time show them in buckets of %d intervals (%s). "+
+			"Rates are each bucket's total divided by its duration, so areas and totals are kept. "+
+			"Latency and open connections keep each bucket's lowest and highest interval value, so no spike or dip disappears. "+
+			"CPU is each bucket's mean. Tables hold the exact values.",
+			fmtInt(int64(s.Len())), fmtDuration(s.IntervalS), ds.k, fmtDuration(float64(ds.k)*s.IntervalS))
+	}
+	n := s.Len()
+	ok := func(col []int64) []int64 {
+		if len(col) != n {
+			return make([]int64, n)
+		}
+		return col
+	}
+	x := ds.x()
+	throughput := []seriesSpec{
+		{Label: "sent", Unit: "/s", Color: 0, Values: ds.rate(ok(s.Sent))},
+		{Label: "received", Unit: "/s", Color: 2, Values: ds.rate(ok(s.Received))},
+	}
+	if r.Counters.SendsIntended > 0 || sum(ok(s.SendsDropped)) > 0 {
+		throughput = append(throughput, seriesSpec{Label: "sends dropped", Unit: "/s", Color: 4, Values: ds.rate(ok(s.SendsDropped))})
+	}
+	if r.Counters.SessionsIntended > 0 || sum(ok(s.SessionsDropped)) > 0 {
+		throughput = append(throughput, seriesSpec{Label: "sessions dropped", Unit: "/s", Color: 5, Values: ds.rate(ok(s.SessionsDropped))})
+	}
+	p.Throughput = p.addChart(&chartSpec{ID: "throughput", Kind: "time", X: x, Series: throughput, YLabel: "messages/s"})
+	p.Bytes = p.addChart(&chartSpec{ID: "bytes", Kind: "time", X: x, YLabel: "bytes/s", Series: []seriesSpec{
+		{Label: "payload sent", Unit: "B/s", Color: 0, Values: ds.rate(ok(s.BytesSent))},
+		{Label: "payload received", Unit: "B/s", Color: 2, Values: ds.rate(ok(s.BytesReceived))},
+	}})
+	p.Active = p.addChart(&chartSpec{ID: "active", Kind: "time", X: x, YLabel: "connections", Series: []seriesSpec{
+		{Label: "open", Unit: "", Color: 0, Values: ds.extremes(func(i int) float64 { return float64(ok(s.Active)[i]) })},
+	}})
+	p.Churn = p.addChart(&chartSpec{ID: "churn", Kind: "time", X: x, YLabel: "per second", Series: []seriesSpec{
+		{Label: "connects", Unit: "/s", Color: 2, Values: ds.rate(ok(s.Connects))},
+		{Label: "disconnects", Unit: "/s", Color: 1, Values: ds.rate(ok(s.Disconnects))},
+		{Label: "connect failures", Unit: "/s", Color: 4, Values: ds.rate(ok(s.ConnectFailures))},
+		{Label: "errors", Unit: "/s", Color: 3, Values: ds.rate(ok(s.Errors))},
+	}})
+	if len(s.DisconnectsBy) > 0 {
+		p.ClosesOverTime = p.addChart(&chartSpec{ID: "closes", Kind: "time", X: x, YLabel: "closes/s",
+			Series: keyedRates(ds, s.DisconnectsBy, n, closeCodeLabel)})
+	}
+	if len(s.ErrorsBy) > 0 {
+		p.ErrorsOverTime = p.addChart(&chartSpec{ID: "errors", Kind: "time", X: x, YLabel: "errors/s",
+			Series: keyedRates(ds, s.ErrorsBy, n, func(k string) string { return k })})
+	}
+	if len(s.CPUPercent) == n {
+		cpu := []seriesSpec{{Label: "CPU", Unit: "%", Color: 0, Values: ds.mean(s.CPUPercent)}}
+		// The capacity line is drawn when the generator came near it;
+		// otherwise it would flatten the curve that matters.
+		peak := 0.0
+		for _, v := range s.CPUPercent {
+			peak = math.Max(peak, v)
+		}
+		if c := r.Generator.CPUCapacity; c > 0 && peak >= c/2 {
+			capacity := make(column, len(x))
+			for i := range capacity {
+				capacity[i] = c
+			}
+			cpu = append(cpu, seriesSpec{Label: "capacity", Unit: "%", Color: 4, Dash: true, Values: capacity})
+		}
+		p.CPU = p.addChart(&chartSpec{ID: "cpu", Kind: "time", X: x, YLabel: "% of one core", Series: cpu})
+	}
+	if ls := p.seriesLatency("schedule_lag"); ls != nil {
+		p.Lag = p.addLatencyOverTime("lag", ls)
+	}
+}
+
+// keyedRates turns per-key count columns into rate series: the eight
+// largest keys by total, and the rest summed as "other".
+func keyedRates(ds *downsampler, cols map[string][]int64, n int, label func(string) string) []seriesSpec {
+	totals := map[string]int64{}
+	for k, col := range cols {
+		if len(col) == n {
+			totals[k] = sum(col)
+		}
+	}
+	keys := SortedKeys(totals)
+	sort.SliceStable(keys, func(i, j int) bool { return totals[keys[i]] > totals[keys[j]] })
+	const top = 8
+	var out []seriesSpec
+	other := make([]int64, n)
+	for i, k := range keys {
+		if i >= top {
+			for j, v := range cols[k] {
+				other[j] += v
+			}
+			continue
+		}
+		out = append(out, seriesSpec{Label: label(k), Unit: "/s", Color: i % 8, Values: ds.rate(cols[k])})
+	}
+	if len(keys) > top {
+		out = append(out, seriesSpec{Label: fmt.Sprintf("%d others", len(keys)-top), Unit: "/s", Color: 7, Dash: true, Values: ds.rate(other)})
+	}
+	return out
+}
+
+func sum(col []int64) int64 {
+	var t int64
+	for _, v := range col {
+		t += v
+	}
+	return t
+}
+
+// downsampler maps a series onto at most max chart points. Up to max
+// intervals each interval is one point at its end time. Beyond that the
+// intervals are grouped into buckets of k consecutive ones and each bucket
+// becomes two points, at the end times of its first and last interval:
+//
+//   - rates (extremes of nothing: counts per interval) are the bucket's
+//     total over the bucket's duration, drawn flat across the bucket, so
+//     the area under the curve is the exact total;
+//   - levels and latencies keep the bucket's lowest and highest interval
+//     value (in the order they happened), so the drawn envelope is the
+//     same as the full series' and no spike or dip is lost;
+//   - CPU is the bucket's time-weighted mean.
+//
+// Latency percentiles are never merged across intervals here: the value
+// shown for a bucket is one that an interval of it really had.
+type downsampler struct {
+	s      *Series
+	k      int      // intervals per bucket; 1: no downsampling
+	bounds [][2]int // first and last interval of each bucket
+}
+
+func newDownsampler(s *Series, max int) *downsampler {
+	n := s.Len()
+	d := &downsampler{s: s, k: 1}
+	if n > max {
+		d.k = (n + max/2 - 1) / (max / 2)
+	}
+	for i := 0; i < n; i += d.k {
+		d.bounds = append(d.bounds, [2]int{i, min(i+d.k, n) - 1})
+	}
+	return d
+}
+
+// each calls f for every chart point with its bucket and whether it is
+// the bucket's second point.
+func (d *downsampler) each(f func(b [2]int, second bool)) {
+	for _, b := range d.bounds {
+		f(b, false)
+		if b[1] > b[0] {
+			f(b, true)
+		}
+	}
+}
+
+func (d *downsampler) x() column {
+	var out column
+	d.each(func(b [2]int, second bool) {
+		i := b[0]
+		if second || d.k == 1 {
+			i = b[1]
+		}
+		out = append(out, d.s.T[i])
+	})
+	return out
+}
+
+// start is when interval i began.
+func (d *downsampler) start(i int) float64 {
+	if i > 0 {
+		return d.s.T[i-1]
+	}
+	return math.Max(0, d.s.T[0]-d.s.IntervalS)
+}
+
+func (d *downsampler) rate(counts []int64) column {
+	var out column
+	d.each(func(b [2]int, _ bool) {
+		var n int64
+		for i := b[0]; i <= b[1]; i++ {
+			n += counts[i]
+		}
+		dur := d.s.T[b[1]] - d.start(b[0])
+		if dur <= 0 {
+			dur = float64(b[1]-b[0]+1) * d.s.IntervalS
+		}
+		if dur <= 0 {
+			out = append(out, math.NaN())
+			return
+		}
+		out = append(out, float64(n)/dur)
+	})
+	return out
+}
+
+func (d *downsampler) mean(vals []float64) column {
+	var out column
+	d.each(func(b [2]int, _ bool) {
+		var s, w float64
+		for i := b[0]; i <= b[1]; i++ {
+			dur := d.s.T[i] - d.start(i)
+			if dur <= 0 {
+				dur = d.s.IntervalS
+			}
+			s += vals[i] * dur
+			w += dur
+		}
+		if w <= 0 {
+			out = append(out, math.NaN())
+			return
+		}
+		out = append(out, s/w)
+	})
+	return out
+}
+
+// extremes keeps each bucket's lowest and highest value of val (NaN values
+// are missing and skipped), in time order.
+func (d *downsampler) extremes(val func(i int) float64) column {
+	var out column
+	for _, b := range d.bounds {
+		if b[0] == b[1] {
+			out = append(out, val(b[0]))
+			continue
+		}
+		lo, hi := -1, -1
+		for i := b[0]; i <= b[1]; i++ {
+			v := val(i)
+			if math.IsNaN(v) {
+				continue
+			}
+			if lo < 0 || v < val(lo) {
+				lo = i
+			}
+			if hi < 0 || v > val(hi) {
+				hi = i
+			}
+		}
+		switch {
+		case lo < 0:
+			out = append(out, math.NaN(), math.NaN())
+		case lo <= hi:
+			out = append(out, val(lo), val(hi))
+		default:
+			out = append(out, val(hi), val(lo))
+		}
+	}
+	return out
+}
+
+func (p *htmlPage) tables() {
+	r := p.R
+	c := &r.Counters
+	p.ClosesByCode = countRows(c.ClosesByCode, false, closeCodeLabel)
+	p.ClosesByInitiator = countRows(c.ClosesByInitiator, false, nil)
+	p.ErrorsByCause = countRows(c.ErrorsByCause, true, nil)
+	p.ErrorsByStep = countRows(c.ErrorsByStep, true, nil)
+	p.ErrorsTotal = c.Errors()
+	for _, t := range r.Thresholds {
+		p.Thresholds = append(p.Thresholds, thresholdRow{
+			ThresholdResult: t,
+			ActualS:         FormatValue(t.Actual, t.Unit),
+			LimitS:          FormatValue(t.Limit, t.Unit),
+		})
+	}
+	if r.Server != nil {
+		keys := map[string]bool{}
+		for k := range r.Server.Before {
+			keys[k] = true
+		}
+		for k := range r.Server.After {
+			keys[k] = true
+		}
+		for _, k := range SortedKeys(keys) {
+			b, bok := r.Server.Before[k]
+			a, aok := r.Server.After[k]
+			row := serverRow{Key: k, Before: "—", After: "—", Delta: "—"}
+			if bok {
+				row.Before = fmtInt(b)
+			}
+			if aok {
+				row.After = fmtInt(a)
+			}
+			if aok && bok {
+				row.Delta = fmtInt(a - b)
+			}
+			p.ServerStats = append(p.ServerStats, row)
+		}
+	}
+}
+
+// countRows lists a counter map, by key (close codes, initiators) or by
+// count descending (errors).
+func countRows(m map[string]int64, byCount bool, label func(string) string) []countRow {
+	keys := SortedKeys(m)
+	if byCount {
+		sort.SliceStable(keys, func(i, j int) bool { return m[keys[i]] > m[keys[j]] })
+	}
+	var total, top int64
+	for _, k := range keys {
+		total += m[k]
+		top = max(top, m[k])
+	}
+	rows := make([]countRow, 0, len(keys))
+	for _, k := range keys {
+		row := countRow{Key: k, Label: k, N: m[k]}
+		if label != nil {
+			row.Label = label(k)
+		}
+		if total > 0 {
+			row.Share = fmtPct(float64(m[k]) / float64(total))
+		}
+		if top > 0 {
+			row.Bar = math.Round(1000*float64(m[k])/float64(top)) / 10
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+var closeCodeNames = map[string]string{
+	"1000": "normal closure",
+	"1001": "going away",
+	"1002": "protocol error",
+	"1003": "unsupported data",
+	"1005": "no status code",
+	"1006": "abnormal: no close frame",
+	"1007": "invalid payload data",
+	"1008": "policy violation",
+	"1009": "message too big",
+	"1010": "mandatory extension",
+	"1011": "internal server error",
+	"1012": "service restart",
+	"1013": "try again later",
+	"1014": "bad gateway",
+	"1015": "TLS handshake failure",
+}
+
+func closeCodeLabel(code string) string {
+	if name, ok := closeCodeNames[code]; ok {
+		return code + " " + name
+	}
+	return code
+}
+
+func (p *htmlPage) capacity() {
+	c := p.R.Capacity
+	if c == nil {
+		return
+	}
+	v := &capacityView{Capacity: c}
+	load := func(f *float64) string {
+		if f == nil {
+			return "none"
+		}
+		return fmtFloat(*f)
+	}
+	v.MaxOK, v.FirstFail, v.Knee = load(c.MaxOK), load(c.FirstFail), load(c.Knee)
+	steps := append([]CapacityStep(nil), c.Steps...)
+	sort.SliceStable(steps, func(i, j int) bool { return steps[i].Load < steps[j].Load })
+	if len(steps) > 0 {
+		var x, p50, p99, thr column
+		for _, s := range steps {
+			x = append(x, s.Load)
+			p50 = append(p50, positiveMS(s.P50US))
+			p99 = append(p99, positiveMS(s.P99US))
+			thr = append(thr, s.Throughput)
+		}
+		v.Chart = p.addChart(&chartSpec{ID: "capacity", Kind: "load", X: x, YLabel: "latency ms", YLog: true, Y2: "throughput/s",
+			XLabel: strings.ReplaceAll(c.Variable, "_", " "), Points: true,
+			Series: []seriesSpec{
+				{Label: "p50", Unit: "ms", Color: 0, Values: p50},
+				{Label: "p99", Unit: "ms", Color: 3, Values: p99},
+				{Label: "throughput", Unit: "/s", Color: 2, Right: true, Dash: true, Values: thr},
+			}})
+	}
+	p.Capacity = v
+}
+
+// positiveMS converts µs to ms for a log axis, where 0 cannot be drawn.
+func positiveMS(us int64) float64 {
+	if us <= 0 {
+		return math.NaN()
+	}
+	return float64(us) / 1e3
+}
+
+func (p *htmlPage) generator() {
+	g := &p.R.Generator
+	p.Generator = generatorView{Generator: g}
+	if g.ScheduleLag != nil && g.ScheduleLag.Count > 0 {
+		row := newLatencyRow("schedule lag", g.ScheduleLag)
+		p.Generator.Lag = &row
+	}
+}
+
+func (p *htmlPage) scenario() {
+	raw := bytes.TrimSpace(p.R.Scenario)
+	if len(raw) == 0 || string(raw) == "null" {
+		return
+	}
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, raw, "", "  "); err != nil {
+		p.Scenario = string(raw)
+		return
+	}
+	p.Scenario = unescapeHTMLInJSON(buf.Bytes())
+}
+
+// unescapeHTMLInJSON undoes the \u003c, \u003e and \u0026 escapes that
+// encoding/json writes for <, > and & (the page escapes them itself), so a
+// scenario reads the same whether it came from memory or from a file.
+func unescapeHTMLInJSON(b []byte) string {
+	var out strings.Builder
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\\' || i+1 >= len(b) {
+			out.WriteByte(b[i])
+			continue
+		}
+		if b[i+1] == 'u' && i+6 <= len(b) {
+			switch string(b[i+2 : i+6]) {
+			case "003c":
+				out.WriteByte('<')
+				i += 5
+				continue
+			case "003e":
+				out.WriteByte('>')
+				i += 5
+				continue
+			case "0026":
+				out.WriteByte('&')
+				i += 5
+				continue
+			}
+		}
+		out.Write(b[i : i+2]) // any other escape, \\ included, stays as is
+		i++
+	}
+	return out.String()
+}
+
+// fmtMS formats microseconds as milliseconds with about three significant
+// digits (HdrHistogram's precision here): 0.042, 1.23, 12.3, 123, 1234.
+func fmtMS(us int64) string {
+	ms := float64(us) / 1e3
+	switch a := math.Abs(ms); {
+	case us == 0:
+		return "0"
+	case a < 1:
+		return strconv.FormatFloat(ms, 'f', 3, 64)
+	case a < 10:
+		return strconv.FormatFloat(ms, 'f', 2, 64)
+	case a < 100:
+		return strconv.FormatFloat(ms, 'f', 1, 64)
+	}
+	return fmtInt(int64(math.Round(ms)))
+}
+
+// fmtInt formats n with thin-space thousands separators.
+func fmtInt(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	if neg {
+		b.WriteByte('-')
+	}
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteString("\u202f")
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// fmtFloat formats a load or count that may be fractional.
+func fmtFloat(v float64) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "n/a"
+	}
+	if v == math.Trunc(v) && math.Abs(v) < 1e15 {
+		return fmtInt(int64(v))
+	}
+	if math.Abs(v) >= 100 {
+		return fmtInt(int64(math.Round(v)))
+	}
+	return strconv.FormatFloat(v, 'f', 2, 64)
+}
+
+func fmtRate(perS float64) string { return fmtFloat(roundRate(perS)) + "/s" }
+
+func roundRate(v float64) float64 {
+	if math.Abs(v) >= 100 {
+		return math.Round(v)
+	}
+	return math.Round(v*100) / 100
+}
+
+// fmtPct formats a ratio as a percentage with one decimal, or more when
+// one would round a value that is not 0 or 100% to 0 or 100% (a reach of
+// 99.98% must not read as 100%).
+func fmtPct(ratio float64) string {
+	if math.IsNaN(ratio) || math.IsInf(ratio, 0) {
+		return "n/a"
+	}
+	pct := 100 * ratio
+	if pct == 0 || pct == 100 {
+		return fmt.Sprintf("%.0f%%", pct)
+	}
+	s := ""
+	for digits := 1; digits <= 6; digits++ {
+		s = strconv.FormatFloat(pct, 'f', digits, 64)
+		if v, _ := strconv.ParseFloat(s, 64); v != 0 && v != 100 {
+			break
+		}
+	}
+	return s + "%"
+}
+
+// fmtDuration formats seconds as 1h02m03s, 2m05s, 42.5s or 250ms.
+func fmtDuration(s float64) string {
+	if s <= 0 || math.IsNaN(s) {
+		return "0s"
+	}
+	if s < 1 {
+		return fmt.Sprintf("%.0fms", s*1e3)
+	}
+	if s < 60 {
+		return strings.TrimSuffix(strings.TrimSuffix(fmt.Sprintf("%.1f", s), "0"), ".") + "s"
+	}
+	d := time.Duration(math.Round(s)) * time.Second
+	h, m, sec := int(d.Hours()), int(d.Minutes())%60, int(d.Seconds())%60
+	if h > 0 {
+		return fmt.Sprintf("%dh%02dm%02ds", h, m, sec)
+	}
+	return fmt.Sprintf("%dm%02ds", m, sec)
+}

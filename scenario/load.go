@@ -80,10 +80,23 @@ func Decode(name string, data []byte) (*Scenario, error) {
 	if strings.TrimSpace(string(data)) == "" {
 		return nil, Problems{{File: name, Msg: "the scenario file is empty"}}
 	}
-	if err := yaml.UnmarshalWithOptions(data, &sc, yaml.DisallowUnknownField()); err != nil {
+	if err := unmarshalStrict(data, &sc); err != nil {
 		return nil, decodeProblem(name, data, err)
 	}
 	return &sc, nil
+}
+
+// unmarshalStrict decodes data into v, rejecting unknown fields. The YAML
+// decoder panics on some malformed input (goccy/go-yaml#735: a tag on a
+// scalar where a list belongs, as in `phases: !x 1`); that becomes an
+// error here, since a scenario file is user input.
+func unmarshalStrict(data []byte, v any) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("the YAML decoder failed on this file (%v): look for a tag (!) on a value that should be a list or a mapping", r)
+		}
+	}()
+	return yaml.UnmarshalWithOptions(data, v, yaml.DisallowUnknownField())
 }
 
 var yamlPos = regexp.MustCompile(`^\[(\d+):(\d+)\]\s*(.*)$`)
@@ -105,7 +118,7 @@ func decodeProblem(name string, data []byte, err error) error {
 	}
 	if strings.HasPrefix(p.Msg, "unknown field ") {
 		p.Field = strings.Trim(strings.TrimPrefix(p.Msg, "unknown field "), `"`)
-		p.Msg = "unknown field (check the spelling; `wsbench validate` lists the fields in scenario.schema.json)"
+		p.Msg = "unknown field (check the spelling; the fields are in scenario/schema.json, also printed by `wsbench validate --schema`)"
 	}
 	if excerpt != "" {
 		p.Msg += "\n" + excerpt

@@ -3,6 +3,7 @@ package scenario
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -33,8 +34,13 @@ func (d *Duration) UnmarshalYAML(n ast.Node) error {
 func ParseDuration(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
 	if f, err := strconv.ParseFloat(s, 64); err == nil {
-		if f < 0 {
+		switch {
+		case math.IsNaN(f) || math.IsInf(f, 0):
+			return 0, fmt.Errorf("%q is not a duration (want e.g. 500ms, 2s, 1m30s)", s)
+		case f < 0:
 			return 0, fmt.Errorf("duration %q is negative", s)
+		case f*float64(time.Second) >= math.MaxInt64:
+			return 0, fmt.Errorf("duration %q is too long", s)
 		}
 		return time.Duration(f * float64(time.Second)), nil
 	}
@@ -118,6 +124,17 @@ func (s *SizeDist) UnmarshalYAML(n ast.Node) error {
 	}
 	*s = SizeDist(p)
 	return nil
+}
+
+// MarshalYAML writes a fixed size as the plain number it was read from
+// and anything else as a mapping, so a marshalled scenario reads back the
+// same.
+func (s SizeDist) MarshalYAML() (any, error) {
+	if s.Fixed != 0 && s.Dist == "" {
+		return s.Fixed, nil
+	}
+	type plain SizeDist
+	return plain(s), nil
 }
 
 // UnmarshalYAML accepts an expression string or a mapping with options.

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/wsbench/wsbench/report"
+)
+
+func init() {
+	register("compare", "compare runs with a baseline; fail on regressions", runCompare)
+}
+
+// compareOptions are the compare command's flags and arguments.
+type compareOptions struct {
+	base, cur  []string // report files of each side
+	failOn     string   // --fail-on-regression: gate, with this tolerance
+	tolerances []string // --tolerance KEY=TOL
+	format     string   // text, markdown or json
+	out        string   // "-" for stdout
+}
+
+// compareFormats maps each output format to its renderer.
+var compareFormats = map[string]func(*report.Comparison, io.Writer) error{
+	"text":     (*report.Comparison).WriteText,
+	"markdown": (*report.Comparison).WriteMarkdown,
+	"md":       (*report.Comparison).WriteMarkdown,
+	"json":     (*report.Comparison).WriteJSON,
+}
+
+// runCompare compares one or more runs (NEW) with one or more baseline
+// runs (BASE) and, with --fail-on-regression, exits 3 when a statistic
+// got worse beyond both the tolerance and the noise.
+func runCompare(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	var o compareOptions
+	fs := pflag.NewFlagSet("compare", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringArrayVar(&o.base, "base", nil, "another baseline run `REPORT.json` (repeatable): each side's median is compared")
+	fs.StringArrayVar(&o.cur, "new", nil, "another new run `REPORT.json` (repeatable)")
+	fs.StringVar(&o.failOn, "fail-on-regression", "", "exit 3 when a statistic is worse by more than this `tolerance` (10% or 0.1) and beyond noise")
+	fs.StringSliceVar(&o.tolerances, "tolerance", nil, "tolerance of one statistic, `KEY=TOL` (rtt.p99=15%, or rtt=15% for every rtt row); repeatable")
+	fs.StringVar(&o.format, "format", "text", "output `format`: text, markdown or json")
+	fs.StringVarP(&o.out, "output", "o", "-", "write the comparison to this `file` (- for stdout)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: wsbench compare [flags] BASE.json NEW.json")
+		fmt.Fprintln(stderr, "\nCompares latency percentiles (p50 p90 p99 p99.9 max mean of every metric), throughput,")
+		fmt.Fprintln(stderr, "error rate, failed connects and dropped load. With several runs per side (--base, --new)")
+		fmt.Fprintln(stderr, "the medians are compared. A row is 'regressed' only when it changed by more than its")
+		fmt.Fprintln(stderr, "tolerance (default 10%) in the worse direction AND the 95% confidence intervals of the")
+		fmt.Fprintln(stderr, "two sides do not overlap; max rows are shown but gate only when --tolerance names them.")
+		fmt.Fprintln(stderr, "\nExit codes: 0 no gated regression (or no --fail-on-regression), 2 bad input, 3 regressed.")
+		fmt.Fprintln(stderr, "\nFlags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return exitOK
+		}
+		return exitCannotStart
+	}
+	if fs.NArg() != 2 {
+		fs.Usage()
+		return exitCannotStart
+	}
+	o.base = append([]string{fs.Arg(0)}, o.base...)
+	o.cur = append([]string{fs.Arg(1)}, o.cur...)
+
+	opts, err := compareOpts(o, fs.Changed("fail-on-regression"))
+	if err != nil {
+		fmt.Fprintf(stderr, "wsbench compare: %v\n", err)
+		return exitCannotStart
+	}
+	render, ok := compareFormats[o.format]
+	if !ok {
+		fmt.Fprintf(stderr, "wsbench compare: unknown --format %q (want text, markdown or json)\n", o.format)
+		return exitCannotStart
+	}
+	base, errB := readReports(o.base)
+	cur, errN := readReports(o.cur)
+	if err := errors.Join(errB, errN); err != nil {
+		fmt.Fprintf(stderr, "wsbench compare: %v\n", err)
+		return exitCannotStart
+	}
+
+	cmp := report.Compare(base, cur, opts)
+	if err := checkToleranceKeys(cmp, opts.PerMetric); err != nil {
+		fmt.Fprintf(stderr, "wsbench compare: %v\n", err)
+		return exitCannotStart
+	}
+	if o.out == "-" {
+		if err := render(cmp, stdout); err != nil {
+			fmt.Fprintf(stderr, "wsbench compare: %v\n", err)
+			return exitFailed
+		}
+	} else {
+		if err := report.WriteFile(o.out, func(w io.Writer) error { return render(cmp, w) }); err != nil {
+			fmt.Fprintf(stderr, "wsbench compare: %v\n", err)
+			return exitFailed
+		}
+		fmt.Fprintf(stderr, "wrote %s comparison to %s\n", o.format, o.out)
+	}
+
+	if reg := cmp.RegressedKeys(); fs.Changed("fail-on-regression") && len(reg) > 0 {
+		fmt.Fprintf(stderr, "wsbench compare: regressed beyond %s and noise: %s\n", report.FormatLimit(opts.Tolerance, "ratio"), strings.Join(reg, ", "))
+		return exitThresholds
+	}
+	return exitOK
+}
+
+// compareOpts turns the tolerance flags into CompareOptions.
+func compareOpts(o compareOptions, gating bool) (report.CompareOptions, error) {
+	opts := report.CompareOptions{Tolerance: report.DefaultTolerance}
+	if gating {
+		tol, err := report.ParseTolerance(o.failOn)
+		if err != nil {
+			return opts, fmt.Errorf("--fail-on-regression: %w", err)
+		}
+		if tol == 0 {
+			// CompareOptions reads zero as "default"; a zero tolerance
+			// means any change beyond noise.
+			tol = 1e-12
+		}
+		opts.Tolerance = tol
+	}
+	for _, kv := range o.tolerances {
+		key, tol, err := report.ParseMetricTolerance(kv)
+		if err != nil {
+			return opts, fmt.Errorf("--tolerance: %w", err)
+		}
+		if opts.PerMetric == nil {
+			opts.PerMetric = map[string]float64{}
+		}
+		opts.PerMetric[key] = tol
+	}
+	return opts, nil
+}
+
+// checkToleranceKeys rejects --tolerance keys that name no row, so a typo
+// does not silently leave the default in place.
+func checkToleranceKeys(cmp *report.Comparison, per map[string]float64) error {
+	var bad []string
+	for key := range per {
+		found := false
+		for _, r := range cmp.Rows {
+			found = found || r.Key == key || r.Metric == key
+		}
+		if !found {
+			bad = append(bad, key)
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	var keys []string
+	for _, r := range cmp.Rows {
+		keys = append(keys, r.Key)
+	}
+	return fmt.Errorf("--tolerance: no row %s; rows are %s (or a metric name alone)", strings.Join(bad, ", "), strings.Join(keys, ", "))
+}
+
+// readReports reads report files, reporting every bad one.
+func readReports(paths []string) ([]*report.Report, error) {
+	var out []*report.Report
+	var errs []error
+	for _, p := range paths {
+		r, err := report.ReadJSONFile(p)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, r)
+	}
+	return out, errors.Join(errs...)
+}

@@ -1,0 +1,190 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strings"
+)
+
+// mdMaxLatencyRows caps the latency table so the summary stays one screen.
+const mdMaxLatencyRows = 8
+
+// RunVerdict is the one-word outcome of a run, in the precedence of the
+// exit codes: FAIL when the run failed, INTERRUPTED, UNRELIABLE when the
+// generator was the bottleneck, FAIL when a threshold failed (or stopped
+// the run) or the baseline comparison regressed, PASS otherwise.
+func RunVerdict(r *Report) string {
+	switch {
+	case r.EndReason == EndFailed:
+		return "FAIL"
+	case r.EndReason == EndInterrupted:
+		return "INTERRUPTED"
+	case r.Generator.Unreliable:
+		return "UNRELIABLE"
+	case r.EndReason == EndAborted, r.Passed != nil && !*r.Passed:
+		return "FAIL"
+	case r.Baseline != nil && len(r.Baseline.Regressed) > 0:
+		return "FAIL"
+	}
+	return "PASS"
+}
+
+// WriteMarkdownSummary writes a one-screen markdown summary of r for a
+// pull-request comment or a CI job summary: the verdict, what ran, a
+// compact latency table, throughput, errors, the thresholds, a warning
+// when the generator was unreliable, and baseline regressions.
+func WriteMarkdownSummary(w io.Writer, r *Report) error {
+	ew := &errWriter{w: w}
+	p := ew.printf
+
+	verdict := RunVerdict(r)
+	icon := map[string]string{"PASS": "✅", "FAIL": "❌", "INTERRUPTED": "⏹️", "UNRELIABLE": "⚠️"}[verdict]
+	title := "wsbench"
+	if sn := runScenarioName(r); sn != "" {
+		title += " · " + mdCell(sn)
+	}
+	p("### %s %s — %s\n\n", icon, verdict, title)
+	p("**Target** `%s` · **ran** %.1fs · **end** %s", mdCode(r.Target), r.DurationS, r.EndReason)
+	if r.EndDetail != "" {
+		p(" (%s)", mdCell(r.EndDetail))
+	}
+	p(" · %s\n\n", r.StartedAt.UTC().Format("2006-01-02 15:04 UTC"))
+
+	if r.Generator.Unreliable {
+		p("> [!WARNING]\n> **Load generator unreliable**: it may have been the bottleneck, so these numbers may describe it rather than the target.\n")
+		for _, why := range r.Generator.Reasons {
+			p("> - %s\n", mdCell(why))
+		}
+		p("\n")
+	}
+
+	var names []string
+	for _, n := range metricOrder(r.Metrics) {
+		if m := r.Metrics[n]; m != nil && m.Count > 0 {
+			names = append(names, n)
+		}
+	}
+	if len(names) > 0 {
+		p("| latency | count | p50 | p90 | p99 | max |\n|---|--:|--:|--:|--:|--:|\n")
+		for i, n := range names {
+			if i == mdMaxLatencyRows {
+				p("| … %d more | | | | | |\n", len(names)-i)
+				break
+			}
+			m := r.Metrics[n]
+			p("| %s | %d | %s | %s | %s | %s |\n", mdCell(n), m.Count, FormatUS(m.P50US), FormatUS(m.P90US), FormatUS(m.P99US), FormatUS(m.MaxUS))
+		}
+		p("\n")
+	}
+
+	c := &r.Counters
+	p("**Throughput** sent %s/s · received %s/s · connects %s/s · peak %d connections",
+		mdNum(r.Rates.SendsAchievedPerS), mdNum(r.Rates.ReceivedPerS), mdNum(r.Rates.ConnectsPerS), r.Rates.PeakConnections)
+	if c.SendsIntended > 0 {
+		p(" · intended %s/s", mdNum(r.Rates.SendsIntendedPerS))
+	}
+	if d := c.SendsDropped + c.SessionsDropped; d > 0 {
+		p(" · **dropped %d**", d)
+	}
+	p("\n\n")
+	if n := c.Errors(); n > 0 {
+		p("**Errors** %d", n)
+		if ops := c.ConnectsAttempted + c.MessagesSent; ops > 0 {
+			p(" (%s of connects and messages)", FormatValue(float64(n)/float64(ops), "ratio"))
+		}
+		p(": %s", mdCell(mdTopCounts(c.ErrorsByCause, 5)))
+	} else {
+		p("**Errors** none")
+	}
+	if c.ConnectsFailed > 0 {
+		p(" · connects failed %d", c.ConnectsFailed)
+	}
+	if c.RepliesMissing > 0 {
+		p(" · replies missing %d", c.RepliesMissing)
+	}
+	p("\n\n")
+
+	if len(r.Thresholds) > 0 {
+		passed := 0
+		for _, t := range r.Thresholds {
+			if t.Passed {
+				passed++
+			}
+		}
+		p("**Thresholds** %d of %d passed\n\n| | threshold | actual | detail |\n|---|---|--:|---|\n", passed, len(r.Thresholds))
+		for _, t := range r.Thresholds {
+			mark := "✅"
+			if !t.Passed {
+				mark = "❌"
+			}
+			actual := FormatValue(t.Actual, t.Unit)
+			if t.Window != "" && !math.IsNaN(t.Actual) {
+				actual += " (worst " + t.Window + ")"
+			}
+			detail := t.Detail
+			if t.Aborted {
+				detail = strings.TrimSpace("stopped the run. " + detail)
+			}
+			p("| %s | `%s` | %s | %s |\n", mark, mdCode(t.Expr), actual, mdCell(detail))
+		}
+		p("\n")
+	}
+
+	if b := r.Baseline; b != nil {
+		p("**Baseline** `%s` (%s", mdCode(b.Path), b.StartedAt.UTC().Format("2006-01-02 15:04 UTC"))
+		if b.Tolerance != "" {
+			p(", tolerance %s", mdCell(b.Tolerance))
+		}
+		p("): ")
+		if len(b.Regressed) == 0 {
+			p("no regressions\n")
+		} else {
+			quoted := make([]string, len(b.Regressed))
+			for i, k := range b.Regressed {
+				quoted[i] = "`" + mdCode(k) + "`"
+			}
+			p("**regressed** %s\n", strings.Join(quoted, ", "))
+		}
+	}
+	return ew.err
+}
+
+// mdCell makes text safe inside a markdown table cell.
+func mdCell(s string) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	s = strings.ReplaceAll(s, "|", `\|`)
+	return s
+}
+
+// mdCode makes text safe inside a `code span` in a table cell.
+func mdCode(s string) string {
+	s = strings.ReplaceAll(s, "`", "'")
+	return mdCell(s)
+}
+
+func mdNum(v float64) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "n/a"
+	}
+	if v >= 100 {
+		return fmt.Sprintf("%.0f", v)
+	}
+	return fmt.Sprintf("%.3g", v)
+}
+
+// mdTopCounts lists the n largest counts, "cause×count", largest first.
+func mdTopCounts(m map[string]int64, n int) string {
+	keys := SortedKeys(m)
+	sort.SliceStable(keys, func(i, j int) bool { return m[keys[i]] > m[keys[j]] })
+	var parts []string
+	for i, k := range keys {
+		if i == n {
+			parts = append(parts, fmt.Sprintf("… %d more", len(keys)-n))
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%s×%d", k, m[k]))
+	}
+	return strings.Join(parts, ", ")
+}

@@ -10,13 +10,19 @@ import (
 	"github.com/wsbench/wsbench/report"
 )
 
+// steadyForLive is the steady run liveRun replays, built once.
+var steadyForLive *report.Report
+
 // liveRun replays the steady run interval by interval as the engine does:
 // one series that grows, summaries without histograms, and calls check
 // after every interval until it asks to stop. It returns the elapsed time
 // at the stop (0 if none) and the final report.
 func liveRun(t *testing.T, check func(r *report.Report, elapsed time.Duration) bool) (time.Duration, *report.Report) {
 	t.Helper()
-	full := steady(t)
+	if steadyForLive == nil {
+		steadyForLive = steady(t)
+	}
+	full := steadyForLive // only read
 	reg := metrics.NewRegistry()
 	reg.Add("login")
 	series := report.NewSeries(1)

@@ -149,7 +149,7 @@ func (e *ParseError) Error() string {
 	return fmt.Sprintf("threshold %q: %s", e.Expr, e.Msg)
 }
 
-var latencyStats = "min, mean, max, stddev, count, or a percentile such as p50, p95, p99, p99.9"
+const latencyStats = "min, mean, max, stddev, count, or a percentile such as p50, p95, p99, p99.9"
 
 // statsFor lists the statistics valid for a metric, for error messages.
 func statsFor(k kind, selected bool) string {

@@ -125,10 +125,10 @@ func (c *Comparison) RegressedKeys() []string {
 // compareLatencyStats are the latency rows of every metric, in order.
 var compareLatencyStats = []string{"p50", "p90", "p99", "p99.9", "max", "mean"}
 
-// estimate is one run's value of a statistic with its 95% interval.
-type estimate struct{ v, lo, hi float64 }
+// compareEstimate is one run's value of a statistic with its 95% interval.
+type compareEstimate struct{ v, lo, hi float64 }
 
-var noEstimate = estimate{math.NaN(), math.NaN(), math.NaN()}
+var noCompareEstimate = compareEstimate{math.NaN(), math.NaN(), math.NaN()}
 
 // Compare compares the runs of cur with those of base. Each side may hold
 // several repeated runs of the same scenario: per statistic, the median
@@ -172,8 +172,8 @@ func Compare(base, cur []*Report, opts CompareOptions) *Comparison {
 	hists := map[*Metric]*hdr.Histogram{}
 	for _, name := range metricOrder(seen) {
 		for _, stat := range compareLatencyStats {
-			get := func(r *Report) estimate {
-				e, err := latencyEstimate(r.Metrics[name], stat, hists)
+			get := func(r *Report) compareEstimate {
+				e, err := compareLatency(r.Metrics[name], stat, hists)
 				if err != nil {
 					note := fmt.Sprintf("%s: %v (no confidence interval)", name, err)
 					if !slices.Contains(c.Notes, note) {
@@ -187,17 +187,17 @@ func Compare(base, cur []*Report, opts CompareOptions) *Comparison {
 	}
 
 	c.Rows = append(c.Rows,
-		c.row("messages_received", "rate", "per_s", false, base, cur, func(r *Report) estimate {
-			return poissonEstimate(r.Counters.MessagesReceived, r.DurationS)
+		c.row("messages_received", "rate", "per_s", false, base, cur, func(r *Report) compareEstimate {
+			return comparePoisson(r.Counters.MessagesReceived, r.DurationS)
 		}, opts),
-		c.row("errors", "rate", "ratio", true, base, cur, func(r *Report) estimate {
-			return wilsonEstimate(r.Counters.Errors(), r.Counters.ConnectsAttempted+r.Counters.MessagesSent)
+		c.row("errors", "rate", "ratio", true, base, cur, func(r *Report) compareEstimate {
+			return compareWilson(r.Counters.Errors(), r.Counters.ConnectsAttempted+r.Counters.MessagesSent)
 		}, opts),
-		c.row("connects_failed", "count", "count", true, base, cur, func(r *Report) estimate {
-			return poissonEstimate(r.Counters.ConnectsFailed, 1)
+		c.row("connects_failed", "count", "count", true, base, cur, func(r *Report) compareEstimate {
+			return comparePoisson(r.Counters.ConnectsFailed, 1)
 		}, opts),
-		c.row("dropped", "count", "count", true, base, cur, func(r *Report) estimate {
-			return poissonEstimate(r.Counters.SendsDropped+r.Counters.SessionsDropped, 1)
+		c.row("dropped", "count", "count", true, base, cur, func(r *Report) compareEstimate {
+			return comparePoisson(r.Counters.SendsDropped+r.Counters.SessionsDropped, 1)
 		}, opts),
 	)
 	return c
@@ -233,7 +233,7 @@ func compareNotes(side string, rs []*Report) []string {
 }
 
 // row builds one comparison row from each side's per-run estimates.
-func (c *Comparison) row(metric, stat, unit string, lowerBetter bool, base, cur []*Report, get func(*Report) estimate, opts CompareOptions) CompareRow {
+func (c *Comparison) row(metric, stat, unit string, lowerBetter bool, base, cur []*Report, get func(*Report) compareEstimate, opts CompareOptions) CompareRow {
 	key := metric + "." + stat
 	// A max is one sample, and schedule lag measures the generator, not
 	// the target: neither gates unless named.
@@ -246,7 +246,7 @@ func (c *Comparison) row(metric, stat, unit string, lowerBetter bool, base, cur 
 		row.Tolerance = t
 		row.Gated = stat != "max"
 	}
-	b, n := combineEstimates(base, get), combineEstimates(cur, get)
+	b, n := compareCombine(base, get), compareCombine(cur, get)
 	row.Base, row.BaseLow, row.BaseHigh = b.v, b.lo, b.hi
 	row.New, row.NewLow, row.NewHigh = n.v, n.lo, n.hi
 	row.Delta = n.v - b.v
@@ -284,9 +284,9 @@ func (c *Comparison) row(metric, stat, unit string, lowerBetter bool, base, cur 
 	return row
 }
 
-// combineEstimates takes the median value across runs and an interval
+// compareCombine takes the median value across runs and an interval
 // spanning every run's interval (or value, for runs without one).
-func combineEstimates(rs []*Report, get func(*Report) estimate) estimate {
+func compareCombine(rs []*Report, get func(*Report) compareEstimate) compareEstimate {
 	var vals []float64
 	lo, hi := math.Inf(1), math.Inf(-1)
 	intervals := len(rs) > 1
@@ -304,7 +304,7 @@ func combineEstimates(rs []*Report, get func(*Report) estimate) estimate {
 		}
 	}
 	if len(vals) == 0 {
-		return noEstimate
+		return noCompareEstimate
 	}
 	sort.Float64s(vals)
 	med := vals[len(vals)/2]
@@ -312,16 +312,16 @@ func combineEstimates(rs []*Report, get func(*Report) estimate) estimate {
 		med = (vals[len(vals)/2-1] + vals[len(vals)/2]) / 2
 	}
 	if !intervals {
-		return estimate{med, math.NaN(), math.NaN()}
+		return compareEstimate{med, math.NaN(), math.NaN()}
 	}
-	return estimate{med, lo, hi}
+	return compareEstimate{med, lo, hi}
 }
 
-func latencyEstimate(m *Metric, stat string, cache map[*Metric]*hdr.Histogram) (estimate, error) {
+func compareLatency(m *Metric, stat string, cache map[*Metric]*hdr.Histogram) (compareEstimate, error) {
 	if m == nil || m.Count == 0 {
-		return noEstimate, nil
+		return noCompareEstimate, nil
 	}
-	e := noEstimate
+	e := noCompareEstimate
 	var q float64
 	switch stat {
 	case "p50":
@@ -358,17 +358,17 @@ func latencyEstimate(m *Metric, stat string, cache map[*Metric]*hdr.Histogram) (
 	if h == nil || h.TotalCount() == 0 {
 		return e, nil
 	}
-	e.lo, e.hi = percentileInterval(h, q)
+	e.lo, e.hi = comparePercentileInterval(h, q)
 	return e, nil
 }
 
-// percentileInterval returns the 95% confidence interval of percentile q
+// comparePercentileInterval returns the 95% confidence interval of percentile q
 // (0 to 100) of the population h samples: the values at the order
 // statistics n·p ± z·√(n·p·(1−p)). With fewer than 5 samples on either
 // side of the percentile the normal approximation fails and the sample
 // cannot place the percentile at all: the interval is then the whole
 // range, min to max.
-func percentileInterval(h *hdr.Histogram, q float64) (lo, hi float64) {
+func comparePercentileInterval(h *hdr.Histogram, q float64) (lo, hi float64) {
 	n := float64(h.TotalCount())
 	p := q / 100
 	if n*p < 5 || n*(1-p) < 5 {
@@ -383,29 +383,29 @@ func percentileInterval(h *hdr.Histogram, q float64) (lo, hi float64) {
 	return at(rlo), at(rhi)
 }
 
-// poissonEstimate is a count k over durationS seconds (1 for a plain
+// comparePoisson is a count k over durationS seconds (1 for a plain
 // count) with the interval k + z²/2 ± z·√(k + z²/4), which stays sensible
 // at zero.
-func poissonEstimate(k int64, durationS float64) estimate {
+func comparePoisson(k int64, durationS float64) compareEstimate {
 	if durationS <= 0 {
-		return noEstimate
+		return noCompareEstimate
 	}
 	x := float64(k)
 	z2 := compareZ * compareZ
 	half := compareZ * math.Sqrt(x+z2/4)
-	return estimate{x / durationS, math.Max(0, x+z2/2-half) / durationS, (x + z2/2 + half) / durationS}
+	return compareEstimate{x / durationS, math.Max(0, x+z2/2-half) / durationS, (x + z2/2 + half) / durationS}
 }
 
-// wilsonEstimate is the proportion k of n with its Wilson score interval.
-func wilsonEstimate(k, n int64) estimate {
+// compareWilson is the proportion k of n with its Wilson score interval.
+func compareWilson(k, n int64) compareEstimate {
 	if n <= 0 {
-		return noEstimate
+		return noCompareEstimate
 	}
 	p, nf := float64(k)/float64(n), float64(n)
 	z2 := compareZ * compareZ
 	centre := (p + z2/(2*nf)) / (1 + z2/nf)
 	half := compareZ / (1 + z2/nf) * math.Sqrt(p*(1-p)/nf+z2/(4*nf*nf))
-	return estimate{p, math.Max(0, centre-half), math.Min(1, centre+half)}
+	return compareEstimate{p, math.Max(0, centre-half), math.Min(1, centre+half)}
 }
 
 // ParseTolerance parses a relative tolerance: "10%" or a fraction "0.1".
@@ -460,7 +460,7 @@ func (c *Comparison) summaryLine() string {
 	return strings.Join(parts, ", ")
 }
 
-func describeSide(refs []RunRef) string {
+func compareSide(refs []RunRef) string {
 	switch len(refs) {
 	case 0:
 		return "nothing"
@@ -515,7 +515,7 @@ func (r CompareRow) label() string {
 // WriteText writes the comparison as a terminal table.
 func (c *Comparison) WriteText(w io.Writer) error {
 	ew := &errWriter{w: w}
-	fmt.Fprintf(ew, "base: %s · new: %s · tolerance %s\n", describeSide(c.Base), describeSide(c.New), FormatLimit(c.Tolerance, "ratio"))
+	fmt.Fprintf(ew, "base: %s · new: %s · tolerance %s\n", compareSide(c.Base), compareSide(c.New), FormatLimit(c.Tolerance, "ratio"))
 	for _, n := range c.Notes {
 		fmt.Fprintf(ew, "note: %s\n", n)
 	}
@@ -565,7 +565,7 @@ func (c *Comparison) WriteMarkdown(w io.Writer) error {
 	if len(c.Regressions()) > 0 {
 		icon = "❌"
 	}
-	fmt.Fprintf(ew, "### %s wsbench compare\n\nbase: %s · new: %s · tolerance %s\n\n", icon, mdCell(describeSide(c.Base)), mdCell(describeSide(c.New)), FormatLimit(c.Tolerance, "ratio"))
+	fmt.Fprintf(ew, "### %s wsbench compare\n\nbase: %s · new: %s · tolerance %s\n\n", icon, mdCell(compareSide(c.Base)), mdCell(compareSide(c.New)), FormatLimit(c.Tolerance, "ratio"))
 	for _, n := range c.Notes {
 		fmt.Fprintf(ew, "> %s\n", mdCell(n))
 	}

@@ -345,7 +345,7 @@ func TestPercentileIntervalContainsEstimate(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, q := range []float64{50, 90, 99, 99.9} {
-		lo, hi := percentileInterval(h, q)
+		lo, hi := comparePercentileInterval(h, q)
 		v := float64(h.ValueAtPercentile(q))
 		if !(lo <= v && v <= hi) || lo == hi && q < 99.9 {
 			t.Errorf("p%v = %v, interval [%v, %v]", q, v, lo, hi)

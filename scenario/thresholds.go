@@ -7,15 +7,26 @@ import (
 )
 
 func (v *validator) thresholds() {
-	for i, t := range v.sc.Thresholds {
+	for i, spec := range v.sc.Thresholds {
 		f := fmt.Sprintf("thresholds[%d]", i)
-		if err := v.checkThreshold(t.Expr); err != nil {
+		if err := v.checkThresholdSpec(spec); err != nil {
 			v.add(f, "%v", err)
 		}
-		if t.Window > 0 && t.Window < v.sc.Interval {
-			v.add(f+".window", "%s is shorter than the report interval %s", t.Window.D(), v.sc.Interval.D())
+		if spec.Window > 0 && spec.Window < v.sc.Interval {
+			v.add(f+".window", "%s is shorter than the report interval %s", spec.Window.D(), v.sc.Interval.D())
 		}
 	}
+}
+
+// checkThresholdSpec validates a threshold with its options, which some
+// checks depend on (not every metric has a rolling window).
+func (v *validator) checkThresholdSpec(spec ThresholdSpec) error {
+	t, err := gate.Parse(spec.Expr)
+	if err != nil {
+		return err
+	}
+	t.AbortOnFail, t.Delay, t.Window = spec.AbortOnFail, spec.Delay.D(), spec.Window.D()
+	return gate.Validate(t, gate.Known(v.sc.MetricNames()))
 }
 
 // checkThreshold parses expr and checks that its metric is one this

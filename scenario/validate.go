@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/wsbench/wsbench/gate"
 	"github.com/wsbench/wsbench/metrics"
 	"github.com/wsbench/wsbench/targets/launch"
 )
@@ -112,9 +113,9 @@ func (v *validator) phases() {
 
 var identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-// counterNames are names a step metric must not take, because thresholds
-// would not know which one is meant.
-var reservedMetricNames = []string{"errors", "dropped", "reach", "loss", "messages_sent", "messages_received", "connects_failed"}
+// reservedMetricNames are names a step metric must not take, because
+// thresholds would not know which one is meant.
+var reservedMetricNames = gate.ReservedNames()
 
 func (v *validator) flows() {
 	names := map[string]bool{}

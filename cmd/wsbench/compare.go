@@ -80,8 +80,8 @@ func runCompare(_ context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "wsbench compare: unknown --format %q (want text, markdown or json)\n", o.format)
 		return exitCannotStart
 	}
-	base, errB := readReports(o.base)
-	cur, errN := readReports(o.cur)
+	base, errB := readReportArgs(o.base)
+	cur, errN := readReportArgs(o.cur)
 	if err := errors.Join(errB, errN); err != nil {
 		fmt.Fprintf(stderr, "wsbench compare: %v\n", err)
 		return exitCannotStart
@@ -163,8 +163,8 @@ func checkToleranceKeys(cmp *report.Comparison, per map[string]float64) error {
 	return fmt.Errorf("--tolerance: no row %s; rows are %s (or a metric name alone)", strings.Join(bad, ", "), strings.Join(keys, ", "))
 }
 
-// readReports reads report files, reporting every bad one.
-func readReports(paths []string) ([]*report.Report, error) {
+// readReportArgs reads report files, reporting every bad one.
+func readReportArgs(paths []string) ([]*report.Report, error) {
 	var out []*report.Report
 	var errs []error
 	for _, p := range paths {

@@ -66,7 +66,7 @@ func runMerge(_ context.Context, args []string, stdout, stderr io.Writer) int {
 			return exitCannotStart
 		}
 	}
-	rs, err := readReports(o.in)
+	rs, err := readReportArgs(o.in)
 	if err != nil {
 		fmt.Fprintf(stderr, "wsbench merge: %v\n", err)
 		return exitCannotStart
@@ -77,7 +77,7 @@ func runMerge(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitCannotStart
 	}
 	if o.thresholds {
-		ts, err := scenarioThresholds(merged.Scenario)
+		ts, err := mergeThresholds(merged.Scenario)
 		if err != nil {
 			fmt.Fprintf(stderr, "wsbench merge: thresholds of the embedded scenario: %v\n", err)
 			return exitCannotStart
@@ -125,9 +125,9 @@ func runMerge(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// scenarioThresholds parses the thresholds of a scenario embedded in a
+// mergeThresholds parses the thresholds of a scenario embedded in a
 // report, with their options.
-func scenarioThresholds(raw json.RawMessage) ([]gate.Threshold, error) {
+func mergeThresholds(raw json.RawMessage) ([]gate.Threshold, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, nil
 	}

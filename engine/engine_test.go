@@ -311,3 +311,33 @@ flows:
 		t.Fatalf("started %d completed %d failed %d sent %d", c.SessionsStarted, c.SessionsCompleted, c.SessionsFailed, c.MessagesSent)
 	}
 }
+
+func TestClientHeartbeats(t *testing.T) {
+	sc := mustScenario(t, `
+name: heartbeats
+target: builtin
+builtin: {ping_interval: 200ms, ping_timeout: 1s}
+client: {ping_interval: 100ms, pong_timeout: 1s}
+phases:
+  - {duration: 0s, clients: 3}
+  - {duration: 1500ms, clients: 3}
+flows:
+  - name: idle
+    steps:
+      - connect: {path: /echo}
+      - listen: {}
+`)
+	rep := run(t, sc)
+	c := rep.Counters
+	t.Logf("pings %d pongs %d missed %d server pings %d", c.PingsSent, c.PongsReceived, c.PongsMissed, c.ServerPings)
+	if c.PingsSent < 3*10 || c.PongsReceived+1*3 < c.PingsSent || c.PongsMissed != 0 {
+		t.Fatalf("pings %d pongs %d missed %d", c.PingsSent, c.PongsReceived, c.PongsMissed)
+	}
+	if m := rep.Metrics["ping"]; m == nil || m.Count != c.PongsReceived {
+		t.Fatalf("ping metric %+v, pongs %d", m, c.PongsReceived)
+	}
+	// The server pinged every 200 ms and the client answered: no 1011.
+	if c.ServerPings < 3*5 || c.ClosesByCode["1011"] != 0 {
+		t.Fatalf("server pings %d, closes %v", c.ServerPings, c.ClosesByCode)
+	}
+}

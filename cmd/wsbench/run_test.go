@@ -156,3 +156,23 @@ func TestHelpAndUnknownCommand(t *testing.T) {
 		t.Fatalf("run --help: %d %q", code, errOut)
 	}
 }
+
+func TestAbortOnFailStopsEarly(t *testing.T) {
+	dir := t.TempDir()
+	j := filepath.Join(dir, "r.json")
+	start := time.Now()
+	code, _, stderr := wsbench(t, "run", "--quiet", "--json", j, "testdata/abort.yaml")
+	if code != exitThresholds {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if time.Since(start) > 15*time.Second {
+		t.Fatalf("a 30 s run with a broken abort_on_fail threshold took %v", time.Since(start))
+	}
+	r, err := report.ReadJSONFile(j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.EndReason != report.EndAborted || !r.Thresholds[0].Aborted || r.Thresholds[0].Passed || !r.Thresholds[1].Passed {
+		t.Fatalf("end %s thresholds %+v", r.EndReason, r.Thresholds)
+	}
+}

@@ -350,6 +350,13 @@ func buildReport(base *report.Report, sc *scenario.Scenario, r *runner, series *
 	}
 	rep.Rates.PeakConnections = peak
 	rep.Series = series
+	if final {
+		// Live checks needed every interval; the report keeps at most
+		// report.MaxPoints, merged exactly.
+		if err := series.Compact(); err != nil {
+			rep.EndDetail = strings.TrimSpace(rep.EndDetail + " (series: " + err.Error() + ")")
+		}
+	}
 	rep.Phases = phaseResults(sc, series)
 	if h != nil {
 		rep.Generator = h.finish(total, lag)

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"fmt"
 	"sort"
 	"strconv"
 
@@ -118,4 +119,104 @@ func SortedKeys[V any](m map[string]V) []string {
 		return keys[i] < keys[j]
 	})
 	return keys
+}
+
+// MaxPoints is the most intervals a finished report's series keeps; a
+// longer run is coarsened exactly (see Coarsen), so a six-hour run at one
+// second makes a report of a few megabytes, not tens.
+const MaxPoints = 3600
+
+// Coarsen merges every k consecutive intervals into one: counts are
+// summed, latency statistics recomputed from the merged interval
+// histograms, gauges (active connections, CPU) take the interval's last
+// value and mean. Nothing is approximated; only the time resolution drops
+// to k × IntervalS.
+func (s *Series) Coarsen(k int) error {
+	n := s.Len()
+	if k <= 1 || n == 0 {
+		return nil
+	}
+	groups := (n + k - 1) / k
+	out := NewSeries(s.IntervalS * float64(k))
+	sum := func(col []int64, g int) int64 {
+		var v int64
+		for i := g * k; i < min((g+1)*k, n); i++ {
+			v += col[i]
+		}
+		return v
+	}
+	for g := range groups {
+		last := min((g+1)*k, n) - 1
+		out.T = append(out.T, s.T[last])
+		out.Active = append(out.Active, s.Active[last])
+		out.Connects = append(out.Connects, sum(s.Connects, g))
+		out.ConnectFailures = append(out.ConnectFailures, sum(s.ConnectFailures, g))
+		out.Disconnects = append(out.Disconnects, sum(s.Disconnects, g))
+		out.Sent = append(out.Sent, sum(s.Sent, g))
+		out.Received = append(out.Received, sum(s.Received, g))
+		out.BytesSent = append(out.BytesSent, sum(s.BytesSent, g))
+		out.BytesReceived = append(out.BytesReceived, sum(s.BytesReceived, g))
+		out.Errors = append(out.Errors, sum(s.Errors, g))
+		out.SendsDropped = append(out.SendsDropped, sum(s.SendsDropped, g))
+		out.SessionsDropped = append(out.SessionsDropped, sum(s.SessionsDropped, g))
+		var cpu float64
+		for i := g * k; i <= last; i++ {
+			cpu += s.CPUPercent[i]
+		}
+		out.CPUPercent = append(out.CPUPercent, cpu/float64(last-g*k+1))
+		for key, col := range s.DisconnectsBy {
+			if out.DisconnectsBy == nil {
+				out.DisconnectsBy = map[string][]int64{}
+			}
+			out.DisconnectsBy[key] = append(out.DisconnectsBy[key], sum(col, g))
+		}
+		for key, col := range s.ErrorsBy {
+			if out.ErrorsBy == nil {
+				out.ErrorsBy = map[string][]int64{}
+			}
+			out.ErrorsBy[key] = append(out.ErrorsBy[key], sum(col, g))
+		}
+		for name, ls := range s.Latency {
+			h := metrics.NewHistogram()
+			for i := g * k; i <= last; i++ {
+				if ls.HDR[i] == "" {
+					continue
+				}
+				part, err := metrics.DecodeHistogram(ls.HDR[i])
+				if err != nil {
+					return fmt.Errorf("coarsen %s: %w", name, err)
+				}
+				h.Merge(part)
+			}
+			o := out.Latency[name]
+			if o == nil {
+				o = &LatencySeries{}
+				out.Latency[name] = o
+			}
+			m := Summarize(h)
+			enc := ""
+			if h.TotalCount() > 0 {
+				var err error
+				if enc, err = metrics.EncodeHistogram(h); err != nil {
+					return err
+				}
+			}
+			o.Count = append(o.Count, m.Count)
+			o.P50 = append(o.P50, m.P50US)
+			o.P90 = append(o.P90, m.P90US)
+			o.P99 = append(o.P99, m.P99US)
+			o.Max = append(o.Max, m.MaxUS)
+			o.HDR = append(o.HDR, enc)
+		}
+	}
+	*s = *out
+	return nil
+}
+
+// Compact coarsens s so it has at most MaxPoints intervals.
+func (s *Series) Compact() error {
+	if s.Len() <= MaxPoints {
+		return nil
+	}
+	return s.Coarsen((s.Len() + MaxPoints - 1) / MaxPoints)
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
@@ -20,32 +19,10 @@ import (
 // construction. They take real time (about 15 s each), so -short skips
 // them.
 
-// engineRun runs steps with engine.Run. It works around an engine bug:
-// the generator's GC check compares the process's GC pauses since it
-// started (debug.ReadGCStats is cumulative) with one run's duration, so in
-// a process that has run many steps and tests it calls healthy runs
-// unreliable. The wrapper measures the run's own GC pauses and drops that
-// one reason when they are within the engine's 2% allowance.
+// engineRun runs steps with engine.Run, as the capacity command does.
 func engineRun(t *testing.T) RunFunc {
 	return func(ctx context.Context, sc *scenario.Scenario) (*report.Report, error) {
-		var before, after debug.GCStats
-		debug.ReadGCStats(&before)
-		rep, err := engine.Run(ctx, sc, engine.Options{})
-		debug.ReadGCStats(&after)
-		if rep != nil && rep.Generator.Unreliable {
-			own := after.PauseTotal - before.PauseTotal
-			g := &rep.Generator
-			kept := g.Reasons[:0]
-			for _, why := range g.Reasons {
-				if strings.HasPrefix(why, "GC paused the generator") && own.Seconds() <= 0.02*rep.DurationS {
-					t.Logf("ignoring %q: this run's own GC pauses were %s", why, own)
-					continue
-				}
-				kept = append(kept, why)
-			}
-			g.Reasons, g.Unreliable = kept, len(kept) > 0
-		}
-		return rep, err
+		return engine.Run(ctx, sc, engine.Options{})
 	}
 }
 

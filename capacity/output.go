@@ -82,7 +82,7 @@ func formatLoad(x float64) string {
 
 // formatAchieved writes a measured load to a useful precision.
 func formatAchieved(x float64) string {
-	if x >= 100 {
+	if x >= 99.95 { // what rounds to 100.0 or more
 		return strconv.FormatFloat(x, 'f', 0, 64)
 	}
 	return strconv.FormatFloat(x, 'f', 1, 64)

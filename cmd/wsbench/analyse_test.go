@@ -83,3 +83,19 @@ func TestReportRenders(t *testing.T) {
 		t.Fatalf("missing input: exit %d", code)
 	}
 }
+
+func TestCapacityFirstStepBreaksSLO(t *testing.T) {
+	dir := t.TempDir()
+	j := filepath.Join(dir, "cap.json")
+	code, out, stderr := wsbench(t, "capacity", "--json", j, "testdata/capacity-broken.yaml")
+	if code != exitThresholds {
+		t.Fatalf("exit %d, want %d\n%s%s", code, exitThresholds, out, stderr)
+	}
+	r, err := report.ReadJSONFile(j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Capacity == nil || r.Capacity.MaxOK != nil || len(r.Capacity.Steps) != 1 || r.Capacity.Steps[0].Passed {
+		t.Fatalf("capacity %+v", r.Capacity)
+	}
+}

@@ -61,22 +61,17 @@ func capacityFlags(o *capacityOptions) *pflag.FlagSet {
 func runCapacity(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var o capacityOptions
 	fs := capacityFlags(&o)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: wsbench capacity [flags] SCENARIO.yaml")
-		fmt.Fprintln(stderr, "\nSteps the load up until an SLO breaks (or the generator becomes the bottleneck),")
-		fmt.Fprintln(stderr, "bisects between the last passing and the first failing level, and reports the")
-		fmt.Fprintln(stderr, "highest load that met the SLO. Flags override the scenario's capacity section.")
-		fmt.Fprintln(stderr, "Exit codes: 0 found, 1 failed, 2 could not start, 3 the first step already broke")
-		fmt.Fprintln(stderr, "the SLO, 4 the generator was the bottleneck from the first step, 5 interrupted.")
-		fmt.Fprintln(stderr, "See docs/capacity.md.\n\nFlags:")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return exitOK
-		}
-		return exitCannotStart
+	setUsage(fs, stderr,
+		"Usage: wsbench capacity [flags] SCENARIO.yaml",
+		"\nSteps the load up until an SLO breaks (or the generator becomes the bottleneck),",
+		"bisects between the last passing and the first failing level, and reports the",
+		"highest load that met the SLO. Flags override the scenario's capacity section.",
+		"Exit codes: 0 found, 1 failed, 2 could not start, 3 the first step already broke",
+		"the SLO, 4 the generator was the bottleneck from the first step, 5 interrupted.",
+		"See docs/capacity.md.",
+	)
+	if code, done := parseFlags(fs, args); done {
+		return code
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()

@@ -39,29 +39,23 @@ var compareFormats = map[string]func(*report.Comparison, io.Writer) error{
 func runCompare(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	var o compareOptions
 	fs := pflag.NewFlagSet("compare", pflag.ContinueOnError)
-	fs.SetOutput(stderr)
 	fs.StringArrayVar(&o.base, "base", nil, "another baseline run `REPORT.json` (repeatable): each side's median is compared")
 	fs.StringArrayVar(&o.cur, "new", nil, "another new run `REPORT.json` (repeatable)")
 	fs.StringVar(&o.failOn, "fail-on-regression", "", "exit 3 when a statistic is worse by more than this `tolerance` (10% or 0.1) and beyond noise")
 	fs.StringSliceVar(&o.tolerances, "tolerance", nil, "tolerance of one statistic, `KEY=TOL` (rtt.p99=15%, or rtt=15% for every rtt row); repeatable")
 	fs.StringVar(&o.format, "format", "text", "output `format`: text, markdown or json")
 	fs.StringVarP(&o.out, "output", "o", "-", "write the comparison to this `file` (- for stdout)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: wsbench compare [flags] BASE.json NEW.json")
-		fmt.Fprintln(stderr, "\nCompares latency percentiles (p50 p90 p99 p99.9 max mean of every metric), throughput,")
-		fmt.Fprintln(stderr, "error rate, failed connects and dropped load. With several runs per side (--base, --new)")
-		fmt.Fprintln(stderr, "the medians are compared. A row is 'regressed' only when it changed by more than its")
-		fmt.Fprintln(stderr, "tolerance (default 10%) in the worse direction AND the 95% confidence intervals of the")
-		fmt.Fprintln(stderr, "two sides do not overlap; max rows are shown but gate only when --tolerance names them.")
-		fmt.Fprintln(stderr, "\nExit codes: 0 no gated regression (or no --fail-on-regression), 2 bad input, 3 regressed.")
-		fmt.Fprintln(stderr, "\nFlags:")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return exitOK
-		}
-		return exitCannotStart
+	setUsage(fs, stderr,
+		"Usage: wsbench compare [flags] BASE.json NEW.json",
+		"\nCompares latency percentiles (p50 p90 p99 p99.9 max mean of every metric), throughput,",
+		"error rate, failed connects and dropped load. With several runs per side (--base, --new)",
+		"the medians are compared. A row is 'regressed' only when it changed by more than its",
+		"tolerance (default 10%) in the worse direction AND the 95% confidence intervals of the",
+		"two sides do not overlap; max rows are shown but gate only when --tolerance names them.",
+		"\nExit codes: 0 no gated regression (or no --fail-on-regression), 2 bad input, 3 regressed.",
+	)
+	if code, done := parseFlags(fs, args); done {
+		return code
 	}
 	if fs.NArg() != 2 {
 		fs.Usage()

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -21,24 +20,19 @@ func init() {
 
 func runConform(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet("conform", pflag.ContinueOnError)
-	fs.SetOutput(stderr)
 	start := fs.String("start", "", "start this target first (go, tornado, twisted, websockets, aiohttp), check it, including shutdown, and stop it")
 	maxSize := fs.Int64("max-message-size", 65536, "the target's --max-message-size (passed to a started target)")
 	pingInterval := fs.Duration("ping-interval", 200*time.Millisecond, "the target's --ping-interval (passed to a started target; 0 skips the ping checks)")
 	pingTimeout := fs.Duration("ping-timeout", 300*time.Millisecond, "the target's --ping-timeout")
 	only := fs.StringSlice("only", nil, "run only these checks (names or prefixes, e.g. echo,ping)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: wsbench conform ws://HOST:PORT [flags]")
-		fmt.Fprintln(stderr, "       wsbench conform --start NAME [flags]")
-		fmt.Fprintln(stderr, "\nRuns every clause of targets/CONTRACT.md as a check; exit 3 if any fails.")
-		fmt.Fprintf(stderr, "Checks: %s\n\nFlags:\n", strings.Join(conformance.CheckNames(), ", "))
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return exitOK
-		}
-		return exitCannotStart
+	setUsage(fs, stderr,
+		"Usage: wsbench conform ws://HOST:PORT [flags]",
+		"       wsbench conform --start NAME [flags]",
+		"\nRuns every clause of targets/CONTRACT.md as a check; exit 3 if any fails.",
+		"Checks: "+strings.Join(conformance.CheckNames(), ", "),
+	)
+	if code, done := parseFlags(fs, args); done {
+		return code
 	}
 	opts := conformance.Options{MaxMessageSize: *maxSize, PingInterval: *pingInterval, PingTimeout: *pingTimeout, Only: *only}
 	var url string

@@ -34,26 +34,20 @@ type mergeOptions struct {
 func runMerge(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	var o mergeOptions
 	fs := pflag.NewFlagSet("merge", pflag.ContinueOnError)
-	fs.SetOutput(stderr)
 	fs.StringVarP(&o.out, "output", "o", "", "write the merged JSON report to this `file` (- for stdout); required")
 	fs.StringVar(&o.junitPath, "junit", "", "also write the merged run's thresholds as JUnit XML here")
 	fs.StringVar(&o.mdPath, "summary-md", "", "also write a one-screen markdown summary of the merged run here")
 	fs.BoolVar(&o.thresholds, "thresholds", true, "re-evaluate the scenario's thresholds on the merged run (exit 3 if one fails)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: wsbench merge [flags] A.json B.json ... -o ALL.json")
-		fmt.Fprintln(stderr, "\nMerges the reports of several load generators (or runs) into one, exactly: histograms")
-		fmt.Fprintln(stderr, "are merged count for count, counters added, time series aligned by wall clock. The")
-		fmt.Fprintln(stderr, "thresholds of the first report's scenario are evaluated on the merged run.")
-		fmt.Fprintln(stderr, "\nExit codes: 0 merged (thresholds passed), 1 could not write, 2 bad input,")
-		fmt.Fprintln(stderr, "3 a threshold failed on the merged run, 4 a generator was unreliable.")
-		fmt.Fprintln(stderr, "\nFlags:")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return exitOK
-		}
-		return exitCannotStart
+	setUsage(fs, stderr,
+		"Usage: wsbench merge [flags] A.json B.json ... -o ALL.json",
+		"\nMerges the reports of several load generators (or runs) into one, exactly: histograms",
+		"are merged count for count, counters added, time series aligned by wall clock. The",
+		"thresholds of the first report's scenario are evaluated on the merged run.",
+		"\nExit codes: 0 merged (thresholds passed), 1 could not write, 2 bad input,",
+		"3 a threshold failed on the merged run, 4 a generator was unreliable.",
+	)
+	if code, done := parseFlags(fs, args); done {
+		return code
 	}
 	o.in = fs.Args()
 	if len(o.in) == 0 || o.out == "" {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -37,21 +36,15 @@ var reportFormats = map[string]func(io.Writer, *report.Report) error{
 func runReport(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	var o reportOptions
 	fs := pflag.NewFlagSet("report", pflag.ContinueOnError)
-	fs.SetOutput(stderr)
 	fs.StringVarP(&o.out, "output", "o", "", "write to this `file` (- for stdout); default: IN.html beside the input for html, stdout for text and json")
 	fs.StringVar(&o.format, "format", "html", "output `format`: html (self-contained page with charts), text (terminal summary) or json (checked, re-indented)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: wsbench report [flags] IN.json")
-		fmt.Fprintln(stderr, "\nRenders a JSON report (from run, capacity or merge) as a self-contained HTML page,")
-		fmt.Fprintln(stderr, "the terminal summary, or checked JSON. The HTML page loads nothing from the network.")
-		fmt.Fprintln(stderr, "\nFlags:")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return exitOK
-		}
-		return exitCannotStart
+	setUsage(fs, stderr,
+		"Usage: wsbench report [flags] IN.json",
+		"\nRenders a JSON report (from run, capacity or merge) as a self-contained HTML page,",
+		"the terminal summary, or checked JSON. The HTML page loads nothing from the network.",
+	)
+	if code, done := parseFlags(fs, args); done {
+		return code
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()

@@ -60,20 +60,14 @@ func runFlags(o *runOptions) *pflag.FlagSet {
 func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var o runOptions
 	fs := runFlags(&o)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: wsbench run [flags] SCENARIO.yaml")
-		fmt.Fprintln(stderr, "\nRuns a scenario against its target and writes the terminal summary and reports.")
-		fmt.Fprintln(stderr, "Exit codes: 0 passed, 1 run failed, 2 could not start, 3 thresholds failed,")
-		fmt.Fprintln(stderr, "4 generator unreliable, 5 interrupted.")
-		fmt.Fprintln(stderr, "\nFlags:")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return exitOK
-		}
-		return exitCannotStart
+	setUsage(fs, stderr,
+		"Usage: wsbench run [flags] SCENARIO.yaml",
+		"\nRuns a scenario against its target and writes the terminal summary and reports.",
+		"Exit codes: 0 passed, 1 run failed, 2 could not start, 3 thresholds failed,",
+		"4 generator unreliable, 5 interrupted.",
+	)
+	if code, done := parseFlags(fs, args); done {
+		return code
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()

@@ -28,21 +28,15 @@ type validateOptions struct {
 func runValidate(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	var o validateOptions
 	fs := pflag.NewFlagSet("validate", pflag.ContinueOnError)
-	fs.SetOutput(stderr)
 	fs.BoolVarP(&o.print, "print", "p", false, "print each valid scenario as it will run: defaults filled in, the short form expanded")
 	fs.BoolVar(&o.schema, "schema", false, "print the JSON Schema of the scenario format (for editors) and exit")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: wsbench validate [flags] SCENARIO.yaml...")
-		fmt.Fprintln(stderr, "\nChecks scenario files without running them and reports every problem with")
-		fmt.Fprintln(stderr, "file:line:column and the field it concerns. Exits 2 if any file is invalid.")
-		fmt.Fprintln(stderr, "\nFlags:")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return exitOK
-		}
-		return exitCannotStart
+	setUsage(fs, stderr,
+		"Usage: wsbench validate [flags] SCENARIO.yaml...",
+		"\nChecks scenario files without running them and reports every problem with",
+		"file:line:column and the field it concerns. Exits 2 if any file is invalid.",
+	)
+	if code, done := parseFlags(fs, args); done {
+		return code
 	}
 	if o.schema {
 		if _, err := stdout.Write(scenario.Schema); err != nil {

@@ -97,7 +97,12 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	gate.judge(rep)
 
 	if !o.quiet {
-		if err := report.WriteText(stdout, rep); err != nil {
+		// A report going to stdout keeps stdout for itself.
+		summary := stdout
+		if o.jsonPath == "-" || o.htmlPath == "-" || o.junitPath == "-" || o.mdPath == "-" {
+			summary = stderr
+		}
+		if err := report.WriteText(summary, rep); err != nil {
 			fmt.Fprintf(stderr, "wsbench run: %v\n", err)
 		}
 	}

@@ -341,3 +341,47 @@ flows:
 		t.Fatalf("server pings %d, closes %v", c.ServerPings, c.ClosesByCode)
 	}
 }
+
+func TestFlowFaultsCountedByCauseAndStep(t *testing.T) {
+	sc := mustScenario(t, `
+name: faults
+target: builtin
+builtin: {max_message_size: 100}
+phases:
+  - {duration: 0s, clients: 2}
+  - {duration: 2s, clients: 2}
+flows:
+  - name: waiter
+    weight: 1
+    on_error: reconnect
+    backoff: {initial: 50ms, max: 100ms, max_attempts: 100}
+    steps:
+      - connect: {path: /echo}
+      - send: {text: "hello {{session}}"}
+      - name: want_bye
+        expect: {contains: "bye", timeout: 200ms}
+  - name: oversize
+    weight: 1
+    steps:
+      - connect: {path: /echo}
+      - name: too_big
+        send: {size: 500}
+      - name: after
+        expect: {contains: "x", timeout: 1s}
+`)
+	rep := run(t, sc)
+	c := rep.Counters
+	t.Logf("errors %v by step %v sessions %d/%d/%d", c.ErrorsByCause, c.ErrorsByStep, c.SessionsStarted, c.SessionsCompleted, c.SessionsFailed)
+	if c.ErrorsByStep["waiter/want_bye: expect_timeout"] < 3 {
+		t.Fatalf("expect timeouts by step: %v", c.ErrorsByStep)
+	}
+	// on_error: reconnect retries within the session: one waiter session,
+	// many connects.
+	if c.ConnectsOK < 4 {
+		t.Fatalf("connects %d: the waiter did not reconnect", c.ConnectsOK)
+	}
+	// The server closes an oversize message with 1009; the next step sees it.
+	if c.ErrorsByStep["oversize/after: server_close_1009"] == 0 || c.ClosesByCode["1009"] == 0 {
+		t.Fatalf("errors by step %v closes %v", c.ErrorsByStep, c.ClosesByCode)
+	}
+}

@@ -17,6 +17,7 @@ type flow struct {
 	steps    []*step
 	hasInbox bool // some step reads unmarked messages (expect, json request)
 	member   bool // connections join the broadcast ledger (publish or listen)
+	inflight int  // largest closed-loop echo window, 0 if none
 }
 
 type step struct {
@@ -86,6 +87,8 @@ func compileSteps(cf *flow, in []scenario.Step, prefix, base string, reg *metric
 			if s.Expect.Regex != "" {
 				st.re, err = regexp.Compile(s.Expect.Regex)
 			}
+		case s.Echo != nil && s.Echo.Rate == 0:
+			cf.inflight = max(cf.inflight, s.Echo.Inflight)
 		case s.Publish != nil, s.Listen != nil:
 			cf.member = true
 		case s.Loop != nil:

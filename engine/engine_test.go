@@ -385,3 +385,27 @@ flows:
 		t.Fatalf("errors by step %v closes %v", c.ErrorsByStep, c.ClosesByCode)
 	}
 }
+
+func TestClosedLoopEcho(t *testing.T) {
+	sc := mustScenario(t, `
+name: closed
+target: builtin
+phases:
+  - {duration: 0s, clients: 3}
+  - {duration: 1s, clients: 3}
+flows:
+  - name: f
+    steps:
+      - connect: {path: /echo}
+      - echo: {inflight: 8, size: 100, count: 2000}
+      - echo: {inflight: 2, size: 100}
+`)
+	rep := run(t, sc)
+	c := rep.Counters
+	if c.MessagesSent == 0 || c.MessagesSent != c.MessagesReceived || c.RepliesMissing != 0 || c.SendsIntended != 0 {
+		t.Fatalf("sent %d received %d missing %d intended %d", c.MessagesSent, c.MessagesReceived, c.RepliesMissing, c.SendsIntended)
+	}
+	if c.BytesSent != 100*c.MessagesSent {
+		t.Fatalf("payload bytes %d for %d messages of 100 bytes", c.BytesSent, c.MessagesSent)
+	}
+}

@@ -303,6 +303,10 @@ func (s *session) connect(ctx context.Context, st *step) error {
 	if s.flow.hasInbox {
 		cn.inbox = make(chan []byte, 64)
 	}
+	if s.flow.inflight > 0 {
+		// Made before the reader starts, which signals on it.
+		cn.window = make(chan struct{}, s.flow.inflight)
+	}
 	if s.flow.member {
 		cn.member = s.r.ledger.room(url, st.raw).join(s.r.clock.Now())
 	}

@@ -147,7 +147,11 @@ func (s *session) echo(ctx context.Context, st *step) error {
 func (s *session) echoClosed(ctx context.Context, st *step, m marker, op ws.OpCode) error {
 	e := st.s.Echo
 	c := s.c
-	c.window = make(chan struct{}, e.Inflight)
+	// The window was made at connect; start this step with exactly
+	// Inflight free slots whatever an earlier step left in it.
+	for len(c.window) > 0 {
+		<-c.window
+	}
 	for range e.Inflight {
 		c.window <- struct{}{}
 	}

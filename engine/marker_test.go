@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsbench/wsbench/report"
 	"github.com/wsbench/wsbench/scenario"
 )
 
@@ -159,5 +160,29 @@ func BenchmarkParseMarker(b *testing.B) {
 		if _, ok := parseMarker(p); !ok {
 			b.Fatal("parse failed")
 		}
+	}
+}
+
+func TestPhaseResultsAssignIntervalsByMidpoint(t *testing.T) {
+	fp := func(f float64) *float64 { return &f }
+	sc := &scenario.Scenario{Phases: []scenario.Phase{
+		{Name: "ramp", Duration: scenario.Duration(time.Second), ArrivalRate: fp(500)},
+		{Name: "steady", Duration: scenario.Duration(4 * time.Second), ArrivalRate: fp(500)},
+	}}
+	// The series of a real run: interval ends drift a little past whole
+	// seconds, and the last, short interval is the drain.
+	s := &report.Series{IntervalS: 1,
+		T:        []float64{1.01, 2.01, 3.01, 4.01, 5.001, 5.008},
+		Connects: []int64{250, 500, 500, 500, 500, 0},
+		Active:   []int64{0, 0, 0, 0, 0, 0},
+	}
+	got := phaseResults(sc, s)
+	if a := got[0].Achieved; a < 247 || a > 248 {
+		t.Errorf("ramp achieved %v", got[0].Achieved)
+	}
+	// 2000 connects over the 3.991 s the steady intervals span; before the
+	// fix the ramp's interval was counted in and this read 375.
+	if a := got[1].Achieved; a < 495 || a > 505 {
+		t.Errorf("steady achieved %v, want about 500", a)
 	}
 }

@@ -366,6 +366,10 @@ func buildReport(base *report.Report, sc *scenario.Scenario, r *runner, series *
 	return &rep
 }
 
+// phaseResults says when each phase ran and what it achieved, from the
+// series: an interval belongs to the phase its midpoint falls in (the
+// drain interval at the end is short, so intervals are weighted by their
+// own length, not the nominal one).
 func phaseResults(sc *scenario.Scenario, s *report.Series) []report.PhaseResult {
 	var out []report.PhaseResult
 	var t float64
@@ -377,19 +381,24 @@ func phaseResults(sc *scenario.Scenario, s *report.Series) []report.PhaseResult 
 			pr.Model = "open"
 			pr.Target = *p.ArrivalRate
 		}
-		var sum, n float64
-		for i, ts := range s.T {
-			if ts > pr.StartS && ts <= pr.EndS+s.IntervalS/2 {
-				if pr.Model == "closed" {
-					pr.Achieved = float64(s.Active[i])
-				} else {
-					sum += float64(s.Connects[i])
-					n++
-				}
+		var connects, secs float64
+		prev := 0.0
+		for i, end := range s.T {
+			start := prev
+			prev = end
+			mid := (start + end) / 2
+			if mid < pr.StartS || mid >= pr.EndS {
+				continue
+			}
+			if pr.Model == "closed" {
+				pr.Achieved = float64(s.Active[i])
+			} else {
+				connects += float64(s.Connects[i])
+				secs += end - start
 			}
 		}
-		if pr.Model == "open" && n > 0 {
-			pr.Achieved = sum / (n * s.IntervalS)
+		if pr.Model == "open" && secs > 0 {
+			pr.Achieved = connects / secs
 		}
 		out = append(out, pr)
 		t = pr.EndS

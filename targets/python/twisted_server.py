@@ -304,7 +304,11 @@ def main():
 
     host, _, port = args.addr.rpartition(":")
     host = host.strip("[]")
-    listener = reactor.listenTCP(int(port), Site(root), interface=host)
+    # Twisted's listen backlog defaults to 50, below Tornado's 128 and
+    # asyncio's 100; under connection churn that default alone shows up as
+    # SYN retransmits, so the comparison would measure a setting, not the
+    # framework. 128 matches Tornado and the kernel's usual somaxconn floor.
+    listener = reactor.listenTCP(int(port), Site(root), backlog=128, interface=host)
     # reactor.run() turns SIGTERM and SIGINT into reactor.stop(), which runs
     # the "before shutdown" triggers and waits for their Deferreds.
     reactor.addSystemEventTrigger("before", "shutdown", hub.shutdown, listener)

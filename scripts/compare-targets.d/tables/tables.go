@@ -459,7 +459,7 @@ func (b *bench) churn() (table, bool) {
 	}
 	t.Note = "Short sessions arrive on a fixed schedule whatever happened to earlier ones; each opens a connection to /echo, sends one 64-byte request, waits for its echo and closes with a close handshake. " +
 		"Connects/s is the achieved rate during the steady phase; connect is the TCP connect, handshake the WebSocket upgrade after it, request the one round trip; failed counts failed connects and sessions and arrivals dropped because the generator could not start them in time. " +
-		"A connect p99 of about 1 s or more is the kernel retransmitting a SYN that a full listen backlog dropped (Twisted's listenTCP defaults to a backlog of 50), which also holds the achieved rate below the offered one."
+		"A connect p99 of about 1 s or more is the kernel retransmitting a SYN that a full listen backlog dropped: every target listens with a backlog of 100 to 128, so such a target accepted and upgraded connections more slowly than they arrived (a slow handshake p50 says where the time went), which also holds the achieved rate below the offered one."
 	t.Footnotes = fn.lines
 	t.Charts = []report.MultiChart{hs}
 	return t, true

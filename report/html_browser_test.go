@@ -100,7 +100,7 @@ func runChromium(t *testing.T, profile string, args ...string) []byte {
 	ctx, cancel := context.WithTimeout(context.Background(), chromiumTimeout)
 	defer cancel()
 	base := []string{
-		"--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+		"--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
 		"--no-first-run", "--disable-component-update", "--disable-sync", "--disable-extensions",
 		"--user-data-dir=" + profile, "--window-size=1400,3000", "--virtual-time-budget=5000",
 	}

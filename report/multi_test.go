@@ -4,18 +4,13 @@ package report
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 )
 
 func multiFixture() *MultiPage {
@@ -129,9 +124,8 @@ func TestWriteMultiHTMLEmpty(t *testing.T) {
 // TestHTMLInBrowser does for the single-run report, and checks that every
 // chart drew and nothing failed or was blocked.
 func TestMultiHTMLInBrowser(t *testing.T) {
-	const chromium = "/usr/bin/chromium"
-	if _, err := os.Stat(chromium); err != nil {
-		t.Skipf("browser test skipped: %s not found", chromium)
+	if _, err := os.Stat(chromiumPath); err != nil {
+		t.Skipf("browser test skipped: %s not found", chromiumPath)
 	}
 	if testing.Short() {
 		t.Skip("browser test skipped in -short mode")
@@ -141,35 +135,7 @@ func TestMultiHTMLInBrowser(t *testing.T) {
 	if err := os.WriteFile(path, renderMulti(t, multiFixture()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, chromium, "--headless", "--no-sandbox", "--disable-gpu",
-		"--disable-background-networking", "--no-first-run", "--disable-component-update", "--disable-sync",
-		"--disable-extensions", "--user-data-dir="+filepath.Join(dir, "profile"), "--window-size=1400,3000",
-		"--virtual-time-budget=5000", "--dump-dom", "file://"+path)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 5 * time.Second
-	err := cmd.Run()
-	if cmd.Process != nil {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // helpers left in the browser's group
-	}
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		t.Fatalf("chromium did not finish in time; stderr: %s", stderr.String())
-	}
-	if err != nil {
-		t.Fatalf("chromium: %v; stderr: %s", err, stderr.String())
-	}
-	tag := regexp.MustCompile(`(?s)<html\b[^>]*>`).Find(stdout.Bytes())
-	if tag == nil {
-		t.Fatalf("no <html> element in the DOM dump")
-	}
-	attrs := map[string]string{}
-	for _, m := range regexp.MustCompile(`([a-zA-Z0-9_-]+)="([^"]*)"`).FindAllSubmatch(tag, -1) {
-		attrs[string(m[1])] = string(m[2])
-	}
+	attrs := htmlAttrs(t, runChromium(t, filepath.Join(dir, "profile"), "--dump-dom", "file://"+path))
 	if attrs["data-report-status"] != "done" {
 		t.Fatalf("the page's script did not finish: %v", attrs)
 	}

@@ -194,6 +194,44 @@ flows:
 	}
 }
 
+// A bare action key is YAML null; for the actions whose settings are all
+// optional it means "the defaults", the same as {} (and the schema agrees).
+func TestBareActions(t *testing.T) {
+	const src = `
+target: builtin
+clients: 1
+duration: 1s
+flows:
+  - name: f
+    steps:
+      - connect: {path: /echo}
+      - ping:
+      - listen:
+      - close:
+      - reconnect:
+      - name: last
+        close:
+`
+	sc := mustParse(t, src)
+	st := sc.Flows[0].Steps
+	for i, want := range []string{"connect", "ping", "listen", "close", "reconnect", "close"} {
+		if got, n := st[i].Kind(); got != want || n != 1 {
+			t.Errorf("step %d: kind %q (%d actions), want %q", i, got, n, want)
+		}
+	}
+	if st[1].Ping == nil || st[2].Listen == nil || st[3].Close.Code != 1000 || st[5].Close.Code != 1000 {
+		t.Errorf("defaults not filled in: ping %+v, listen %+v, close %+v", st[1].Ping, st[2].Listen, st[3].Close)
+	}
+	if err := CheckSchema([]byte(src)); err != nil {
+		t.Errorf("schema rejects bare actions: %v", err)
+	}
+	// A bare action that needs settings still has none.
+	_, err := Parse("bare.yaml", []byte("target: builtin\nclients: 1\nduration: 1s\nflows:\n  - name: f\n    steps:\n      - send:\n"))
+	if err == nil || !strings.Contains(err.Error(), "no action") {
+		t.Errorf("bare send: got %v, want a no-action error", err)
+	}
+}
+
 func TestCompleteIsIdempotent(t *testing.T) {
 	for _, f := range append(glob(t, "../scenarios/*.yaml"), glob(t, "testdata/good/*.yaml")...) {
 		sc, err := Load(f)

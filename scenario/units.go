@@ -180,3 +180,33 @@ func nodeError(n ast.Node, err error) error {
 	}
 	return err
 }
+
+// UnmarshalYAML lets an action whose settings are all optional be written
+// bare, as `- listen:` or `- close:`: YAML reads those as null, which would
+// otherwise leave the step with no action at all.
+func (s *Step) UnmarshalYAML(n ast.Node) error {
+	type plain Step // no methods, so decoding it does not recurse here
+	if err := yaml.NodeToValue(n, (*plain)(s), yaml.DisallowUnknownField()); err != nil {
+		return err
+	}
+	m, ok := n.(*ast.MappingNode)
+	if !ok {
+		return nil
+	}
+	for _, kv := range m.Values {
+		if kv.Value.Type() != ast.NullType {
+			continue
+		}
+		switch kv.Key.String() {
+		case "listen":
+			s.Listen = &Listen{}
+		case "ping":
+			s.Ping = &PingStep{}
+		case "close":
+			s.Close = &CloseStep{}
+		case "reconnect":
+			s.Reconnect = &ReconnectStep{}
+		}
+	}
+	return nil
+}

@@ -252,25 +252,7 @@ func writeCapacityReports(rep *report.Report, o capacityOptions, stdout, stderr 
 		}
 		return nil
 	}
-	var errs []error
-	write := func(path, what string, f func(io.Writer, *report.Report) error) {
-		if path == "" {
-			return
-		}
-		if path == "-" {
-			errs = append(errs, f(stdout, rep))
-			return
-		}
-		if err := report.WriteFile(path, func(w io.Writer) error { return f(w, rep) }); err != nil {
-			errs = append(errs, err)
-			fmt.Fprintf(stderr, "wsbench capacity: %v\n", err)
-			return
-		}
-		if !o.quiet {
-			fmt.Fprintf(stderr, "wrote %s report to %s\n", what, path)
-		}
-	}
-	write(o.jsonPath, "JSON", report.WriteJSON)
-	write(o.htmlPath, "HTML", report.WriteHTML)
-	return errors.Join(errs...)
+	return writeReports("capacity", rep, o.quiet, stdout, stderr,
+		reportFile{o.jsonPath, "JSON", report.WriteJSON},
+		reportFile{o.htmlPath, "HTML", report.WriteHTML})
 }

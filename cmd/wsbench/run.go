@@ -106,7 +106,11 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "wsbench run: %v\n", err)
 		}
 	}
-	writeErr := writeRunReports(rep, o, stdout, stderr)
+	writeErr := writeReports("run", rep, o.quiet, stdout, stderr,
+		reportFile{o.jsonPath, "JSON", report.WriteJSON},
+		reportFile{o.htmlPath, "HTML", report.WriteHTML},
+		reportFile{o.junitPath, "JUnit", report.WriteJUnit},
+		reportFile{o.mdPath, "markdown", report.WriteMarkdownSummary})
 
 	code := runExitCode(rep, runErr)
 	if writeErr != nil && code == exitOK {
@@ -234,29 +238,34 @@ func scaleDuration(sc *scenario.Scenario, total time.Duration) {
 	}
 }
 
-func writeRunReports(rep *report.Report, o runOptions, stdout, stderr io.Writer) error {
+// reportFile is one report a command was asked to write.
+type reportFile struct {
+	path, what string
+	write      func(io.Writer, *report.Report) error
+}
+
+// writeReports writes rep to every output with a path, each file
+// atomically ("-" is stdout), and goes on past a failed one so that one bad
+// path does not cost the others.
+func writeReports(cmd string, rep *report.Report, quiet bool, stdout, stderr io.Writer, outs ...reportFile) error {
 	var errs []error
-	write := func(path, what string, f func(io.Writer, *report.Report) error) {
-		if path == "" {
-			return
+	for _, o := range outs {
+		if o.path == "" {
+			continue
 		}
-		if path == "-" {
-			errs = append(errs, f(stdout, rep))
-			return
+		if o.path == "-" {
+			errs = append(errs, o.write(stdout, rep))
+			continue
 		}
-		if err := report.WriteFile(path, func(w io.Writer) error { return f(w, rep) }); err != nil {
+		if err := report.WriteFile(o.path, func(w io.Writer) error { return o.write(w, rep) }); err != nil {
 			errs = append(errs, err)
-			fmt.Fprintf(stderr, "wsbench run: %v\n", err)
-			return
+			fmt.Fprintf(stderr, "wsbench %s: %v\n", cmd, err)
+			continue
 		}
-		if !o.quiet {
-			fmt.Fprintf(stderr, "wrote %s report to %s\n", what, path)
+		if !quiet {
+			fmt.Fprintf(stderr, "wrote %s report to %s\n", o.what, o.path)
 		}
 	}
-	write(o.jsonPath, "JSON", report.WriteJSON)
-	write(o.htmlPath, "HTML", report.WriteHTML)
-	write(o.junitPath, "JUnit", report.WriteJUnit)
-	write(o.mdPath, "markdown", report.WriteMarkdownSummary)
 	return errors.Join(errs...)
 }
 

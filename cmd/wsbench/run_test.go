@@ -106,6 +106,24 @@ func TestJUnitNamesFailedThreshold(t *testing.T) {
 	}
 }
 
+// One report that cannot be written does not cost the others, and the run
+// then does not pass.
+func TestRunUnwritableReportKeepsTheOthers(t *testing.T) {
+	dir := t.TempDir()
+	html := filepath.Join(dir, "r.html")
+	bad := filepath.Join(dir, "no-such-dir", "r.json")
+	code, _, stderr := wsbench(t, "run", "--quiet", "--json", bad, "--html", html, "testdata/gate-pass.yaml")
+	if code != exitFailed {
+		t.Errorf("exit %d, want %d", code, exitFailed)
+	}
+	if !strings.Contains(stderr, "no-such-dir") {
+		t.Errorf("stderr does not name the path that failed:\n%s", stderr)
+	}
+	if b, err := os.ReadFile(html); err != nil || !bytes.Contains(b, []byte("<html")) {
+		t.Errorf("the HTML report was not written: %v", err)
+	}
+}
+
 func TestRunInterruptedWritesPartialReport(t *testing.T) {
 	dir := t.TempDir()
 	j := filepath.Join(dir, "r.json")

@@ -35,13 +35,24 @@ const chromiumPath = "/usr/bin/chromium"
 // instead of hanging it.
 const chromiumTimeout = 90 * time.Second
 
-func TestHTMLInBrowser(t *testing.T) {
+// requireChromium skips a browser test without Chromium or in -short mode;
+// under scripts/test, which installs Chromium and sets
+// WSBENCH_TEST_REQUIRE_ALL, a missing browser fails the test instead.
+func requireChromium(t *testing.T) {
+	t.Helper()
 	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Skipf("browser test skipped: %s not found (CI installs the chromium package)", chromiumPath)
+		if os.Getenv("WSBENCH_TEST_REQUIRE_ALL") != "" {
+			t.Fatalf("%s not found (scripts/test installs the chromium package)", chromiumPath)
+		}
+		t.Skipf("browser test skipped: %s not found (scripts/test installs the chromium package)", chromiumPath)
 	}
 	if testing.Short() {
 		t.Skip("browser test skipped in -short mode")
 	}
+}
+
+func TestHTMLInBrowser(t *testing.T) {
+	requireChromium(t)
 	dir := t.TempDir()
 	shots := os.Getenv("WSBENCH_SCREENSHOT_DIR")
 	for _, tc := range []struct {

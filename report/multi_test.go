@@ -124,12 +124,7 @@ func TestWriteMultiHTMLEmpty(t *testing.T) {
 // TestHTMLInBrowser does for the single-run report, and checks that every
 // chart drew and nothing failed or was blocked.
 func TestMultiHTMLInBrowser(t *testing.T) {
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Skipf("browser test skipped: %s not found", chromiumPath)
-	}
-	if testing.Short() {
-		t.Skip("browser test skipped in -short mode")
-	}
+	requireChromium(t)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "multi.html")
 	if err := os.WriteFile(path, renderMulti(t, multiFixture()), 0o644); err != nil {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/wsbench/wsbench/metrics"
+	"github.com/wsbench/wsbench/pacer"
 	"github.com/wsbench/wsbench/report"
 	"github.com/wsbench/wsbench/scenario"
 	"github.com/wsbench/wsbench/targets/launch"
@@ -55,6 +56,7 @@ func (e *FailedError) Unwrap() error { return e.Err }
 type runner struct {
 	sc          *scenario.Scenario
 	clock       *Clock
+	pacer       *pacer.Pacer
 	reg         *metrics.Registry
 	col         *metrics.Collector
 	ledger      *ledger
@@ -152,6 +154,10 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Repo
 
 	r.col = metrics.NewCollector(r.reg, 4*runtime.GOMAXPROCS(0))
 	r.clock = NewClock()
+	r.pacer = pacer.New()
+	// Sessions that outlive the run's grace period may still be waiting on
+	// it; Close hands their waits to Go timers.
+	defer r.pacer.Close()
 	rep.StartedAt = r.clock.Epoch().UTC()
 	hlth := newHealth()
 	total := sc.TotalDuration()
@@ -255,6 +261,7 @@ loop:
 	flush(false)
 	prog.done()
 
+	rep.Environment.Pacing = pacing(r.pacer)
 	elapsed := time.Duration(r.clock.Now() - start)
 	final := buildReport(rep, sc, r, series, peak, hlth, elapsed, true)
 	final.EndReason, final.EndDetail = endReason, endDetail
@@ -521,6 +528,19 @@ func serverStats(base string) map[string]int64 {
 		return nil
 	}
 	return m
+}
+
+// pacing says how the run's scheduled sends were woken, for the report.
+func pacing(p *pacer.Pacer) string {
+	precise, timers := p.Stats()
+	switch {
+	case !p.Precise():
+		return "go-timers"
+	case timers == 0:
+		return "timerfd"
+	}
+	return fmt.Sprintf("timerfd, go-timers above %d wake-ups/s (%.0f%% of wake-ups)",
+		pacer.CoarseAbove, 100*float64(timers)/float64(precise+timers))
 }
 
 func waitGroupTimeout(wg *sync.WaitGroup, d time.Duration) bool {

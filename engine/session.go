@@ -20,6 +20,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/wsbench/wsbench/metrics"
+	"github.com/wsbench/wsbench/pacer"
 	"github.com/wsbench/wsbench/scenario"
 	"github.com/wsbench/wsbench/wsclient"
 )
@@ -71,6 +72,7 @@ type session struct {
 	c           *conn
 	buf         []byte
 	lastConnect *step
+	waiter      *pacer.Waiter // made on the first scheduled send
 }
 
 // conn is one open connection and what its reader goroutine shares with

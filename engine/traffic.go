@@ -36,11 +36,11 @@ func (s *session) newSchedule(rate float64, d scenario.Duration, count int) sche
 // finish waits until the schedule's end when it stopped for lack of time
 // rather than count: a step that sends at 0.5/s for 2 s lasts 2 s, not
 // until its only message.
-func (s *session) finish(ctx context.Context, sc schedule, sent int64, timer *time.Timer) {
+func (s *session) finish(ctx context.Context, sc schedule, sent int64) {
 	if sc.end == math.MaxInt64 || (sc.count > 0 && sent >= sc.count) {
 		return
 	}
-	s.waitUntil(ctx, sc.end, timer)
+	s.waitUntil(ctx, sc.end)
 }
 
 func (sc schedule) due(i int64) (int64, bool) {
@@ -52,21 +52,14 @@ func (sc schedule) due(i int64) (int64, bool) {
 }
 
 // waitUntil sleeps until run time t. It returns false when the session
-// must stop or the connection died.
-func (s *session) waitUntil(ctx context.Context, t int64, timer *time.Timer) bool {
-	d := time.Duration(t - s.r.clock.Now())
-	if d <= 0 {
-		return ctx.Err() == nil
+// must stop or the connection died. It sleeps on the run's pacer, not a Go
+// timer: a send's lateness counts in its latency, and a Go timer in an idle
+// process wakes up to a millisecond late (see package pacer).
+func (s *session) waitUntil(ctx context.Context, t int64) bool {
+	if s.waiter == nil {
+		s.waiter = s.r.pacer.NewWaiter()
 	}
-	timer.Reset(d)
-	select {
-	case <-timer.C:
-		return true
-	case <-ctx.Done():
-		return false
-	case <-s.c.done:
-		return false
-	}
+	return s.waiter.Wait(ctx, s.r.clock.At(t), s.c.done)
 }
 
 // echo sends marked messages and lets the reader record their round trips.
@@ -85,16 +78,14 @@ func (s *session) echo(ctx context.Context, st *step) error {
 	var err error
 	if e.Rate > 0 {
 		sch := s.newSchedule(e.Rate, e.Duration, e.Count)
-		timer := time.NewTimer(time.Hour)
-		timer.Stop()
 		var lags []int64
 		for i := int64(0); ; {
 			due, ok := sch.due(i)
 			if !ok {
-				s.finish(ctx, sch, i, timer)
+				s.finish(ctx, sch, i)
 				break
 			}
-			if !s.waitUntil(ctx, due, timer) {
+			if !s.waitUntil(ctx, due) {
 				break
 			}
 			// Gather every message already due, so a generator that woke
@@ -246,17 +237,15 @@ func (s *session) publish(ctx context.Context, st *step) error {
 	m := marker{kind: 'b', conn: c.id}
 	maxLag := int64(s.r.sc.Client.MaxLag)
 	sch := s.newSchedule(p.Rate, p.Duration, p.Count)
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
 	var sent int64
 	var err error
 	for i := int64(0); ; i++ {
 		due, ok := sch.due(i)
 		if !ok {
-			s.finish(ctx, sch, i, timer)
+			s.finish(ctx, sch, i)
 			break
 		}
-		if !s.waitUntil(ctx, due, timer) {
+		if !s.waitUntil(ctx, due) {
 			break
 		}
 		now := s.r.clock.Now()

@@ -194,6 +194,10 @@ type Environment struct {
 	CPUs           int    `json:"cpus"`
 	GOMAXPROCS     int    `json:"gomaxprocs"`
 	Hostname       string `json:"hostname"`
+	// Pacing is how scheduled sends were woken: "timerfd" (tens of
+	// microseconds), "go-timers" (up to a millisecond late in an idle
+	// process), or both, when a high send rate moved some to Go timers.
+	Pacing string `json:"pacing,omitempty"`
 }
 
 // Capacity is the result of `wsbench capacity`.

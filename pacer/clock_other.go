@@ -1,0 +1,9 @@
+//go:build !linux
+
+package pacer
+
+import "errors"
+
+func openClock() (clock, error) {
+	return nil, errors.New("no precise clock on this platform")
+}

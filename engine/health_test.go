@@ -38,3 +38,32 @@ func TestJudgeGenerator(t *testing.T) {
 		})
 	}
 }
+
+func TestObserveCPU(t *testing.T) {
+	tests := []struct {
+		name     string
+		used     time.Duration
+		wall     time.Duration
+		want     float64 // percent returned for the series
+		wantPeak float64
+	}{
+		{name: "one busy core for a second", used: time.Second, wall: time.Second, want: 100, wantPeak: 100},
+		{name: "half a core", used: 250 * time.Millisecond, wall: 500 * time.Millisecond, want: 50, wantPeak: 50},
+		// What a 2.5 ms drain looked like: a tick of lagging accounting
+		// turns into more CPU than the machine has.
+		{name: "short window overshoots", used: 5250 * time.Microsecond, wall: 2500 * time.Microsecond, want: 200, wantPeak: 0},
+		{name: "short window, plausible", used: time.Millisecond, wall: 10 * time.Millisecond, want: 10, wantPeak: 0},
+		{name: "no time passed", used: time.Millisecond, wall: 0, want: 0, wantPeak: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var h health
+			if got := h.observe(tt.used, tt.wall, 2); got != tt.want {
+				t.Errorf("observe = %v%%, want %v%%", got, tt.want)
+			}
+			if h.peakCPU != tt.wantPeak {
+				t.Errorf("peak = %v%%, want %v%%", h.peakCPU, tt.wantPeak)
+			}
+		})
+	}
+}

@@ -159,6 +159,10 @@ func TestTablesFromFixtures(t *testing.T) {
 	fs := []fixture{
 		{target: "go", cas: "echo-r10", scenario: fmt.Sprintf(echoScenario, 10), steadyS: 9, perS: 1000, rampUS: 900_000, steadyUS: 700},
 		{target: "go", cas: "echo-max", label: "GOMAXPROCS=1, CPU 0", rc: 4, scenario: closedScenario, steadyS: 8, perS: 70000, rampUS: 5000, steadyUS: 6000, unreliable: true},
+		// Repeats of the closed loop: the base run is the median, so the
+		// headline stays 70,000; the range covers all three.
+		{target: "go", cas: "echo-max.2", group: "repeat", label: "GOMAXPROCS=1, CPU 0", scenario: closedScenario, steadyS: 8, perS: 64000, steadyUS: 6500},
+		{target: "go", cas: "echo-max.3", group: "repeat", label: "GOMAXPROCS=1, CPU 0", rc: 4, scenario: closedScenario, steadyS: 8, perS: 90000, steadyUS: 5000, unreliable: true},
 		{target: "go", cas: "churn-500", scenario: churnScenario, steadyS: 9, perS: 500, connectsPerS: 500, rampUS: 100, steadyUS: 120, metric: "handshake"},
 		{target: "go", cas: "broadcast", scenario: fmt.Sprintf(idleScenario, 202, 202), steadyS: 11, perS: 8000, rampUS: 2000, steadyUS: 1500, metric: "broadcast_delivery", broadcast: bc},
 		{target: "go", cas: "idle-base", scenario: fmt.Sprintf(idleScenario, 1, 1), steadyS: 2, rss: [2]int64{10 << 20, 10 << 20}, peakConns: 1},
@@ -167,6 +171,8 @@ func TestTablesFromFixtures(t *testing.T) {
 		{target: "go", cas: "tune-gomaxprocs2", group: "tune", label: "GOMAXPROCS=2, CPU 0", scenario: closedScenario, steadyS: 8, perS: 60000, steadyUS: 7000},
 		{target: "tornado", cas: "echo-r10", scenario: fmt.Sprintf(echoScenario, 10), steadyS: 9, perS: 990, rampUS: 800, steadyUS: 1200, errors: 3},
 		{target: "tornado", cas: "echo-max", scenario: closedScenario, steadyS: 8, perS: 12000, steadyUS: 40000},
+		{target: "tornado", cas: "echo-max.2", group: "repeat", scenario: closedScenario, steadyS: 8, perS: 9000, steadyUS: 50000},
+		{target: "tornado", cas: "echo-max.3", group: "repeat", scenario: closedScenario, steadyS: 8, perS: 15000, steadyUS: 30000},
 		{target: "tornado", cas: "churn-500", rc: 2},
 		{target: "tornado", cas: "capacity", scenario: fmt.Sprintf(echoScenario, 2), steadyS: 5, perS: 100, capacity: capOK},
 		{target: "tornado", cas: "tune-ping-1s", group: "tune", label: "websocket_ping_interval 1 s", scenario: closedScenario, steadyS: 8, perS: 11000, steadyUS: 45000, serverPings: 4000, rss: [2]int64{36 << 20, 37 << 20}},
@@ -182,15 +188,17 @@ func TestTablesFromFixtures(t *testing.T) {
 	}
 	out := string(b)
 	for _, want := range []string{
-		"| offered 1,000/s | max sustained (closed loop) |",
 		"| target | max echoes/s (closed loop) | p99 at 1,000 msg/s | handshake p99 at 500 conn/s | memory / idle conn | max conns within SLO |",
 		"| go | 70,000 ⚠ | 700µs | 120µs | 10.2KiB | ≥ 8,000 |",
 		"| tornado | 12,000 | 1.20ms ✗ | — | — | 2,000 |",
 		"| go | ≥ 8,000 ⚠ | — | — | the generator's CPU | 4,000 ✓, 8,000 ⚠ |",
 		// The steady window: 9 intervals of 1000, the ramp's 900 ms latency left out.
-		"| go | 1,000 | 70,000 ⚠ | 6.00ms | 6.00ms |",
+		"| target | offered 1,000/s | max sustained (closed loop) | closed-loop runs | closed-loop p50 | closed-loop p99 |",
+		"| go | 1,000 | 70,000 ⚠ | 64,000–90,000 (3 runs) | 6.00ms | 6.00ms |",
+		"| tornado | 990 ✗ | 12,000 | 9,000–15,000 (3 runs) | 40.0ms | 40.0ms |",
+		// 15,000 / 9,000 − 1.
+		"The closed-loop maximum is the median of 3 runs per target, whose highest and lowest differed by up to 67% here",
 		"| 1,000/s | go | 1,000 | 700µs | 700µs | 700µs | 700µs | 700µs |",
-		"| tornado | 990 ✗ | 12,000 |",
 		"tornado echo-r10: 3 errors (3 × refused) ✗",
 		"go echo-max (GOMAXPROCS=1, CPU 0): generator unreliable ⚠ (generator CPU saturated)",
 		"| 500/s | go | 500 | — | — | 120µs | 120µs | — | 0 |",
@@ -231,6 +239,56 @@ func TestTablesFromFixtures(t *testing.T) {
 	// A run without a report gets no link.
 	if strings.Contains(string(page), `href="runs/tornado/churn-500.html"`) {
 		t.Error("HTML links to a report that does not exist")
+	}
+}
+
+// With repeated closed-loop runs every table shows the median run: the
+// summary, the throughput table and the tuning row of the labelled run
+// agree, and a noisy outlier (here the unreliable base run) is not the
+// headline.
+func TestRepeatedRunsShowTheMedian(t *testing.T) {
+	dir := t.TempDir()
+	const label = "GOMAXPROCS=1, CPU 0"
+	writeFixtures(t, dir, []fixture{
+		{target: "go", cas: "echo-max", label: label, rc: 4, scenario: closedScenario, steadyS: 8, perS: 40000, steadyUS: 9000, unreliable: true},
+		{target: "go", cas: "echo-max.2", group: "repeat", label: label, scenario: closedScenario, steadyS: 8, perS: 72000, steadyUS: 6000},
+		{target: "go", cas: "echo-max.3", group: "repeat", label: label, scenario: closedScenario, steadyS: 8, perS: 80000, steadyUS: 5000},
+		{target: "go", cas: "echo-max.4", group: "repeat", label: label, rc: 2}, // no report: not counted
+	})
+	b, err := load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	med, rates := b.repeated("go", "echo-max")
+	if med == nil || med.Case != "echo-max.2" {
+		t.Fatalf("median run %+v, want echo-max.2", med)
+	}
+	if len(rates) != 3 || rates[0] != 40000 || rates[2] != 80000 {
+		t.Fatalf("rates %v, want 3 ascending from 40,000 to 80,000", rates)
+	}
+	md := filepath.Join(dir, "out.md")
+	if err := generate(dir, md, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	out, err := os.ReadFile(md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"| go | 72,000 | — | — |",                                               // summary
+		"| go | 72,000 | 40,000–80,000 (3 runs) | 6.00ms | 6.00ms |",            // throughput
+		"| go | GOMAXPROCS=1, CPU 0 | 500 conns × 1 in flight, 64 B | 72,000 |", // tuning
+		"differed by up to 100% here",
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("markdown lacks %q", want)
+		}
+	}
+	if strings.Contains(string(out), "40,000 ⚠") {
+		t.Error("the unreliable outlier is shown as a headline")
+	}
+	if t.Failed() {
+		t.Logf("markdown:\n%s", out)
 	}
 }
 

@@ -62,6 +62,9 @@ message: {size: 100, rate: 50}
 	if rep.EndReason != report.EndCompleted {
 		t.Fatalf("end reason %s", rep.EndReason)
 	}
+	if !rep.Generator.IncludesTarget {
+		t.Fatal("the built-in target shares the generator's process, but the report does not say so")
+	}
 }
 
 func TestBroadcastReachExact(t *testing.T) {

@@ -64,6 +64,9 @@ message: {size: 64, rate: 20}
 	}
 	m := rep.Metrics["rtt"]
 	c := rep.Counters
+	if rep.Generator.IncludesTarget {
+		t.Error("an external target is reported as sharing the generator's process")
+	}
 	t.Logf("p50 %dus p90 %dus p99 %dus min %dus; client received %d, server received %d",
 		m.P50US, m.P90US, m.P99US, m.MinUS, c.MessagesReceived, srv.received.Load())
 	if c.MessagesReceived != srv.received.Load() || c.MessagesSent != c.MessagesReceived {

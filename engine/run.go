@@ -104,7 +104,8 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Repo
 		base = proc.URL()
 		logf("started target (pid %d) on %s", proc.Pid(), proc.Addr())
 	}
-	if base == "builtin" {
+	inProcessTarget := base == "builtin"
+	if inProcessTarget {
 		srv, addr, err := startBuiltin(sc.Builtin)
 		if err != nil {
 			return fail(fmt.Errorf("start built-in server: %w", err))
@@ -264,6 +265,7 @@ loop:
 	rep.Environment.Pacing = pacing(r.pacer)
 	elapsed := time.Duration(r.clock.Now() - start)
 	final := buildReport(rep, sc, r, series, peak, hlth, elapsed, true)
+	final.Generator.IncludesTarget = inProcessTarget
 	final.EndReason, final.EndDetail = endReason, endDetail
 	if statsBefore != nil {
 		final.Server = &report.ServerObs{Before: statsBefore, After: serverStats(base)}

@@ -166,8 +166,9 @@ func buildHTMLFixture() (*Report, error) {
 		Generator: Generator{
 			CPUPercent: 38.5, CPUPeakPercent: 49.9, CPUCapacity: 800, UserCPUS: 18.2, SysCPUS: 4.9,
 			GCPauses: 42, GCPauseTotalMS: 3.1, GCPauseMaxUS: 310, MaxRSSBytes: 96 << 20, FDLimit: 1024, FDPeak: 212,
-			Unreliable: true,
-			Reasons:    []string{"sends left late (schedule lag p99 1.2ms) while the generator CPU peaked at 50%"},
+			Unreliable:     true,
+			Reasons:        []string{"sends left late (schedule lag p99 1.2ms) while the generator CPU peaked at 50%"},
+			IncludesTarget: true,
 		},
 		Environment: fixtureEnvironment(),
 		Capacity: &Capacity{

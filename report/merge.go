@@ -279,6 +279,7 @@ func mergeGenerators(rs []*Report, multi bool) (Generator, error) {
 			g.FDLimit = in.FDLimit
 		}
 		g.Unreliable = g.Unreliable || in.Unreliable
+		g.IncludesTarget = g.IncludesTarget || in.IncludesTarget
 		prefix := ""
 		if multi && len(r.MergedFrom) == 0 {
 			prefix = mergeSources(r)[0] + ": "

@@ -135,6 +135,7 @@ func TestMergeIsAssociative(t *testing.T) {
 	a, b, c := gateFixture(t, parts[0]), gateFixture(t, parts[1]), gateFixture(t, parts[2])
 	a.Generator.Unreliable, a.Generator.Reasons = true, []string{"CPU saturated"}
 	c.EndReason, c.EndDetail = EndInterrupted, "stopped by signal"
+	b.Generator.IncludesTarget = true // one part ran against its built-in target
 
 	ab, err := Merge(a, b)
 	if err != nil {
@@ -166,6 +167,9 @@ func TestMergeIsAssociative(t *testing.T) {
 	sameData(t, flat, gateFixture(t, whole))
 	if !flat.Generator.Unreliable || len(flat.Generator.Reasons) != 1 || flat.Generator.Reasons[0] != "a@2026-03-14T09:26:53Z: CPU saturated" {
 		t.Errorf("generator %+v", flat.Generator)
+	}
+	if !flat.Generator.IncludesTarget {
+		t.Error("a part whose CPU included its target no longer says so after the merge")
 	}
 	if flat.EndReason != EndInterrupted || flat.EndDetail != "stopped by signal" {
 		t.Errorf("end %q %q", flat.EndReason, flat.EndDetail)

@@ -183,6 +183,10 @@ type Generator struct {
 	FDPeak         int64    `json:"fd_peak"`
 	Unreliable     bool     `json:"unreliable"`
 	Reasons        []string `json:"reasons,omitempty"`
+	// IncludesTarget: the built-in target ran inside the generator's
+	// process, so the CPU, memory and GC figures above are the two
+	// together; threads are shared, so there is no honest way to split them.
+	IncludesTarget bool `json:"includes_target,omitempty"`
 }
 
 // Environment says where the report was made.

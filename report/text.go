@@ -106,6 +106,9 @@ func WriteText(w io.Writer, r *Report) error {
 	g := &r.Generator
 	p("\nGenerator    CPU mean %.0f%% peak %.0f%% of %.0f%% · schedule lag p99 %s · GC pauses %d (max %s) · fds peak %d of %d\n",
 		g.CPUPercent, g.CPUPeakPercent, g.CPUCapacity, lagP99(g), g.GCPauses, FormatUS(g.GCPauseMaxUS), g.FDPeak, g.FDLimit)
+	if g.IncludesTarget {
+		p("             (the built-in target ran in this process: its CPU, memory and GC are included)\n")
+	}
 	return ew.err
 }
 

@@ -444,9 +444,13 @@ func startTarget(ctx context.Context, st *scenario.StartTarget) (*launch.Process
 		defer cancel()
 	}
 	if st.Name != "" {
+		var ping *time.Duration
+		if st.PingInterval != nil {
+			ping = new(st.PingInterval.D())
+		}
 		return launch.StartKnown(ctx, st.Name, launch.Settings{
 			Addr:           st.Addr,
-			PingInterval:   st.PingInterval.D(),
+			PingInterval:   ping,
 			PingTimeout:    st.PingTimeout.D(),
 			MaxMessageSize: int64(st.MaxMessageSize),
 			Extra:          st.Args,

@@ -626,3 +626,29 @@ func js(v any) string {
 	}
 	return string(b)
 }
+
+// For a started target, a ping_interval of 0 (pings off) differs from one
+// left out (the target's default), so the field keeps the difference.
+func TestStartTargetPingIntervalZeroIsKept(t *testing.T) {
+	const load = "phases: [{duration: 1s, clients: 1}]\nflows: [{name: f, steps: [{connect: {path: /echo}}]}]\n"
+	for _, tt := range []struct {
+		yaml string
+		want *time.Duration
+	}{
+		{"start_target: {name: tornado}\n", nil},
+		{"start_target: {name: tornado, ping_interval: 0}\n", new(time.Duration(0))},
+		{"start_target: {name: tornado, ping_interval: 2s}\n", new(2 * time.Second)},
+	} {
+		sc, err := Parse("st.yaml", []byte(tt.yaml+load))
+		if err != nil {
+			t.Fatalf("%s: %v", tt.yaml, err)
+		}
+		got := sc.StartTarget.PingInterval
+		switch {
+		case tt.want == nil && got != nil:
+			t.Errorf("%s: ping_interval %v, want left out", tt.yaml, got.D())
+		case tt.want != nil && (got == nil || got.D() != *tt.want):
+			t.Errorf("%s: ping_interval %v, want %v", tt.yaml, got, *tt.want)
+		}
+	}
+}

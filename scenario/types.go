@@ -43,17 +43,18 @@ type Builtin struct {
 // protocol. {{addr}} in the command is replaced by Addr; a target given
 // 127.0.0.1:0 announces its port with a line "LISTENING host:port".
 type StartTarget struct {
-	Name           string   `yaml:"name,omitempty" json:"name,omitempty"`
-	Command        []string `yaml:"command,omitempty" json:"command,omitempty"`
-	Args           []string `yaml:"args,omitempty" json:"args,omitempty"` // extra flags for a named target, e.g. [--reactor, poll]
-	Wrap           []string `yaml:"wrap,omitempty" json:"wrap,omitempty"` // command prefix, e.g. [taskset, -c, "0"]
-	Addr           string   `yaml:"addr,omitempty" json:"addr,omitempty"` // default 127.0.0.1:0
-	PingInterval   Duration `yaml:"ping_interval,omitempty" json:"ping_interval,omitempty"`
-	PingTimeout    Duration `yaml:"ping_timeout,omitempty" json:"ping_timeout,omitempty"`
-	MaxMessageSize ByteSize `yaml:"max_message_size,omitempty" json:"max_message_size,omitempty"`
-	StopSignal     string   `yaml:"stop_signal,omitempty" json:"stop_signal,omitempty"` // TERM (default) or INT
-	ReadyTimeout   Duration `yaml:"ready_timeout,omitempty" json:"ready_timeout,omitempty"`
-	Log            string   `yaml:"log,omitempty" json:"log,omitempty"` // file for the target's output
+	Name    string   `yaml:"name,omitempty" json:"name,omitempty"`
+	Command []string `yaml:"command,omitempty" json:"command,omitempty"`
+	Args    []string `yaml:"args,omitempty" json:"args,omitempty"` // extra flags for a named target, e.g. [--reactor, poll]
+	Wrap    []string `yaml:"wrap,omitempty" json:"wrap,omitempty"` // command prefix, e.g. [taskset, -c, "0"]
+	Addr    string   `yaml:"addr,omitempty" json:"addr,omitempty"` // default 127.0.0.1:0
+	// PingInterval: left out, the target's default; 0 turns its pings off.
+	PingInterval   *Duration `yaml:"ping_interval,omitempty" json:"ping_interval,omitempty"`
+	PingTimeout    Duration  `yaml:"ping_timeout,omitempty" json:"ping_timeout,omitempty"`
+	MaxMessageSize ByteSize  `yaml:"max_message_size,omitempty" json:"max_message_size,omitempty"`
+	StopSignal     string    `yaml:"stop_signal,omitempty" json:"stop_signal,omitempty"` // TERM (default) or INT
+	ReadyTimeout   Duration  `yaml:"ready_timeout,omitempty" json:"ready_timeout,omitempty"`
+	Log            string    `yaml:"log,omitempty" json:"log,omitempty"` // file for the target's output
 }
 
 // Client holds connection settings every session uses.

@@ -60,7 +60,7 @@ func (v *validator) target() {
 			v.add("start_target", "give name or command, not both")
 		case st.Name != "" && !launch.IsKnown(st.Name):
 			v.add("start_target.name", "%q: want one of %s", st.Name, strings.Join(launch.Known, ", "))
-		case len(st.Command) > 0 && (len(st.Args) > 0 || st.PingInterval > 0 || st.PingTimeout > 0 || st.MaxMessageSize > 0):
+		case len(st.Command) > 0 && (len(st.Args) > 0 || st.PingInterval != nil || st.PingTimeout > 0 || st.MaxMessageSize > 0):
 			v.add("start_target", "args and ping/size settings apply to a named target; put them in the command")
 		}
 		if st.StopSignal != "" && st.StopSignal != "TERM" && st.StopSignal != "INT" {

@@ -38,7 +38,7 @@ func runConform(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	var url string
 	switch {
 	case *start != "" && fs.NArg() == 0:
-		p, err := launch.StartKnown(ctx, *start, launch.Settings{PingInterval: *pingInterval, PingTimeout: *pingTimeout, MaxMessageSize: *maxSize})
+		p, err := launch.StartKnown(ctx, *start, launch.Settings{PingInterval: pingInterval, PingTimeout: *pingTimeout, MaxMessageSize: *maxSize})
 		if err != nil {
 			fmt.Fprintf(stderr, "wsbench conform: %v\n", err)
 			return exitCannotStart

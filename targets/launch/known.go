@@ -25,8 +25,8 @@ func IsKnown(name string) bool { return slices.Contains(Known, name) }
 
 // Settings are the contract options every target accepts.
 type Settings struct {
-	Addr           string        // default 127.0.0.1:0
-	PingInterval   time.Duration // 0: the target's default
+	Addr           string         // default 127.0.0.1:0
+	PingInterval   *time.Duration // nil: the target's default; 0: no pings
 	PingTimeout    time.Duration
 	MaxMessageSize int64
 	Extra          []string // target-specific flags, e.g. --reactor poll
@@ -45,8 +45,8 @@ func Command(name string, s Settings) (argv []string, cleanup func(), err error)
 	}
 	var flags []string
 	flags = append(flags, "--addr", addr)
-	if s.PingInterval > 0 {
-		flags = append(flags, "--ping-interval", seconds(s.PingInterval))
+	if s.PingInterval != nil {
+		flags = append(flags, "--ping-interval", seconds(max(*s.PingInterval, 0)))
 	}
 	if s.PingTimeout > 0 {
 		flags = append(flags, "--ping-timeout", seconds(s.PingTimeout))

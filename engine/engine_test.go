@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -64,6 +66,11 @@ message: {size: 100, rate: 50}
 	}
 	if !rep.Generator.IncludesTarget {
 		t.Fatal("the built-in target shares the generator's process, but the report does not say so")
+	}
+	// Scheduled sends slept on the pacer's timerfd, and the report says how
+	// many shared a wake-up.
+	if runtime.GOOS == "linux" && !strings.HasPrefix(rep.Environment.Pacing, "timerfd, ") {
+		t.Fatalf("pacing %q, want the timerfd with its waits per wake-up", rep.Environment.Pacing)
 	}
 }
 

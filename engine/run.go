@@ -536,17 +536,22 @@ func serverStats(base string) map[string]int64 {
 	return m
 }
 
-// pacing says how the run's scheduled sends were woken, for the report.
+// pacing says how the run's scheduled sends were woken, for the report:
+// the clock, and how many deadlines shared each of its wake-ups (more at
+// high send rates, where the pacer rations its wake-ups).
 func pacing(p *pacer.Pacer) string {
-	precise, timers := p.Stats()
+	precise, timers, alarms := p.Stats()
 	switch {
 	case !p.Precise():
 		return "go-timers"
-	case timers == 0:
+	case precise == 0:
 		return "timerfd"
 	}
-	return fmt.Sprintf("timerfd, go-timers above %d wake-ups/s (%.0f%% of wake-ups)",
-		pacer.CoarseAbove, 100*float64(timers)/float64(precise+timers))
+	s := fmt.Sprintf("timerfd, %.1f waits per wake-up", float64(precise)/float64(max(alarms, 1)))
+	if timers > 0 {
+		s += fmt.Sprintf(", %.0f%% on Go timers after the pacer closed", 100*float64(timers)/float64(precise+timers))
+	}
+	return s
 }
 
 func waitGroupTimeout(wg *sync.WaitGroup, d time.Duration) bool {

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -167,36 +168,55 @@ func TestWaitDoesNotAllocate(t *testing.T) {
 	}
 }
 
-// Above CoarseAbove waits/s the Pacer hands waits to Go timers, and takes
-// them back only once the rate is clearly lower again.
-func TestCoarseWhenBusy(t *testing.T) {
-	p := newPacer(time.Hour) // this test judges the rate itself
+// Deadlines closer together than MinGap share wake-ups: however densely
+// the sends are scheduled, the clock goes off at most Burst times plus
+// once per MinGap, and still nobody wakes early.
+func TestWakeupsAtMostOnePerGap(t *testing.T) {
+	p := New()
 	defer p.Close()
 	if !p.Precise() {
 		t.Skip("no precise clock here")
 	}
-	perWindow := int64(CoarseAbove * window.Seconds())
-	w := p.NewWaiter()
-	wait := func() { w.Wait(context.Background(), time.Now().Add(100*time.Microsecond), nil) }
-	for _, step := range []struct {
-		rate   int64 // waits in the window
-		coarse bool
-	}{
-		{perWindow / 2, false},
-		{perWindow + 1, true},
-		{perWindow * 9 / 10, true}, // between the two limits: no change
-		{perWindow * 7 / 10, false},
-		{perWindow * 9 / 10, false},
-	} {
-		p.judge(step.rate)
-		if p.coarse.Load() != step.coarse {
-			t.Fatalf("after %d waits in a window: coarse %v, want %v", step.rate, !step.coarse, step.coarse)
-		}
-		precise, timers := p.Stats()
-		wait()
-		p2, t2 := p.Stats()
-		if step.coarse != (t2 == timers+1 && p2 == precise) {
-			t.Fatalf("coarse %v: wait served precise %d→%d, timers %d→%d", step.coarse, precise, p2, timers, t2)
-		}
+	const waiters = 500
+	const spacing = 2 * time.Microsecond // 50 deadlines per gap
+	start := time.Now().Add(20 * time.Millisecond)
+	var wg sync.WaitGroup
+	var early atomic.Int64
+	var last atomic.Int64 // latest wake-up, ns after start
+	for i := range waiters {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := p.NewWaiter()
+			at := start.Add(time.Duration(i) * spacing)
+			if !w.Wait(context.Background(), at, nil) {
+				t.Error("wait failed")
+				return
+			}
+			woke := time.Now()
+			if woke.Before(at) {
+				early.Add(1)
+			}
+			for {
+				old, d := last.Load(), int64(woke.Sub(start))
+				if d <= old || last.CompareAndSwap(old, d) {
+					break
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if n := early.Load(); n > 0 {
+		t.Fatalf("%d waiters woke before their deadline", n)
+	}
+	precise, _, alarms := p.Stats()
+	elapsed := time.Duration(last.Load())
+	limit := Burst + int64(elapsed/MinGap) + 1
+	t.Logf("%d waits over %v of deadlines, woken by %d alarms in %v (at most %d allowed)", precise, waiters*spacing, alarms, elapsed, limit)
+	if precise != waiters {
+		t.Fatalf("%d waits served by the precise clock, want %d", precise, waiters)
+	}
+	if alarms > limit {
+		t.Fatalf("the clock went off %d times in %v: more than %d and once per %v", alarms, elapsed, Burst, MinGap)
 	}
 }

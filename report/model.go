@@ -199,8 +199,8 @@ type Environment struct {
 	GOMAXPROCS     int    `json:"gomaxprocs"`
 	Hostname       string `json:"hostname"`
 	// Pacing is how scheduled sends were woken: "timerfd" (tens of
-	// microseconds), "go-timers" (up to a millisecond late in an idle
-	// process), or both, when a high send rate moved some to Go timers.
+	// microseconds, with how many sends shared each wake-up) or
+	// "go-timers" (up to a millisecond late in an idle process).
 	Pacing string `json:"pacing,omitempty"`
 }
 

@@ -18,12 +18,13 @@
 // where Go's timers batch many into one. So the clock's wake-ups are
 // rationed like a token bucket: up to Burst in a row at full precision, on
 // average no more than one per MinGap. Past that, deadlines closer together
-// than MinGap share a wake-up, each at most MinGap late and none early, and
-// the clock's own cost stays bounded however many sends are scheduled. An earlier version handed waits to Go
-// timers above 10,000 per second, on the theory that a busy scheduler runs
-// its timers on time. It does, but in bursts: the sends due in one
-// scheduler round leave together and queue behind each other, which the
-// schedule lag does not show and the round trips do (see MinGap).
+// than MinGap share a wake-up, each about MinGap late at most and none
+// early, and the clock's own cost stays bounded however many sends are
+// scheduled. An earlier version handed waits to Go timers above 10,000 per
+// second, on the theory that a busy scheduler runs its timers on time. It
+// does, but in bursts: the sends due in one scheduler round leave together
+// and queue behind each other, which the schedule lag does not show and the
+// round trips do (see MinGap).
 //
 // A Pacer serves many goroutines; each uses its own Waiter, which does not
 // allocate per wait.

@@ -17,13 +17,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/wsbench/wsbench/internal/launch"
+	"github.com/wsbench/wsbench/internal/pacer"
+	"github.com/wsbench/wsbench/internal/wsclient"
 	"github.com/wsbench/wsbench/metrics"
-	"github.com/wsbench/wsbench/pacer"
 	"github.com/wsbench/wsbench/report"
 	"github.com/wsbench/wsbench/scenario"
-	"github.com/wsbench/wsbench/targets/launch"
 	"github.com/wsbench/wsbench/targets/refserver"
-	"github.com/wsbench/wsbench/wsclient"
 )
 
 // Options control a run beyond what the scenario says.

@@ -19,10 +19,10 @@ import (
 
 	"github.com/gobwas/ws"
 
+	"github.com/wsbench/wsbench/internal/pacer"
+	"github.com/wsbench/wsbench/internal/wsclient"
 	"github.com/wsbench/wsbench/metrics"
-	"github.com/wsbench/wsbench/pacer"
 	"github.com/wsbench/wsbench/scenario"
-	"github.com/wsbench/wsbench/wsclient"
 )
 
 // Causes the engine itself assigns (wsclient.Classify names the network ones).

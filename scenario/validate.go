@@ -10,8 +10,8 @@ import (
 	"strings"
 
 	"github.com/wsbench/wsbench/gate"
+	"github.com/wsbench/wsbench/internal/launch"
 	"github.com/wsbench/wsbench/metrics"
-	"github.com/wsbench/wsbench/targets/launch"
 )
 
 // Validate reports every problem of a completed scenario at once. The

@@ -10,8 +10,8 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/wsbench/wsbench/internal/launch"
 	"github.com/wsbench/wsbench/targets/conformance"
-	"github.com/wsbench/wsbench/targets/launch"
 )
 
 func init() {

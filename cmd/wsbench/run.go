@@ -12,9 +12,9 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/wsbench/wsbench/engine"
+	"github.com/wsbench/wsbench/internal/launch"
 	"github.com/wsbench/wsbench/report"
 	"github.com/wsbench/wsbench/scenario"
-	"github.com/wsbench/wsbench/targets/launch"
 )
 
 func init() {

@@ -1,7 +1,7 @@
 package conformance
 
 import (
-	"github.com/wsbench/wsbench/targets/launch"
+	"github.com/wsbench/wsbench/internal/launch"
 
 	"fmt"
 	"os"

@@ -55,7 +55,8 @@ const (
 // Pacer dispatches wake-ups. The zero value is not usable; call New.
 type Pacer struct {
 	epoch time.Time
-	clock clock // nil: Go timers only
+	clock clock        // nil: Go timers only
+	now   func() int64 // nanoseconds since epoch; a fake in tests
 
 	mu    sync.Mutex
 	queue deadlines
@@ -86,12 +87,26 @@ const noDeadline = int64(1<<63 - 1)
 // New starts a Pacer. When the platform has no precise clock (or it cannot
 // be opened), the Pacer still works, with Go timers, and Precise says so.
 func New() *Pacer {
-	p := &Pacer{epoch: time.Now(), armed: noDeadline, tokens: Burst, done: make(chan struct{})}
-	if c, err := openClock(); err == nil {
-		p.clock = c
+	c, err := openClock()
+	if err != nil {
+		c = nil
+	}
+	p := newPacer(c, nil)
+	if p.clock != nil {
 		go p.dispatch()
 	} else {
 		close(p.done)
+	}
+	return p
+}
+
+// newPacer builds a Pacer on clock c (nil: Go timers only) reading the
+// time from now (nil: the monotonic clock). It starts no dispatcher, so a
+// test can drive fire itself.
+func newPacer(c clock, now func() int64) *Pacer {
+	p := &Pacer{epoch: time.Now(), clock: c, now: now, armed: noDeadline, tokens: Burst, done: make(chan struct{})}
+	if p.now == nil {
+		p.now = func() int64 { return int64(time.Since(p.epoch)) }
 	}
 	return p
 }
@@ -160,11 +175,7 @@ func (w *Waiter) Wait(ctx context.Context, at time.Time, stop <-chan struct{}) b
 		return w.waitTimer(ctx, d, stop)
 	}
 	p.precise.Add(1)
-	w.gen++
-	p.queue.push(deadline{at: key, w: w, gen: w.gen})
-	if alarm := p.alarmFor(key); alarm < p.armed {
-		p.arm(alarm)
-	}
+	p.enqueue(w, key)
 	p.mu.Unlock()
 	select {
 	case <-w.ch:
@@ -174,6 +185,16 @@ func (w *Waiter) Wait(ctx context.Context, at time.Time, stop <-chan struct{}) b
 	}
 	w.cancel()
 	return false
+}
+
+// enqueue queues w's wake-up for the deadline key and arms the clock if
+// that deadline (or the ration) calls for an earlier alarm; p.mu is held.
+func (p *Pacer) enqueue(w *Waiter, key int64) {
+	w.gen++
+	p.queue.push(deadline{at: key, w: w, gen: w.gen})
+	if alarm := p.alarmFor(key); alarm < p.armed {
+		p.arm(alarm)
+	}
 }
 
 // cancel makes the pending wake-up void and takes back one that was
@@ -207,7 +228,7 @@ func (p *Pacer) arm(key int64) {
 	if p.closed {
 		return // the clock's descriptor may be closed, even reused
 	}
-	d := time.Duration(key) - time.Since(p.epoch)
+	d := time.Duration(key - p.now())
 	if d <= 0 {
 		d = 1 // zero would disarm
 	}
@@ -236,17 +257,8 @@ func (p *Pacer) spend(now int64) {
 func (p *Pacer) dispatch() {
 	defer close(p.done)
 	for p.clock.wait() {
-		p.alarms.Add(1)
 		p.mu.Lock()
-		now := int64(time.Since(p.epoch))
-		p.spend(now)
-		for p.queue.len() > 0 && p.queue.min().at <= now {
-			p.wake(p.queue.pop())
-		}
-		p.armed = noDeadline
-		if p.queue.len() > 0 {
-			p.arm(p.alarmFor(p.queue.min().at))
-		}
+		p.fire(p.now())
 		p.mu.Unlock()
 	}
 	// Closed: hand what is still queued to Go timers, so that a Wait in
@@ -254,9 +266,26 @@ func (p *Pacer) dispatch() {
 	p.mu.Lock()
 	for p.queue.len() > 0 {
 		dl := p.queue.pop()
-		time.AfterFunc(time.Duration(dl.at)-time.Since(p.epoch), func() { p.deliver(dl) })
+		time.AfterFunc(time.Duration(dl.at-p.now()), func() { p.deliver(dl) })
 	}
 	p.mu.Unlock()
+}
+
+// fire is one expiry of the clock at now: it spends a wake-up from the
+// ration, wakes every waiter whose deadline has passed and re-arms the
+// clock for the earliest one left; p.mu is held. It is the whole of the
+// rationing policy, so tests drive it with a fake clock instead of
+// depending on how fast a busy machine schedules goroutines.
+func (p *Pacer) fire(now int64) {
+	p.alarms.Add(1)
+	p.spend(now)
+	for p.queue.len() > 0 && p.queue.min().at <= now {
+		p.wake(p.queue.pop())
+	}
+	p.armed = noDeadline
+	if p.queue.len() > 0 {
+		p.arm(p.alarmFor(p.queue.min().at))
+	}
 }
 
 // deliver wakes dl's waiter unless that wait was cancelled.

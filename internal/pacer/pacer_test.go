@@ -5,7 +5,6 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -69,30 +68,6 @@ func TestWaitNeverEarly(t *testing.T) {
 	close(errs)
 	for e := range errs {
 		t.Error(e)
-	}
-}
-
-// A cancelled wait's wake-up must not end the next wait early.
-func TestCancelledWaitLeavesNoWakeUp(t *testing.T) {
-	p := New()
-	defer p.Close()
-	w := p.NewWaiter()
-	for range 10 {
-		ctx, cancel := context.WithCancel(context.Background())
-		at := time.Now().Add(10 * time.Millisecond)
-		time.AfterFunc(time.Millisecond, cancel) // well before the deadline, even with a late timer
-		if w.Wait(ctx, at, nil) {
-			t.Fatal("cancelled wait returned true")
-		}
-		// Let the cancelled deadline pass, then wait again.
-		time.Sleep(time.Until(at) + 2*time.Millisecond)
-		next := time.Now().Add(20 * time.Millisecond)
-		if !w.Wait(context.Background(), next, nil) {
-			t.Fatal("second wait returned false")
-		}
-		if now := time.Now(); now.Before(next) {
-			t.Fatalf("second wait woke %v early: a stale wake-up survived", next.Sub(now))
-		}
 	}
 }
 
@@ -168,55 +143,3 @@ func TestWaitDoesNotAllocate(t *testing.T) {
 	}
 }
 
-// Deadlines closer together than MinGap share wake-ups: however densely
-// the sends are scheduled, the clock goes off at most Burst times plus
-// once per MinGap, and still nobody wakes early.
-func TestWakeupsAtMostOnePerGap(t *testing.T) {
-	p := New()
-	defer p.Close()
-	if !p.Precise() {
-		t.Skip("no precise clock here")
-	}
-	const waiters = 500
-	const spacing = 2 * time.Microsecond // 50 deadlines per gap
-	start := time.Now().Add(20 * time.Millisecond)
-	var wg sync.WaitGroup
-	var early atomic.Int64
-	var last atomic.Int64 // latest wake-up, ns after start
-	for i := range waiters {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			w := p.NewWaiter()
-			at := start.Add(time.Duration(i) * spacing)
-			if !w.Wait(context.Background(), at, nil) {
-				t.Error("wait failed")
-				return
-			}
-			woke := time.Now()
-			if woke.Before(at) {
-				early.Add(1)
-			}
-			for {
-				old, d := last.Load(), int64(woke.Sub(start))
-				if d <= old || last.CompareAndSwap(old, d) {
-					break
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	if n := early.Load(); n > 0 {
-		t.Fatalf("%d waiters woke before their deadline", n)
-	}
-	precise, _, alarms := p.Stats()
-	elapsed := time.Duration(last.Load())
-	limit := Burst + int64(elapsed/MinGap) + 1
-	t.Logf("%d waits over %v of deadlines, woken by %d alarms in %v (at most %d allowed)", precise, waiters*spacing, alarms, elapsed, limit)
-	if precise != waiters {
-		t.Fatalf("%d waits served by the precise clock, want %d", precise, waiters)
-	}
-	if alarms > limit {
-		t.Fatalf("the clock went off %d times in %v: more than %d and once per %v", alarms, elapsed, Burst, MinGap)
-	}
-}

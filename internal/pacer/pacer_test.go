@@ -142,4 +142,3 @@ func TestWaitDoesNotAllocate(t *testing.T) {
 		t.Errorf("Wait allocates %.1f times", n)
 	}
 }
-

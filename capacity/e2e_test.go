@@ -13,6 +13,7 @@ import (
 	"github.com/wsbench/wsbench/engine"
 	"github.com/wsbench/wsbench/report"
 	"github.com/wsbench/wsbench/scenario"
+	"github.com/wsbench/wsbench/targets"
 )
 
 // These tests search the built-in reference server for limits it has by
@@ -20,9 +21,16 @@ import (
 // them.
 
 // engineRun runs steps with engine.Run, as the capacity command does.
-func engineRun(t *testing.T) RunFunc {
+// engineRun starts sc's target (the built-in server) once for the whole
+// search, as wsbench capacity does, and runs each step against it.
+func engineRun(t *testing.T, sc *scenario.Scenario) RunFunc {
+	target, err := targets.Start(context.Background(), sc, t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = target.Stop() })
 	return func(ctx context.Context, sc *scenario.Scenario) (*report.Report, error) {
-		return engine.Run(ctx, sc, engine.Options{})
+		return target.Run(ctx, sc, engine.Options{})
 	}
 }
 
@@ -87,7 +95,7 @@ client: {drain: 300ms}
 		Logf: t.Logf,
 	}
 	began := time.Now()
-	c, reps, err := Search(context.Background(), sc, cfg, engineRun(t))
+	c, reps, err := Search(context.Background(), sc, cfg, engineRun(t, sc))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +153,7 @@ client: {drain: 200ms}
 		Logf:   t.Logf,
 	}
 	began := time.Now()
-	c, reps, err := Search(context.Background(), sc, cfg, engineRun(t))
+	c, reps, err := Search(context.Background(), sc, cfg, engineRun(t, sc))
 	if err != nil {
 		t.Fatal(err)
 	}

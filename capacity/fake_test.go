@@ -142,6 +142,7 @@ func (m *model) run(ctx context.Context, sc *scenario.Scenario) (*report.Report,
 			if n := m.errors(level); n > 0 {
 				c.ErrorsByCause = map[string]int64{"http_503": n}
 				c.ConnectsFailed = n
+				c.ConnectsAttempted += n
 			}
 		}
 		return int64(achieved), cpu

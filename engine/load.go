@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wsbench/wsbench/internal/shard"
 	"github.com/wsbench/wsbench/metrics"
 	"github.com/wsbench/wsbench/scenario"
 )
@@ -138,7 +139,7 @@ func (r *runner) runOpen(ctx context.Context, start int64) {
 	prevRate := 0.0
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	shard := r.col.Shard(0)
+	sh := r.col.Shard(0)
 	var client int64
 	for _, p := range r.sc.Phases {
 		d := int64(p.Duration)
@@ -160,14 +161,14 @@ func (r *runner) runOpen(ctx context.Context, start int64) {
 			lag := r.clock.Now() - due
 			client++
 			if r.sessions.Load() >= int64(r.sc.Client.MaxSessions) || lag > int64(r.sc.Client.MaxLag) {
-				shard.Do(func(s *metrics.Set) {
+				sh.Do(func(s *shard.Rec) {
 					s.Counters.SessionsIntended++
 					s.Counters.SessionsDropped++
 					s.Record(metrics.ScheduleLag, lag/1000)
 				})
 				continue
 			}
-			shard.Do(func(s *metrics.Set) {
+			sh.Do(func(s *shard.Rec) {
 				s.Counters.SessionsIntended++
 				s.Record(metrics.ScheduleLag, lag/1000)
 			})

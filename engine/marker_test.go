@@ -176,7 +176,11 @@ func TestPhaseResultsAssignIntervalsByMidpoint(t *testing.T) {
 		Connects: []int64{250, 500, 500, 500, 500, 0},
 		Active:   []int64{0, 0, 0, 0, 0, 0},
 	}
-	got := phaseResults(sc, s)
+	tl, err := s.Timeline()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := phaseResults(sc, tl)
 	if a := got[0].Achieved; a < 247 || a > 248 {
 		t.Errorf("ramp achieved %v", got[0].Achieved)
 	}

@@ -6,22 +6,37 @@ import (
 	"time"
 
 	"github.com/wsbench/wsbench/metrics"
+	"github.com/wsbench/wsbench/report"
 )
 
 // progress prints one status line per interval: redrawn in place on a
 // terminal, plain lines otherwise (every interval for short runs, every
-// ten seconds for long ones so CI logs stay readable).
+// ten seconds for long ones so CI logs stay readable). It is a Sink. The
+// last interval, the drain after the planned end, is not shown: the line
+// before it already showed the end.
 type progress struct {
 	w     io.Writer
 	tty   bool
 	total time.Duration
 	last  time.Duration // when a line was last printed
-	prev  time.Duration // end of the previous interval
 }
 
-func (p *progress) update(elapsed time.Duration, active int64, iv, total *metrics.Set) {
-	secs := (elapsed - p.prev).Seconds()
-	p.prev = elapsed
+func (p *progress) Interval(iv *metrics.Interval, total *metrics.Set) error {
+	if iv.End > p.total+p.total/100+10*time.Millisecond && iv.Duration() < time.Second/2 {
+		return nil // the drain
+	}
+	p.update(iv.End, iv.Duration(), iv.Active, iv.Set, total)
+	return nil
+}
+
+func (p *progress) Close(*report.Report) {
+	if p.w != nil && p.tty {
+		fmt.Fprintln(p.w)
+	}
+}
+
+func (p *progress) update(elapsed, span time.Duration, active int64, iv, total *metrics.Set) {
+	secs := span.Seconds()
 	if p.w == nil || secs <= 0 {
 		return
 	}
@@ -43,12 +58,6 @@ func (p *progress) update(elapsed time.Duration, active int64, iv, total *metric
 		fmt.Fprintf(p.w, "\r\x1b[K%s", line)
 	} else {
 		fmt.Fprintln(p.w, line)
-	}
-}
-
-func (p *progress) done() {
-	if p.w != nil && p.tty {
-		fmt.Fprintln(p.w)
 	}
 }
 

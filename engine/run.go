@@ -14,16 +14,14 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
-	"github.com/wsbench/wsbench/internal/launch"
 	"github.com/wsbench/wsbench/internal/pacer"
+	"github.com/wsbench/wsbench/internal/shard"
 	"github.com/wsbench/wsbench/internal/wsclient"
 	"github.com/wsbench/wsbench/metrics"
 	"github.com/wsbench/wsbench/report"
 	"github.com/wsbench/wsbench/scenario"
-	"github.com/wsbench/wsbench/targets/refserver"
 )
 
 // Options control a run beyond what the scenario says.
@@ -32,12 +30,36 @@ type Options struct {
 	Progress io.Writer
 	// ProgressTTY redraws one line in place instead of printing lines.
 	ProgressTTY bool
-	// Live is called after every interval with the report so far (metrics
-	// without histograms, counters, series). Returning stop ends the run
-	// early with end_reason aborted and the given reason.
-	Live func(partial *report.Report, elapsed time.Duration) (stop bool, reason string)
+	// Sinks receive every interval as it closes and the finished report
+	// (live thresholds, exporters, a coordinator's uplink).
+	Sinks []Sink
+	// Target is the ws:// or wss:// address the run's connections go to;
+	// empty means the scenario's target, which must then be such an
+	// address. The scenario in the report is kept as written.
+	Target string
+	// Worker identifies this process among the workers of one run (0 for
+	// a run of its own): it goes into message markers so that a merge of
+	// several workers' results can tell their connections apart.
+	Worker int
 	// Logf receives diagnostics; nil discards them.
 	Logf func(format string, args ...any)
+}
+
+// Sink consumes a run's intervals as they close: the progress line, live
+// thresholds, the report builder, exporters and a worker's link to its
+// coordinator are sinks. The engine calls a run's sinks from one
+// goroutine, never the senders', in order: Interval for every interval
+// (the last one holds the drain at the end), then Close once.
+type Sink interface {
+	// Interval receives interval iv and the run's totals up to and
+	// including it. Both are read-only and iv stays valid after the call
+	// (a sink may keep it); total is valid only during the call. A non-nil
+	// error stops the run: its end reason becomes aborted and the error's
+	// text its detail. A sink that can fail without that consequence (an
+	// exporter) logs instead.
+	Interval(iv *metrics.Interval, total *metrics.Set) error
+	// Close receives the finished report, read-only.
+	Close(rep *report.Report)
 }
 
 // StartError means the run could not start: nothing was measured against
@@ -53,20 +75,30 @@ type FailedError struct{ Err error }
 func (e *FailedError) Error() string { return e.Err.Error() }
 func (e *FailedError) Unwrap() error { return e.Err }
 
+// endCause is why the load stopped before its planned end, as the cause of
+// the load context's cancellation.
+type endCause struct {
+	reason, detail string
+}
+
+func (e *endCause) Error() string { return e.detail }
+
 type runner struct {
 	sc          *scenario.Scenario
 	clock       *Clock
 	pacer       *pacer.Pacer
 	reg         *metrics.Registry
-	col         *metrics.Collector
+	col         *shard.Collector
 	ledger      *ledger
 	flows       []*flow
 	picker      *picker
 	dialOpts    wsclient.Options
 	sourceAddrs []*net.TCPAddr
 	seed        uint64
+	worker      int64
 
 	active     atomic.Int64 // open connections
+	peakActive atomic.Int64 // most connections open at once
 	publishing atomic.Int64 // publish steps still sending or draining
 	sessions   atomic.Int64 // running open-model sessions
 	sessionSeq atomic.Int64
@@ -77,10 +109,26 @@ type runner struct {
 
 func (r *runner) pick() *flow { return r.picker.next() }
 
-// Run executes sc and returns its report. The report is never nil: when
-// the run cannot start (*StartError) or fails (*FailedError) it still says
-// what happened, and a cancelled ctx gives a partial report with
-// end_reason interrupted.
+// connOpened counts a newly open connection and raises the peak.
+func (r *runner) connOpened() {
+	n := r.active.Add(1)
+	for {
+		p := r.peakActive.Load()
+		if n <= p || r.peakActive.CompareAndSwap(p, n) {
+			return
+		}
+	}
+}
+
+// Run executes sc against its target, which must be a ws:// or wss://
+// address: starting and stopping a target (the built-in server, a target
+// process) is the caller's job (package targets). Run returns the run's
+// report, which is never nil: when the run cannot start (*StartError) or
+// fails (*FailedError) it still says what happened, and a cancelled ctx
+// gives a partial report with end_reason interrupted. A ctx cancelled with
+// a cause (context.WithCancelCause) that is a *FailedError ends the run as
+// failed, with the cause as its detail: that is how a caller reports a
+// target that died.
 func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Report, error) {
 	logf := opts.Logf
 	if logf == nil {
@@ -91,36 +139,16 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Repo
 		rep.EndReason, rep.EndDetail = report.EndFailed, err.Error()
 		return rep, &StartError{Err: err}
 	}
-
 	base := sc.Target
-	var proc *launch.Process
-	if st := sc.StartTarget; st != nil && base == "" {
-		var err error
-		proc, err = startTarget(ctx, st)
-		if err != nil {
-			return fail(fmt.Errorf("start target: %w", err))
-		}
-		defer stopTarget(proc, st, logf)
-		base = proc.URL()
-		logf("started target (pid %d) on %s", proc.Pid(), proc.Addr())
-	}
-	inProcessTarget := base == "builtin"
-	if inProcessTarget {
-		srv, addr, err := startBuiltin(sc.Builtin)
-		if err != nil {
-			return fail(fmt.Errorf("start built-in server: %w", err))
-		}
-		defer func() {
-			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			_ = srv.Shutdown(sctx)
-		}()
-		base = "ws://" + addr
-		logf("built-in reference server on %s", addr)
+	if opts.Target != "" {
+		base = opts.Target
 	}
 	rep.Target = base
+	if !strings.HasPrefix(base, "ws://") && !strings.HasPrefix(base, "wss://") {
+		return fail(fmt.Errorf("target %q: engine.Run needs a ws:// or wss:// address; start the target first (package targets)", base))
+	}
 
-	r := &runner{sc: sc, reg: metrics.NewRegistry(), ledger: newLedger(leaveGrace), seed: sc.Seed}
+	r := &runner{sc: sc, reg: metrics.NewRegistry(), ledger: newLedger(leaveGrace), seed: sc.Seed, worker: int64(opts.Worker)}
 	if r.seed == 0 {
 		r.seed = uint64(time.Now().UnixNano())
 	}
@@ -151,9 +179,8 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Repo
 		rep.Counters.ErrorsByCause = map[string]int64{wsclient.Classify(err): 1}
 		return fail(fmt.Errorf("target %s unreachable: %w", base, err))
 	}
-	statsBefore := serverStats(base)
 
-	r.col = metrics.NewCollector(r.reg, 4*runtime.GOMAXPROCS(0))
+	r.col = shard.NewCollector(r.reg, 4*runtime.GOMAXPROCS(0))
 	r.clock = NewClock()
 	r.pacer = pacer.New()
 	// Sessions that outlive the run's grace period may still be waiting on
@@ -177,28 +204,30 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Repo
 	go func() { defer drivers.Done(); r.runClosed(planned, start) }()
 	go func() { defer drivers.Done(); r.runOpen(planned, start) }()
 
-	series := report.NewSeries(sc.Interval.D().Seconds())
-	prog := &progress{w: opts.Progress, tty: opts.ProgressTTY, total: total}
-	var peak int64
-	deadIntervals := 0
+	// The interval loop only cuts intervals; sinks run on their own
+	// goroutine so that neither a slow sink nor their work delays the
+	// next cut (and the senders share the CPU with them either way).
+	builder := &timelineSink{tl: metrics.Timeline{Step: sc.Interval.D()}}
+	sinks := []Sink{builder, &deadTarget{stop: stopLoad, total: &builder.total}}
+	if opts.Progress != nil {
+		sinks = append(sinks, &progress{w: opts.Progress, tty: opts.ProgressTTY, total: total})
+	}
+	sinks = append(sinks, opts.Sinks...)
+	feed := make(chan *metrics.Interval, 64)
+	fed := make(chan struct{})
+	go func() {
+		defer close(fed)
+		runSinks(feed, sinks, r.reg, builder, stopLoad, logf)
+	}()
+	var cutAt time.Duration
+	cut := func() {
+		set := r.col.Flush(yieldToSenders)
+		now := time.Duration(r.clock.Now() - start)
+		feed <- &metrics.Interval{Start: cutAt, End: now, Set: set, Active: r.active.Load(), CPUPercent: hlth.sample(r.active.Load())}
+		cutAt = now
+	}
 	ticker := time.NewTicker(sc.Interval.D())
 	defer ticker.Stop()
-	flush := func(show bool) *metrics.Set {
-		iv := r.col.Flush()
-		active := r.active.Load()
-		peak = max(peak, active)
-		cpu := hlth.sample()
-		elapsed := time.Duration(r.clock.Now() - start)
-		if err := series.Append(elapsed.Seconds(), active, cpu, iv); err != nil {
-			logf("series: %v", err)
-		}
-		if show {
-			prog.update(elapsed, active, iv, r.col.Total())
-		}
-		return iv
-	}
-
-	endReason, endDetail := report.EndCompleted, ""
 loop:
 	for {
 		select {
@@ -206,41 +235,17 @@ loop:
 			break loop
 		case <-ticker.C:
 		}
-		iv := flush(true)
-		// A target that refuses every connection for three intervals with
-		// nothing open is down: end the run rather than measure nothing.
-		// Intervals without attempts (slots backing off) neither start
-		// nor end a dead stretch.
-		c := &iv.Counters
-		switch {
-		case c.ConnectsOK > 0 || r.active.Load() > 0:
-			deadIntervals = 0
-		case c.ConnectsFailed > 0 || deadIntervals > 0:
-			deadIntervals++
-		}
-		if deadIntervals >= 3 {
-			endReason = report.EndFailed
-			endDetail = fmt.Sprintf("target unreachable: every connection failed for %d intervals (%s)", deadIntervals, topCause(r.col.Total().Counters.ErrorsByCause))
-			stopLoad(errors.New(endDetail))
-			break loop
-		}
-		if opts.Live != nil {
-			partial := buildReport(rep, sc, r, series, peak, nil, time.Duration(r.clock.Now()-start), false)
-			if stop, why := opts.Live(partial, time.Duration(r.clock.Now()-start)); stop {
-				endReason, endDetail = report.EndAborted, why
-				stopLoad(errors.New(why))
-				break loop
-			}
-		}
+		cut()
 	}
-	if proc != nil {
-		select {
-		case <-proc.Done():
-			endDetail = strings.TrimSpace(endDetail + fmt.Sprintf(" (the target process %d exited during the run; its output ends: %s)", proc.Pid(), lastLines(proc.Output(), 5)))
-		default:
-		}
-	}
-	if endReason == report.EndCompleted && ctx.Err() != nil {
+	endReason, endDetail := report.EndCompleted, ""
+	var ec *endCause
+	var fe *FailedError
+	switch cause := context.Cause(loadCtx); {
+	case errors.As(cause, &ec):
+		endReason, endDetail = ec.reason, ec.detail
+	case errors.As(cause, &fe):
+		endReason, endDetail = report.EndFailed, fe.Error()
+	case ctx.Err() != nil:
 		endReason, endDetail = report.EndInterrupted, "stopped by signal before the planned end"
 	}
 	stopLoad(nil)
@@ -257,36 +262,107 @@ loop:
 		}
 	}
 	stopHard()
-	// The last, partial interval (the drain) goes into the series and
-	// totals but not onto the progress line, which already showed the end.
-	flush(false)
-	prog.done()
+	// The last, partial interval holds the drain.
+	cut()
+	close(feed)
+	<-fed
 
 	rep.Environment.Pacing = pacing(r.pacer)
 	elapsed := time.Duration(r.clock.Now() - start)
-	final := buildReport(rep, sc, r, series, peak, hlth, elapsed, true)
-	final.Generator.IncludesTarget = inProcessTarget
-	final.EndReason, final.EndDetail = endReason, endDetail
-	if statsBefore != nil {
-		final.Server = &report.ServerObs{Before: statsBefore, After: serverStats(base)}
-	}
-	if proc != nil {
-		// The target's memory, for comparisons of memory per connection.
-		if rss, peak, err := proc.Memory(); err == nil {
-			if final.Server == nil {
-				final.Server = &report.ServerObs{}
-			}
-			if final.Server.After == nil {
-				final.Server.After = map[string]int64{}
-			}
-			final.Server.After["rss_bytes"], final.Server.After["peak_rss_bytes"] = rss, peak
-			final.Server.After["pid"] = int64(proc.Pid())
-		}
+	final := buildReport(rep, sc, r, builder, hlth, elapsed)
+	final.EndReason, final.EndDetail = endReason, strings.TrimSpace(endDetail+final.EndDetail)
+	for _, s := range sinks {
+		s.Close(final)
 	}
 	if endReason == report.EndFailed {
 		return final, &FailedError{Err: errors.New(endDetail)}
 	}
 	return final, nil
+}
+
+// yieldToSenders lets goroutines that became runnable (senders woken by
+// the pacer, readers with replies) run between two pieces of interval
+// work. A sleep, not runtime.Gosched: with one CPU, the scheduler polls
+// the network (where the pacer's timerfd and the sockets are) only when
+// nothing else is runnable, so a goroutine that merely yields keeps every
+// reader and woken sender waiting until it is done.
+func yieldToSenders() { time.Sleep(time.Microsecond) }
+
+// runSinks feeds every interval to the sinks, keeping the run's totals,
+// until feed is closed. The first sink error stops the load.
+func runSinks(feed <-chan *metrics.Interval, sinks []Sink, reg *metrics.Registry, builder *timelineSink, stop context.CancelCauseFunc, logf func(string, ...any)) {
+	total := metrics.NewSet(reg)
+	builder.total = total
+	stopped := false
+	for iv := range feed {
+		if err := total.Merge(iv.Set); err != nil {
+			logf("interval totals: %v", err)
+		}
+		for _, s := range sinks {
+			if err := s.Interval(iv, total); err != nil && !stopped {
+				stopped = true
+				var ec *endCause
+				if !errors.As(err, &ec) {
+					ec = &endCause{reason: report.EndAborted, detail: err.Error()}
+				}
+				stop(ec)
+			}
+		}
+	}
+}
+
+// timelineSink keeps the run's intervals for the report, coarsening the
+// oldest as a long run goes on so that memory stays bounded (exactly: the
+// report keeps at most report.MaxPoints intervals anyway).
+type timelineSink struct {
+	tl    metrics.Timeline
+	total *metrics.Set // the run's totals, owned by runSinks; read after it ends
+}
+
+func (b *timelineSink) Interval(iv *metrics.Interval, _ *metrics.Set) error {
+	b.tl.Append(iv)
+	if b.tl.Len() >= 2*report.MaxPoints {
+		return b.tl.Coarsen(2)
+	}
+	return nil
+}
+
+func (b *timelineSink) Close(*report.Report) {}
+
+// deadTarget ends a run whose target refuses every connection for three
+// intervals with nothing open: the target is down, and measuring nothing
+// for the rest of the run helps nobody. Intervals without attempts (slots
+// backing off) neither start nor end a dead stretch.
+type deadTarget struct {
+	stop  context.CancelCauseFunc
+	total **metrics.Set
+	dead  int
+}
+
+func (d *deadTarget) Interval(iv *metrics.Interval, total *metrics.Set) error {
+	c := &iv.Set.Counters
+	switch {
+	case c.ConnectsOK > 0 || iv.Active > 0:
+		d.dead = 0
+	case c.ConnectsFailed > 0 || d.dead > 0:
+		d.dead++
+	}
+	if d.dead >= 3 {
+		return &endCause{reason: report.EndFailed,
+			detail: fmt.Sprintf("target unreachable: every connection failed for %d intervals (%s)", d.dead, topCause(total.Counters.ErrorsByCause))}
+	}
+	return nil
+}
+
+func (d *deadTarget) Close(*report.Report) {}
+
+// NotStarted returns the report of a run that could not start because of
+// err (a target that would not start, for one): no measurement, the
+// reason in its end detail.
+func NotStarted(sc *scenario.Scenario, err error) *report.Report {
+	rep := newReport(sc)
+	rep.EndReason, rep.EndDetail = report.EndFailed, err.Error()
+	return rep
 }
 
 func newReport(sc *scenario.Scenario) *report.Report {
@@ -310,15 +386,14 @@ func newReport(sc *scenario.Scenario) *report.Report {
 	}
 }
 
-// buildReport assembles a report from the run's state. With final false it
-// is a cheap partial view for live thresholds (no histogram encoding).
-func buildReport(base *report.Report, sc *scenario.Scenario, r *runner, series *report.Series, peak int64, h *health, elapsed time.Duration, final bool) *report.Report {
+// buildReport assembles the finished report from the run's state.
+func buildReport(base *report.Report, sc *scenario.Scenario, r *runner, b *timelineSink, h *health, elapsed time.Duration) *report.Report {
 	rep := *base
-	total := r.col.Total()
-	if final {
-		complete := metrics.NewSet(r.reg)
-		rep.Broadcast = r.ledger.results(r.clock.Now(), complete)
-		total.Merge(complete)
+	total := b.total
+	complete := metrics.NewSet(r.reg)
+	rep.Broadcast = r.ledger.results(r.clock.Now(), complete)
+	if err := total.Merge(complete); err != nil {
+		rep.EndDetail += " (broadcast: " + err.Error() + ")"
 	}
 	rep.DurationS = elapsed.Seconds()
 	rep.Counters = total.Counters
@@ -331,13 +406,8 @@ func buildReport(base *report.Report, sc *scenario.Scenario, r *runner, series *
 		if hist.TotalCount() == 0 && !always {
 			continue
 		}
-		var m *report.Metric
-		if final {
-			var err error
-			if m, err = report.NewMetric(hist); err != nil {
-				m = report.Summarize(hist)
-			}
-		} else {
+		m, err := report.NewMetric(hist)
+		if err != nil {
 			m = report.Summarize(hist)
 		}
 		if id == int(metrics.ScheduleLag) {
@@ -345,33 +415,19 @@ func buildReport(base *report.Report, sc *scenario.Scenario, r *runner, series *
 		}
 		rep.Metrics[name] = m
 	}
-	secs := elapsed.Seconds()
-	c := &rep.Counters
-	if secs > 0 {
-		rep.Rates = report.Rates{
-			SessionsIntendedPerS: float64(c.SessionsIntended) / secs,
-			SessionsAchievedPerS: float64(c.SessionsIntended-c.SessionsDropped) / secs,
-			SendsIntendedPerS:    float64(c.SendsIntended) / secs,
-			SendsAchievedPerS:    float64(c.MessagesSent) / secs,
-			ReceivedPerS:         float64(c.MessagesReceived) / secs,
-			ConnectsPerS:         float64(c.ConnectsOK) / secs,
-		}
+	rep.Rates = report.RatesOf(&rep.Counters, elapsed.Seconds())
+	rep.Rates.PeakConnections = r.peakActive.Load()
+	// The report keeps at most report.MaxPoints intervals, merged exactly.
+	if err := b.tl.Compact(report.MaxPoints); err != nil {
+		rep.EndDetail += " (series: " + err.Error() + ")"
 	}
-	rep.Rates.PeakConnections = peak
+	series, err := report.SeriesOf(&b.tl)
+	if err != nil {
+		rep.EndDetail += " (series: " + err.Error() + ")"
+	}
 	rep.Series = series
-	if final {
-		// Live checks needed every interval; the report keeps at most
-		// report.MaxPoints, merged exactly.
-		if err := series.Compact(); err != nil {
-			rep.EndDetail = strings.TrimSpace(rep.EndDetail + " (series: " + err.Error() + ")")
-		}
-	}
-	rep.Phases = phaseResults(sc, series)
-	if h != nil {
-		rep.Generator = h.finish(total, lag)
-	} else {
-		rep.Generator = report.Generator{ScheduleLag: lag}
-	}
+	rep.Phases = phaseResults(sc, &b.tl)
+	rep.Generator = h.finish(total, lag, r.peakActive.Load())
 	return &rep
 }
 
@@ -379,7 +435,7 @@ func buildReport(base *report.Report, sc *scenario.Scenario, r *runner, series *
 // series: an interval belongs to the phase its midpoint falls in (the
 // drain interval at the end is short, so intervals are weighted by their
 // own length, not the nominal one).
-func phaseResults(sc *scenario.Scenario, s *report.Series) []report.PhaseResult {
+func phaseResults(sc *scenario.Scenario, tl *metrics.Timeline) []report.PhaseResult {
 	var out []report.PhaseResult
 	var t float64
 	for _, p := range sc.Phases {
@@ -391,18 +447,23 @@ func phaseResults(sc *scenario.Scenario, s *report.Series) []report.PhaseResult 
 			pr.Target = *p.ArrivalRate
 		}
 		var connects, secs float64
-		prev := 0.0
-		for i, end := range s.T {
-			start := prev
-			prev = end
+		sampled := false
+		for _, iv := range tl.Intervals {
+			start, end := iv.Start.Seconds(), iv.End.Seconds()
 			mid := (start + end) / 2
 			if mid < pr.StartS || mid >= pr.EndS {
 				continue
 			}
 			if pr.Model == "closed" {
-				pr.Achieved = float64(s.Active[i])
+				// The level at the phase's end: the last gauge taken
+				// before it (an interval cut after the planned end has
+				// its sessions closing already), else whatever there is.
+				if end <= pr.EndS+tl.Step.Seconds()/4 || !sampled {
+					pr.Achieved = float64(iv.Active)
+					sampled = sampled || end <= pr.EndS+tl.Step.Seconds()/4
+				}
 			} else {
-				connects += float64(s.Connects[i])
+				connects += float64(iv.Set.Counters.ConnectsOK)
 				secs += end - start
 			}
 		}
@@ -413,76 +474,6 @@ func phaseResults(sc *scenario.Scenario, s *report.Series) []report.PhaseResult 
 		t = pr.EndS
 	}
 	return out
-}
-
-func startBuiltin(b *scenario.Builtin) (*refserver.Server, string, error) {
-	cfg := refserver.Config{}
-	if b != nil {
-		cfg = refserver.Config{
-			PingInterval:   b.PingInterval.D(),
-			PingTimeout:    b.PingTimeout.D(),
-			MaxMessageSize: int64(b.MaxMessageSize),
-			ProcessDelay:   b.ProcessDelay.D(),
-			ServiceTime:    b.ServiceTime.D(),
-			MaxConns:       b.MaxConns,
-			DropEvery:      b.DropEvery,
-		}
-	}
-	srv := refserver.New(cfg)
-	addr, err := srv.Start("127.0.0.1:0")
-	if err != nil {
-		return nil, "", err
-	}
-	return srv, addr, nil
-}
-
-// startTarget starts the scenario's target process.
-func startTarget(ctx context.Context, st *scenario.StartTarget) (*launch.Process, error) {
-	if st.ReadyTimeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, st.ReadyTimeout.D())
-		defer cancel()
-	}
-	if st.Name != "" {
-		var ping *time.Duration
-		if st.PingInterval != nil {
-			ping = new(st.PingInterval.D())
-		}
-		return launch.StartKnown(ctx, st.Name, launch.Settings{
-			Addr:           st.Addr,
-			PingInterval:   ping,
-			PingTimeout:    st.PingTimeout.D(),
-			MaxMessageSize: int64(st.MaxMessageSize),
-			Extra:          st.Args,
-			Wrap:           st.Wrap,
-		})
-	}
-	addr := st.Addr
-	if addr == "" {
-		addr = "127.0.0.1:0"
-	}
-	argv := append([]string(nil), st.Wrap...)
-	for _, a := range st.Command {
-		argv = append(argv, strings.ReplaceAll(a, "{{addr}}", addr))
-	}
-	return launch.Start(ctx, argv, nil)
-}
-
-// stopTarget stops the target process with its stop signal and keeps its
-// output where the scenario asked.
-func stopTarget(p *launch.Process, st *scenario.StartTarget, logf func(string, ...any)) {
-	sig := syscall.SIGTERM
-	if st.StopSignal == "INT" {
-		sig = syscall.SIGINT
-	}
-	if err := p.Stop(sig, 10*time.Second); err != nil {
-		logf("target: %v", err)
-	}
-	if st.Log != "" {
-		if err := os.WriteFile(st.Log, []byte(p.Output()), 0o644); err != nil {
-			logf("target log: %v", err)
-		}
-	}
 }
 
 // preflight checks that the target accepts TCP connections before any
@@ -508,32 +499,6 @@ func preflight(ctx context.Context, base string, timeout time.Duration) error {
 		return err
 	}
 	return c.Close()
-}
-
-// serverStats reads the contract's GET /stats, or returns nil.
-func serverStats(base string) map[string]int64 {
-	u, err := url.Parse(base)
-	if err != nil {
-		return nil
-	}
-	scheme := "http"
-	if u.Scheme == "wss" {
-		scheme = "https"
-	}
-	client := http.Client{Timeout: time.Second}
-	resp, err := client.Get(scheme + "://" + u.Host + "/stats")
-	if err != nil {
-		return nil
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil
-	}
-	var m map[string]int64
-	if json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&m) != nil {
-		return nil
-	}
-	return m
 }
 
 // pacing says how the run's scheduled sends were woken, for the report:
@@ -576,12 +541,4 @@ func topCause(m map[string]int64) string {
 		return "no cause recorded"
 	}
 	return fmt.Sprintf("%d × %s", n, best)
-}
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, " | ")
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/wsbench/wsbench/internal/pacer"
+	"github.com/wsbench/wsbench/internal/shard"
 	"github.com/wsbench/wsbench/internal/wsclient"
 	"github.com/wsbench/wsbench/metrics"
 	"github.com/wsbench/wsbench/scenario"
@@ -65,7 +66,7 @@ type session struct {
 	client      int64
 	iter        int64
 	flow        *flow
-	shard       *metrics.Shard
+	shard       *shard.Shard
 	rng         *rand.Rand
 	vars        map[string]string
 	seq         int64
@@ -144,7 +145,7 @@ func (s *session) render(t scenario.Template) string {
 
 // run executes the flow, reconnecting per on_error, and always closes.
 func (s *session) run(ctx context.Context) error {
-	s.shard.Do(func(set *metrics.Set) { set.Counters.SessionsStarted++ })
+	s.shard.Do(func(set *shard.Rec) { set.Counters.SessionsStarted++ })
 	var err error
 	attempt := 0
 	for {
@@ -166,7 +167,7 @@ func (s *session) run(ctx context.Context) error {
 	// A session the run's end (or a ramp-down) cut short is neither
 	// completed nor failed: started − completed − failed counts them.
 	stopped := ctx.Err() != nil
-	s.shard.Do(func(set *metrics.Set) {
+	s.shard.Do(func(set *shard.Rec) {
 		switch {
 		case stopped:
 		case err == nil:
@@ -282,7 +283,7 @@ func (s *session) connect(ctx context.Context, st *step) error {
 		opts.LocalAddr = s.r.sourceAddrs[int(s.id)%n]
 	}
 	wc, timing, err := wsclient.Dial(s.r.hard, url, opts)
-	s.shard.Do(func(set *metrics.Set) {
+	s.shard.Do(func(set *shard.Rec) {
 		set.Counters.ConnectsAttempted++
 		if err != nil {
 			set.Counters.ConnectsFailed++
@@ -295,7 +296,7 @@ func (s *session) connect(ctx context.Context, st *step) error {
 	if err != nil {
 		return err
 	}
-	s.r.active.Add(1)
+	s.r.connOpened()
 	cn := &conn{
 		ws:   wc,
 		id:   s.r.connSeq.Add(1),
@@ -313,7 +314,7 @@ func (s *session) connect(ctx context.Context, st *step) error {
 		cn.member = s.r.ledger.room(url, st.raw).join(s.r.clock.Now())
 	}
 	wc.OnPong = func(p []byte) { s.onPong(cn, p) }
-	wc.OnPing = func() { s.shard.Do(func(set *metrics.Set) { set.Counters.ServerPings++ }) }
+	wc.OnPing = func() { s.shard.Do(func(set *shard.Rec) { set.Counters.ServerPings++ }) }
 	s.c = cn
 	go s.read(cn)
 	if iv := s.r.sc.Client.PingInterval.D(); iv > 0 {
@@ -419,7 +420,7 @@ func (s *session) read(c *conn) {
 
 func (s *session) pushed(c *conn, seq, tsNS int64, n, wire int, now int64) {
 	delayUS := (s.r.clock.Wall(now) - tsNS) / 1000
-	s.shard.Do(func(set *metrics.Set) {
+	s.shard.Do(func(set *shard.Rec) {
 		cn := &set.Counters
 		cn.MessagesReceived++
 		cn.BytesReceived += int64(n)
@@ -643,7 +644,7 @@ func (s *session) ping(ctx context.Context, st *step) error {
 	if err := c.ws.WritePing(s.pingPayload()); err != nil {
 		return err
 	}
-	s.shard.Do(func(set *metrics.Set) { set.Counters.PingsSent++ })
+	s.shard.Do(func(set *shard.Rec) { set.Counters.PingsSent++ })
 	timeout := st.s.Ping.Timeout.D()
 	if timeout == 0 {
 		timeout = s.r.sc.Client.PongTimeout.D()
@@ -652,13 +653,13 @@ func (s *session) ping(ctx context.Context, st *step) error {
 	defer t.Stop()
 	select {
 	case rtt := <-c.pong:
-		s.shard.Do(func(set *metrics.Set) {
+		s.shard.Do(func(set *shard.Rec) {
 			set.Counters.PongsReceived++
 			set.Record(st.metric, rtt/1000)
 		})
 		return nil
 	case <-t.C:
-		s.shard.Do(func(set *metrics.Set) { set.Counters.PongsMissed++ })
+		s.shard.Do(func(set *shard.Rec) { set.Counters.PongsMissed++ })
 		return &timeoutError{cause: causePongTimeout}
 	case <-c.done:
 		return c.err
@@ -684,12 +685,12 @@ func (s *session) heartbeat(c *conn, every time.Duration) {
 		if err := c.ws.WritePing(s.pingPayload()); err != nil {
 			return
 		}
-		s.shard.Do(func(set *metrics.Set) { set.Counters.PingsSent++ })
+		s.shard.Do(func(set *shard.Rec) { set.Counters.PingsSent++ })
 		select {
 		case <-c.done:
 			return
 		case rtt := <-c.pong:
-			s.shard.Do(func(set *metrics.Set) {
+			s.shard.Do(func(set *shard.Rec) {
 				set.Counters.PongsReceived++
 				set.Record(pingID, rtt/1000)
 			})
@@ -697,7 +698,7 @@ func (s *session) heartbeat(c *conn, every time.Duration) {
 			if c.lastPong.Load() >= sent {
 				continue
 			}
-			s.shard.Do(func(set *metrics.Set) { set.Counters.PongsMissed++ })
+			s.shard.Do(func(set *shard.Rec) { set.Counters.PongsMissed++ })
 			s.shard.Error(causePongTimeout, s.flow.f.Name+"/heartbeat")
 			c.code.Store(1011)
 			c.closing.Store(true)

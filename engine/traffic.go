@@ -11,7 +11,7 @@ import (
 
 	"github.com/gobwas/ws"
 
-	"github.com/wsbench/wsbench/metrics"
+	"github.com/wsbench/wsbench/internal/shard"
 	"github.com/wsbench/wsbench/scenario"
 )
 
@@ -219,7 +219,7 @@ func (s *session) drain(c *conn) {
 		}
 	}
 	if n := c.outstanding.Swap(0); n > 0 {
-		s.shard.Do(func(set *metrics.Set) { set.Counters.RepliesMissing += n })
+		s.shard.Do(func(set *shard.Rec) { set.Counters.RepliesMissing += n })
 	}
 }
 
@@ -447,7 +447,7 @@ func (s *session) request(ctx context.Context, st *step) error {
 			s.shard.Record(st.metric, (at-now)/1000)
 			return nil
 		case <-t.C:
-			s.shard.Do(func(set *metrics.Set) { set.Counters.RepliesMissing++ })
+			s.shard.Do(func(set *shard.Rec) { set.Counters.RepliesMissing++ })
 			return &timeoutError{cause: causeReplyTimeout}
 		case <-c.done:
 			return c.err
@@ -470,7 +470,7 @@ func (s *session) request(ctx context.Context, st *step) error {
 	})
 	if err != nil {
 		if _, ok := err.(*timeoutError); ok {
-			s.shard.Do(func(set *metrics.Set) { set.Counters.RepliesMissing++ })
+			s.shard.Do(func(set *shard.Rec) { set.Counters.RepliesMissing++ })
 		}
 		return err
 	}

@@ -56,14 +56,14 @@
 // length over the run's time series (stepping one interval at a time) and
 // fails if any window breaks it. Latency windows merge the intervals'
 // histograms, so window percentiles are exact. Windows with no samples of
-// a latency metric are skipped. Only metrics with a per-interval series can
-// have a window: latency metrics, errors, dropped, and the counters listed
-// by WindowCounters.
+// a latency metric are skipped. Every metric but reach and loss (known only
+// for the whole run) and errors by step can have a window: each interval
+// of a run carries every counter.
 //
 // # Live checks and abort_on_fail
 //
-// Threshold.Check evaluates a threshold against the partial report of a run
-// in progress and also says whether a failure is certain: a count that only
+// Threshold.Check evaluates a threshold against the running totals and
+// recent intervals of a run in progress and also says whether a failure is certain: a count that only
 // grows is already past a "<" limit, a max past its limit, a rolling window
 // already broken. Live wraps Check with k6's abortOnFail policy: it stops
 // the run as soon as a threshold with AbortOnFail fails after its Delay,

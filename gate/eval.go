@@ -3,21 +3,105 @@ package gate
 import (
 	"fmt"
 	"math"
-	"reflect"
 	"strings"
 	"time"
-
-	hdr "github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/wsbench/wsbench/metrics"
 	"github.com/wsbench/wsbench/report"
 )
 
+// view is what thresholds are judged on: a finished report, or the
+// running totals and recent intervals of a run in progress.
+type view struct {
+	durationS float64
+	counters  *metrics.Counters
+	summary   func(name string) *report.Metric              // nil for a live run
+	hist      func(name string) (*metrics.Histogram, error) // whole-run histogram; nil result: no samples
+	timeline  func() (*metrics.Timeline, error)
+	broadcast []report.BroadcastResult
+}
+
+// reportView is the view of a finished report. Histograms and the time
+// series are decoded on first use and kept for the other thresholds.
+func reportView(r *report.Report) *view {
+	v := &view{durationS: r.DurationS, counters: &r.Counters, broadcast: r.Broadcast}
+	v.summary = func(name string) *report.Metric {
+		if m := r.Metrics[name]; m != nil {
+			return m
+		}
+		if name == "schedule_lag" {
+			return r.Generator.ScheduleLag
+		}
+		return nil
+	}
+	hists := map[string]*metrics.Histogram{}
+	v.hist = func(name string) (*metrics.Histogram, error) {
+		if h, ok := hists[name]; ok {
+			return h, nil
+		}
+		var h *metrics.Histogram
+		m := v.summary(name)
+		switch {
+		case m != nil && m.HDR != "":
+			var err error
+			if h, err = m.Histogram(); err != nil {
+				return nil, err
+			}
+		case r.Series != nil && r.Series.Latency[name] != nil:
+			// A report that carries its summaries without the whole
+			// run's histograms: the intervals' add up to it.
+			tl, err := v.timeline()
+			if err != nil {
+				return nil, err
+			}
+			sum, err := tl.Sum([]string{name}, 0, tl.Len())
+			if err != nil {
+				return nil, err
+			}
+			h = sum.Hists[0]
+		}
+		hists[name] = h
+		return h, nil
+	}
+	var tl *metrics.Timeline
+	var tlErr error
+	decoded := false
+	v.timeline = func() (*metrics.Timeline, error) {
+		if !decoded {
+			decoded = true
+			if r.Series == nil {
+				tl = &metrics.Timeline{}
+			} else {
+				tl, tlErr = r.Series.Timeline()
+			}
+		}
+		return tl, tlErr
+	}
+	return v
+}
+
+// liveView is the view of a run in progress: its running totals and the
+// intervals so far (or the most recent of them).
+func liveView(total *metrics.Set, tl *metrics.Timeline, elapsed time.Duration) *view {
+	return &view{
+		durationS: elapsed.Seconds(),
+		counters:  &total.Counters,
+		hist: func(name string) (*metrics.Histogram, error) {
+			if h := total.Histogram(name); h != nil && h.TotalCount() > 0 {
+				return h, nil
+			}
+			return nil, nil
+		},
+		timeline: func() (*metrics.Timeline, error) { return tl, nil },
+	}
+}
+
 // Evaluate judges every threshold against the finished run r, in order.
 func Evaluate(ts []Threshold, r *report.Report) []report.ThresholdResult {
+	v := reportView(r)
 	out := make([]report.ThresholdResult, 0, len(ts))
 	for _, t := range ts {
-		out = append(out, t.Evaluate(r))
+		out = append(out, t.evaluate(v))
 	}
 	return out
 }
@@ -35,20 +119,22 @@ func AllPassed(rs []report.ThresholdResult) bool {
 // Evaluate judges t against the finished run r: the whole run, or every
 // window of it when t has a Window.
 func (t Threshold) Evaluate(r *report.Report) report.ThresholdResult {
+	return t.evaluate(reportView(r))
+}
+
+func (t Threshold) evaluate(v *view) report.ThresholdResult {
 	if t.Window > 0 {
-		return t.evalWindows(r)
+		return t.evalWindows(v)
 	}
 	res := t.result()
-	res.Actual, res.Detail = t.measure(r)
+	res.Actual, res.Detail = t.measure(v)
 	res.Passed = t.holds(res.Actual)
 	return res
 }
 
-// Check evaluates t against the partial report of a run in progress,
-// elapsed into it. Metrics may lack their histograms there; Check falls
-// back to the summary fields and, for other percentiles, to the interval
-// histograms of the series. Before t.Delay it does not evaluate and
-// reports a pass.
+// Check evaluates t on a run in progress, elapsed into it: total is the
+// run's running totals and tl its intervals so far (at least the last
+// window's worth). Before t.Delay it does not evaluate and reports a pass.
 //
 // certain reports that the threshold has failed for good, whatever the
 // rest of the run does: a count (which only grows) past a <, <= or ==
@@ -57,23 +143,19 @@ func (t Threshold) Evaluate(r *report.Report) report.ThresholdResult {
 // the caller's policy; Live implements k6's.
 //
 // A windowed threshold is checked on its latest complete window only, so
-// call Check after every interval (or use Live, which remembers).
-func (t Threshold) Check(r *report.Report, elapsed time.Duration) (result report.ThresholdResult, certain bool) {
+// call Check after every interval (or use Live, which does).
+func (t Threshold) Check(total *metrics.Set, tl *metrics.Timeline, elapsed time.Duration) (result report.ThresholdResult, certain bool) {
 	res := t.result()
 	if elapsed < t.Delay {
 		res.Actual, res.Passed = math.NaN(), true
 		res.Detail = fmt.Sprintf("not checked before %s", t.Delay)
 		return res, false
 	}
+	v := liveView(total, tl, elapsed)
 	if t.Window > 0 {
-		s := r.Series
-		if s == nil || s.Len() == 0 {
-			res.Actual, res.Passed, res.Detail = math.NaN(), true, "no complete window yet"
-			return res, false
-		}
-		return t.checkWindowsFrom(r, s.Len()-1, newWindowEval(t, r))
+		return t.checkLatestWindow(tl)
 	}
-	res.Actual, res.Detail = t.measure(r)
+	res.Actual, res.Detail = t.measure(v)
 	res.Passed = t.holds(res.Actual)
 	return res, !res.Passed && !math.IsNaN(res.Actual) && t.cannotRecover(res.Actual)
 }
@@ -129,16 +211,16 @@ const noSamples = "no samples"
 
 // measure computes the threshold's statistic over the whole run. A NaN
 // value comes with a detail saying why there is none.
-func (t Threshold) measure(r *report.Report) (float64, string) {
-	c := &r.Counters
+func (t Threshold) measure(v *view) (float64, string) {
+	c := v.counters
 	switch kindOf(t.Metric) {
 	case kindLatency:
-		return t.latency(r)
+		return t.latency(v)
 	case kindCounter:
-		n := reflect.ValueOf(c).Elem().Field(counterField[t.Metric]).Int()
-		return t.countOrRate(n, r.DurationS)
+		k, _ := metrics.LookupCounter(t.Metric)
+		return t.countOrRate(k.Get(c), v.durationS)
 	case kindDropped:
-		return t.countOrRate(c.SendsDropped+c.SessionsDropped, r.DurationS)
+		return t.countOrRate(c.SendsDropped+c.SessionsDropped, v.durationS)
 	case kindErrors:
 		if t.Select != "" {
 			return float64(stepErrors(c.ErrorsByStep, t.Select)), ""
@@ -152,7 +234,10 @@ func (t Threshold) measure(r *report.Report) (float64, string) {
 		}
 		return float64(c.Errors()) / float64(ops), ""
 	case kindReach, kindLoss:
-		return t.broadcast(r.Broadcast)
+		if v.summary == nil {
+			return math.NaN(), "no samples: broadcast reach is computed at the end of the run"
+		}
+		return t.broadcast(v.broadcast)
 	}
 	return math.NaN(), "unknown metric"
 }
@@ -217,63 +302,75 @@ func (t Threshold) broadcast(bs []report.BroadcastResult) (float64, string) {
 	return worst, ""
 }
 
-// latencyMetric returns the summary of a latency metric, or nil.
-func latencyMetric(r *report.Report, name string) *report.Metric {
-	if m := r.Metrics[name]; m != nil {
-		return m
+func (t Threshold) latency(v *view) (float64, string) {
+	var m *report.Metric
+	if v.summary != nil {
+		m = v.summary(t.Metric)
 	}
-	if name == "schedule_lag" {
-		return r.Generator.ScheduleLag
+	if m != nil && m.HDR == "" {
+		// A summary without its histogram: take what the summary holds.
+		if val, detail, ok := t.fromSummary(m); ok {
+			return val, detail
+		}
 	}
-	return nil
-}
-
-func (t Threshold) latency(r *report.Report) (float64, string) {
-	m := latencyMetric(r, t.Metric)
+	h, err := v.hist(t.Metric)
+	if err != nil {
+		return math.NaN(), err.Error()
+	}
 	if t.Stat == "count" {
-		if m == nil {
+		if h == nil {
 			return 0, ""
 		}
-		return float64(m.Count), ""
+		return float64(h.TotalCount()), ""
 	}
-	if m == nil || m.Count == 0 {
+	if h == nil || h.TotalCount() == 0 {
+		if m != nil && m.Count > 0 {
+			return math.NaN(), fmt.Sprintf("no samples: %s needs the histogram, which this report does not carry", t.Stat)
+		}
 		return math.NaN(), noSamples
+	}
+	if _, ok := percentile(t.Stat); !ok && !isMoment(t.Stat) {
+		return math.NaN(), fmt.Sprintf("unknown statistic %q", t.Stat)
+	}
+	return histStat(h, t.Stat), ""
+}
+
+func isMoment(stat string) bool {
+	switch stat {
+	case "min", "max", "mean", "stddev", "count":
+		return true
+	}
+	return false
+}
+
+// fromSummary computes the statistic from a metric's summary fields, for
+// reports that do not carry the whole run's histogram; ok is false when
+// the summary does not hold it (a percentile other than the usual ones).
+func (t Threshold) fromSummary(m *report.Metric) (v float64, detail string, ok bool) {
+	if t.Stat == "count" {
+		return float64(m.Count), "", true
+	}
+	if m.Count == 0 {
+		return math.NaN(), noSamples, true
 	}
 	switch t.Stat {
 	case "min":
-		return float64(m.MinUS), ""
+		return float64(m.MinUS), "", true
 	case "max":
-		return float64(m.MaxUS), ""
+		return float64(m.MaxUS), "", true
 	case "mean":
-		return m.MeanUS, ""
+		return m.MeanUS, "", true
 	case "stddev":
-		return m.StdUS, ""
+		return m.StdUS, "", true
 	}
-	q, ok := percentile(t.Stat)
-	if !ok {
-		return math.NaN(), fmt.Sprintf("unknown statistic %q", t.Stat)
+	q, known := percentile(t.Stat)
+	if !known {
+		return math.NaN(), fmt.Sprintf("unknown statistic %q", t.Stat), true
 	}
-	if v, ok := summaryPercentile(m, q); ok {
-		return float64(v), ""
+	if p, have := summaryPercentile(m, q); have {
+		return float64(p), "", true
 	}
-	if m.HDR != "" {
-		h, err := m.Histogram()
-		if err != nil {
-			return math.NaN(), err.Error()
-		}
-		return float64(h.ValueAtPercentile(q)), ""
-	}
-	// A live partial report has no total histogram, but the series holds
-	// every interval's: their merge is the total.
-	if s := r.Series; s != nil && s.Len() > 0 {
-		w := newHDRWindow(s, t.Metric)
-		if w.moveTo(0, s.Len()-1) == nil {
-			if h := w.histogram(); h.TotalCount() > 0 {
-				return float64(h.ValueAtPercentile(q)), ""
-			}
-		}
-	}
-	return math.NaN(), fmt.Sprintf("no samples: %s needs the histogram, which this report does not carry", t.Stat)
+	return 0, "", false
 }
 
 // summaryPercentile returns a percentile the summary already holds.
@@ -295,89 +392,20 @@ func summaryPercentile(m *report.Metric, q float64) (int64, bool) {
 	return 0, false
 }
 
-// hdrWindow is the histogram of a sliding range of intervals of a latency
-// series: intervals are added as the range's end moves forward and
-// subtracted as its start does, so sliding over n intervals decodes each
-// interval histogram at most twice.
-type hdrWindow struct {
-	s      *report.Series
-	name   string
-	snap   *hdr.Snapshot
-	lo, hi int // intervals [lo, hi) are in snap
-}
-
-// newHDRWindow slides over the latency metric name of s. The metric's
-// column is looked up as the window moves: during a run it may appear
-// only after the window was made.
-func newHDRWindow(s *report.Series, name string) *hdrWindow {
-	return &hdrWindow{s: s, name: name, snap: metrics.NewHistogram().Export()}
-}
-
-// moveTo makes the window hold intervals i0 to i1 inclusive.
-func (w *hdrWindow) moveTo(i0, i1 int) error {
-	if i0 >= w.hi || i0 < w.lo || i1 < w.hi-1 {
-		clear(w.snap.Counts)
-		w.lo, w.hi = i0, i0
-	}
-	for ; w.lo < i0; w.lo++ {
-		if err := w.add(w.lo, -1); err != nil {
-			return err
-		}
-	}
-	for ; w.hi <= i1; w.hi++ {
-		if err := w.add(w.hi, +1); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (w *hdrWindow) add(i int, sign int64) error {
-	ls := w.s.Latency[w.name]
-	if ls == nil || i >= len(ls.HDR) || ls.HDR[i] == "" {
-		return nil
-	}
-	h, err := metrics.DecodeHistogram(ls.HDR[i])
-	if err != nil {
-		return fmt.Errorf("interval %d: %w", i, err)
-	}
-	for j, c := range h.Export().Counts {
-		if c != 0 && j < len(w.snap.Counts) {
-			w.snap.Counts[j] += sign * c
-		}
-	}
-	return nil
-}
-
-func (w *hdrWindow) histogram() *hdr.Histogram { return hdr.Import(w.snap) }
-
-// windowEval computes a threshold's statistic over ranges of intervals.
-type windowEval struct {
-	t  Threshold
-	s  *report.Series
-	hw *hdrWindow
-}
-
-func newWindowEval(t Threshold, r *report.Report) *windowEval {
-	w := &windowEval{t: t, s: r.Series}
-	if w.s != nil && kindOf(t.Metric) == kindLatency {
-		w.hw = newHDRWindow(w.s, t.Metric)
-	}
-	return w
-}
-
-// value returns the statistic over intervals i0 to i1 inclusive; ok is
-// false when the window has no samples (no latency samples, no operations
-// for an error rate).
-func (w *windowEval) value(i0, i1 int) (v float64, ok bool, err error) {
-	t, s := w.t, w.s
-	sum := func(col []int64) (n int64) {
-		for i := i0; i <= i1 && i < len(col); i++ {
-			n += col[i]
+// windowValue returns the statistic over intervals i0 to i1 inclusive;
+// ok is false when the window has no samples (no latency samples, no
+// operations for an error rate). Every counter has a per-interval value,
+// so every counter can have a window; latency windows merge the
+// intervals' histograms, so window percentiles are exact.
+func (t Threshold) windowValue(tl *metrics.Timeline, i0, i1 int) (v float64, ok bool, err error) {
+	ivs := tl.Intervals[i0 : i1+1]
+	sum := func(get func(*metrics.Counters) int64) (n int64) {
+		for _, iv := range ivs {
+			n += get(&iv.Set.Counters)
 		}
 		return n
 	}
-	span := s.T[i1] - intervalStart(s, i0)
+	span := (ivs[len(ivs)-1].End - ivs[0].Start).Seconds()
 	rateOrCount := func(n int64) (float64, bool, error) {
 		if t.Stat == "count" {
 			return float64(n), true, nil
@@ -386,67 +414,41 @@ func (w *windowEval) value(i0, i1 int) (v float64, ok bool, err error) {
 	}
 	switch kindOf(t.Metric) {
 	case kindLatency:
-		if t.Stat == "count" {
-			if ls := s.Latency[t.Metric]; ls != nil {
-				return float64(sum(ls.Count)), true, nil
+		h := metrics.NewHistogram()
+		for _, iv := range ivs {
+			if part := iv.Set.Histogram(t.Metric); part != nil && part.TotalCount() > 0 {
+				if dropped := h.Merge(part); dropped > 0 {
+					return 0, false, fmt.Errorf("window of %s: %d samples overflow", t.Metric, dropped)
+				}
 			}
-			return 0, true, nil
 		}
-		if err := w.hw.moveTo(i0, i1); err != nil {
-			return 0, false, err
+		if t.Stat == "count" {
+			return float64(h.TotalCount()), true, nil
 		}
-		h := w.hw.histogram()
 		if h.TotalCount() == 0 {
 			return 0, false, nil
 		}
 		return histStat(h, t.Stat), true, nil
 	case kindErrors:
-		errs := sum(s.Errors)
+		errs := sum((*metrics.Counters).Errors)
 		if t.Stat == "count" {
 			return float64(errs), true, nil
 		}
-		ops := sum(s.Connects) + sum(s.ConnectFailures) + sum(s.Sent)
+		ops := sum(func(c *metrics.Counters) int64 { return c.ConnectsOK + c.ConnectsFailed + c.MessagesSent })
 		if ops == 0 {
 			return 0, false, nil
 		}
 		return float64(errs) / float64(ops), true, nil
 	case kindDropped:
-		return rateOrCount(sum(s.SendsDropped) + sum(s.SessionsDropped))
+		return rateOrCount(sum(func(c *metrics.Counters) int64 { return c.SendsDropped + c.SessionsDropped }))
 	case kindCounter:
-		col := seriesColumn(s, t.Metric)
-		if col == nil {
-			return 0, false, fmt.Errorf("%s has no per-interval series", t.Metric)
-		}
-		return rateOrCount(sum(col))
+		k, _ := metrics.LookupCounter(t.Metric)
+		return rateOrCount(sum(k.Get))
 	}
 	return 0, false, fmt.Errorf("%s cannot have a window", t.Metric)
 }
 
-func seriesColumn(s *report.Series, metric string) []int64 {
-	switch metric {
-	case "connects_ok":
-		return s.Connects
-	case "connects_failed":
-		return s.ConnectFailures
-	case "disconnects":
-		return s.Disconnects
-	case "messages_sent":
-		return s.Sent
-	case "messages_received":
-		return s.Received
-	case "bytes_sent":
-		return s.BytesSent
-	case "bytes_received":
-		return s.BytesReceived
-	case "sends_dropped":
-		return s.SendsDropped
-	case "sessions_dropped":
-		return s.SessionsDropped
-	}
-	return nil
-}
-
-func histStat(h *hdr.Histogram, stat string) float64 {
+func histStat(h *metrics.Histogram, stat string) float64 {
 	switch stat {
 	case "min":
 		return float64(h.Min())
@@ -464,30 +466,19 @@ func histStat(h *hdr.Histogram, stat string) float64 {
 }
 
 // windowSize returns how many intervals make one window (at least one).
-func (t Threshold) windowSize(s *report.Series) int {
-	return max(1, int(math.Round(t.Window.Seconds()/s.IntervalS)))
-}
-
-// intervalStart returns when interval i began: when the one before it
-// ended (the last interval of a run, which includes the drain, can be
-// longer than IntervalS).
-func intervalStart(s *report.Series, i int) float64 {
-	if i == 0 {
-		return 0
-	}
-	return s.T[i-1]
+func (t Threshold) windowSize(tl *metrics.Timeline) int {
+	return max(1, int(math.Round(float64(t.Window)/float64(tl.Step))))
 }
 
 // firstEligible returns the first interval that starts at or after Delay,
 // allowing a quarter interval of ticker jitter.
-func (t Threshold) firstEligible(s *report.Series) int {
-	d := t.Delay.Seconds()
-	for i := range s.T {
-		if intervalStart(s, i) >= d-s.IntervalS/4 {
+func (t Threshold) firstEligible(tl *metrics.Timeline) int {
+	for i, iv := range tl.Intervals {
+		if iv.Start >= t.Delay-tl.Step/4 {
 			return i
 		}
 	}
-	return s.Len()
+	return tl.Len()
 }
 
 // windowTracker folds window values into a result.
@@ -519,24 +510,26 @@ func (wt *windowTracker) add(v, endS float64) {
 	}
 }
 
-func (t Threshold) evalWindows(r *report.Report) report.ThresholdResult {
+func (t Threshold) evalWindows(v *view) report.ThresholdResult {
 	res := t.result()
 	res.Actual = math.NaN()
-	s := r.Series
+	tl, err := v.timeline()
 	switch {
-	case s == nil || s.Len() == 0:
+	case err != nil:
+		res.Detail = err.Error()
+		return res
+	case tl.Len() == 0:
 		res.Detail = "no samples: the report has no time series"
 		return res
-	case s.IntervalS <= 0:
+	case tl.Step <= 0:
 		res.Detail = "the report's time series has no interval"
 		return res
 	}
-	k, n, e0 := t.windowSize(s), s.Len(), t.firstEligible(s)
+	k, n, e0 := t.windowSize(tl), tl.Len(), t.firstEligible(tl)
 	if e0 == n {
 		res.Detail = fmt.Sprintf("no samples: the run ended before delay %s", t.Delay)
 		return res
 	}
-	we := newWindowEval(t, r)
 	wt := &windowTracker{t: t}
 	first := e0 + k - 1
 	if first > n-1 {
@@ -544,13 +537,13 @@ func (t Threshold) evalWindows(r *report.Report) report.ThresholdResult {
 	}
 	for i1 := first; i1 < n; i1++ {
 		i0 := max(e0, i1-k+1)
-		v, ok, err := we.value(i0, i1)
+		val, ok, err := t.windowValue(tl, i0, i1)
 		if err != nil {
 			res.Detail = err.Error()
 			return res
 		}
 		if ok {
-			wt.add(v, s.T[i1])
+			wt.add(val, tl.Intervals[i1].End.Seconds())
 		}
 	}
 	if wt.evaluated == 0 {
@@ -560,7 +553,7 @@ func (t Threshold) evalWindows(r *report.Report) report.ThresholdResult {
 	res.Actual, res.WorstWindow = wt.worst, wt.worstEnd
 	res.Passed = wt.broken == 0
 	if first-max(e0, first-k+1)+1 < k {
-		res.Detail = fmt.Sprintf("run shorter than one %s window: judged on %.0fs", t.Window, s.T[n-1]-intervalStart(s, e0))
+		res.Detail = fmt.Sprintf("run shorter than one %s window: judged on %.0fs", t.Window, (tl.Intervals[n-1].End - tl.Intervals[e0].Start).Seconds())
 	} else if wt.broken > 0 {
 		res.Detail = fmt.Sprintf("%d of %d windows broke the limit; worst ends at %.0fs", wt.broken, wt.evaluated, wt.worstEnd)
 	} else {
@@ -569,34 +562,36 @@ func (t Threshold) evalWindows(r *report.Report) report.ThresholdResult {
 	return res
 }
 
-// checkWindowsFrom checks the complete windows that end at intervals from
-// to the latest, for a live run. It reports the first broken one (certain:
-// a broken window stays broken) or else the latest.
-func (t Threshold) checkWindowsFrom(r *report.Report, from int, we *windowEval) (report.ThresholdResult, bool) {
+// checkLatestWindow checks the complete window that ends at the latest
+// interval of a live run (the one before was checked when it was the
+// latest). A broken window is certain: it stays broken.
+func (t Threshold) checkLatestWindow(tl *metrics.Timeline) (report.ThresholdResult, bool) {
 	res := t.result()
 	res.Actual, res.Passed = math.NaN(), true
-	s := r.Series
-	if s == nil || s.IntervalS <= 0 {
-		res.Detail = "no complete window yet"
+	res.Detail = "no complete window yet"
+	if tl == nil || tl.Step <= 0 || tl.Len() == 0 {
 		return res, false
 	}
-	k, n, e0 := t.windowSize(s), s.Len(), t.firstEligible(s)
-	res.Detail = "no complete window yet"
-	for i1 := max(from, e0+k-1); i1 < n; i1++ {
-		v, ok, err := we.value(i1-k+1, i1)
-		if err != nil {
-			res.Detail = err.Error()
-			return res, false
-		}
-		if !ok {
-			continue
-		}
-		res.Actual, res.WorstWindow, res.Detail = v, s.T[i1], ""
-		if !t.holds(v) {
-			res.Passed = false
-			res.Detail = fmt.Sprintf("the window ending at %.0fs broke the limit", s.T[i1])
-			return res, true
-		}
+	k, n := t.windowSize(tl), tl.Len()
+	i1 := n - 1
+	i0 := i1 - k + 1
+	if i0 < 0 || tl.Intervals[i0].Start < t.Delay-tl.Step/4 {
+		return res, false
+	}
+	v, ok, err := t.windowValue(tl, i0, i1)
+	if err != nil {
+		res.Detail = err.Error()
+		return res, false
+	}
+	if !ok {
+		return res, false
+	}
+	end := tl.Intervals[i1].End.Seconds()
+	res.Actual, res.WorstWindow, res.Detail = v, end, ""
+	if !t.holds(v) {
+		res.Passed = false
+		res.Detail = fmt.Sprintf("the window ending at %.0fs broke the limit", end)
+		return res, true
 	}
 	return res, false
 }

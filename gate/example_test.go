@@ -70,12 +70,13 @@ func ExampleLive() {
 	t.Delay = 5 * time.Second
 	live := gate.NewLive([]gate.Threshold{t})
 
-	// The engine calls Check after every interval with the report so far.
-	r := &report.Report{Counters: metrics.Counters{ErrorsByCause: map[string]int64{"timeout": 1}}}
+	// The engine hands it every interval with the run's totals so far.
+	total := metrics.NewSet(metrics.NewRegistry())
+	total.Counters.ErrorsByCause = map[string]int64{"timeout": 1}
 	for s := 1; s <= 10; s++ {
-		r.DurationS = float64(s)
-		if stop, why := live.Check(r, time.Duration(s)*time.Second); stop {
-			fmt.Println(why)
+		iv := &metrics.Interval{Start: time.Duration(s-1) * time.Second, End: time.Duration(s) * time.Second, Set: metrics.NewSet(metrics.NewRegistry())}
+		if err := live.Interval(iv, total); err != nil {
+			fmt.Println(err)
 			break
 		}
 	}

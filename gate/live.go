@@ -5,6 +5,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/wsbench/wsbench/metrics"
 	"github.com/wsbench/wsbench/report"
 )
 
@@ -16,16 +17,18 @@ import (
 // no point measuring the rest in CI. A threshold with no samples yet never
 // stops a run.
 //
-// Its Check method has the signature of engine.Options.Live. A Live is not
-// safe for concurrent use: the engine calls Check from one goroutine, then
-// the caller calls Final.
+// Live is an interval sink of the engine (engine.Sink): it sees every
+// interval and the running totals, and keeps only as many recent intervals
+// as its longest window needs, so a long run costs it no memory. Its work
+// per interval is a few histogram merges, not a rebuilt report. A Live is
+// not safe for concurrent use: the engine calls Interval from one
+// goroutine, then the caller calls Final.
 type Live struct {
 	Thresholds      []Threshold
 	StopWhenCertain bool
 
-	windows []*windowEval // per threshold, for windowed ones
-	seen    []int         // per threshold: intervals whose windows were checked
-	stopped int           // 1 + index of the threshold that stopped the run
+	recent  metrics.Timeline // the last intervals, enough for the longest window
+	stopped int              // 1 + index of the threshold that stopped the run
 	at      time.Duration
 	failure report.ThresholdResult
 }
@@ -35,37 +38,31 @@ func NewLive(ts []Threshold) *Live {
 	return &Live{Thresholds: ts}
 }
 
-// Check evaluates every threshold against the partial report r, elapsed
-// into the run, and reports whether to stop the run and why.
-func (l *Live) Check(r *report.Report, elapsed time.Duration) (stop bool, reason string) {
+// AbortError is what Live.Interval returns when a threshold stops the run.
+type AbortError struct{ Reason string }
+
+func (e *AbortError) Error() string { return e.Reason }
+
+// Interval evaluates every threshold after the interval iv, with total the
+// run's running totals, and returns an *AbortError when the run must stop.
+func (l *Live) Interval(iv *metrics.Interval, total *metrics.Set) error {
+	if stop, why := l.check(iv, total); stop {
+		return &AbortError{Reason: why}
+	}
+	return nil
+}
+
+// Close does nothing: the caller judges the finished report with Final.
+func (l *Live) Close(*report.Report) {}
+
+func (l *Live) check(iv *metrics.Interval, total *metrics.Set) (stop bool, reason string) {
 	if l.stopped > 0 {
 		return true, l.reason()
 	}
-	if len(l.windows) != len(l.Thresholds) {
-		l.windows = make([]*windowEval, len(l.Thresholds))
-		l.seen = make([]int, len(l.Thresholds))
-	}
+	l.remember(iv)
+	elapsed := iv.End
 	for i, t := range l.Thresholds {
-		if elapsed < t.Delay {
-			continue
-		}
-		var res report.ThresholdResult
-		var certain bool
-		if t.Window > 0 {
-			if r.Series == nil {
-				continue
-			}
-			// The series is the run's own and only grows; one evaluator
-			// per threshold slides along it.
-			if l.windows[i] == nil || l.windows[i].s != r.Series {
-				l.windows[i] = newWindowEval(t, r)
-				l.seen[i] = 0
-			}
-			res, certain = t.checkWindowsFrom(r, l.seen[i], l.windows[i])
-			l.seen[i] = r.Series.Len()
-		} else {
-			res, certain = t.Check(r, elapsed)
-		}
+		res, certain := t.Check(total, &l.recent, elapsed)
 		if res.Passed || math.IsNaN(res.Actual) {
 			continue
 		}
@@ -75,6 +72,23 @@ func (l *Live) Check(r *report.Report, elapsed time.Duration) (stop bool, reason
 		}
 	}
 	return false, ""
+}
+
+// remember keeps iv and drops intervals no window can reach any more.
+func (l *Live) remember(iv *metrics.Interval) {
+	if l.recent.Step == 0 {
+		l.recent.Step = iv.Duration()
+	}
+	keep := 1
+	for _, t := range l.Thresholds {
+		if t.Window > 0 && l.recent.Step > 0 {
+			keep = max(keep, t.windowSize(&l.recent))
+		}
+	}
+	l.recent.Append(iv)
+	if n := l.recent.Len(); n > 2*keep {
+		l.recent.Intervals = append(l.recent.Intervals[:0], l.recent.Intervals[n-keep:]...)
+	}
 }
 
 func (l *Live) reason() string {

@@ -13,57 +13,45 @@ import (
 // steadyForLive is the steady run liveRun replays, built once.
 var steadyForLive *report.Report
 
-// liveRun replays the steady run interval by interval as the engine does:
-// one series that grows, summaries without histograms, and calls check
-// after every interval until it asks to stop. It returns the elapsed time
-// at the stop (0 if none) and the final report.
-func liveRun(t *testing.T, check func(r *report.Report, elapsed time.Duration) bool) (time.Duration, *report.Report) {
+// liveRun replays the steady run interval by interval as the engine does,
+// with running totals, calling check after every interval until it asks
+// to stop. It returns the elapsed time at the stop (0 if none) and the
+// final report.
+func liveRun(t *testing.T, check func(iv *metrics.Interval, total *metrics.Set) bool) (time.Duration, *report.Report) {
 	t.Helper()
 	if steadyForLive == nil {
 		steadyForLive = steady(t)
 	}
 	full := steadyForLive // only read
-	reg := metrics.NewRegistry()
-	reg.Add("login")
-	series := report.NewSeries(1)
-	total := metrics.NewSet(reg)
-	var stoppedAt time.Duration
-	var partial *report.Report
-	for i := range full.Series.Len() {
-		iv := metrics.NewSet(reg)
-		for name, ls := range full.Series.Latency {
-			id, _ := reg.Lookup(name)
-			h, err := metrics.DecodeHistogram(ls.HDR[i])
-			if err != nil {
-				t.Fatal(err)
-			}
-			iv.Hists[id].Merge(h)
-		}
-		c := &iv.Counters
-		c.MessagesSent, c.MessagesReceived = full.Series.Sent[i], full.Series.Received[i]
-		c.ConnectsOK, c.ConnectsAttempted = full.Series.Connects[i], full.Series.Connects[i]
-		c.SendsDropped = full.Series.SendsDropped[i]
-		if n := full.Series.Errors[i]; n > 0 {
-			c.ErrorsByCause = map[string]int64{"timeout": n}
-			c.ErrorsByStep = map[string]int64{"chat/login: timeout": n}
-		}
-		if err := series.Append(float64(i+1), 10, 5, iv); err != nil {
+	tl, err := full.Series.Timeline()
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := metrics.NewSetNames(full.Series.MetricNames())
+	for _, iv := range tl.Intervals {
+		if err := total.Merge(iv.Set); err != nil {
 			t.Fatal(err)
 		}
-		total.Merge(iv)
-		elapsed := time.Duration(i+1) * time.Second
-		partial = &report.Report{DurationS: elapsed.Seconds(), Metrics: map[string]*report.Metric{}, Counters: total.Counters, Series: series}
-		for id, h := range total.Hists {
-			if h.TotalCount() > 0 {
-				partial.Metrics[reg.Names()[id]] = report.Summarize(h)
-			}
-		}
-		if stoppedAt == 0 && check(partial, elapsed) {
-			stoppedAt = elapsed
-			break
+		if check(iv, total) {
+			return iv.End, full
 		}
 	}
-	return stoppedAt, partial
+	return 0, full
+}
+
+// liveState is a finished report as a live run would see it at its end:
+// running totals and the intervals.
+func liveState(t *testing.T, r *report.Report) (*metrics.Set, *metrics.Timeline) {
+	t.Helper()
+	tl, err := r.Series.Timeline()
+	if err != nil {
+		t.Fatal(err)
+	}
+	total, err := tl.Sum(r.Series.MetricNames(), 0, tl.Len())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return total, tl
 }
 
 func TestLive(t *testing.T) {
@@ -96,10 +84,12 @@ func TestLive(t *testing.T) {
 			l := NewLive([]Threshold{th})
 			l.StopWhenCertain = tt.certain
 			var why string
-			at, final := liveRun(t, func(r *report.Report, elapsed time.Duration) bool {
-				stop, reason := l.Check(r, elapsed)
-				why = reason
-				return stop
+			at, final := liveRun(t, func(iv *metrics.Interval, total *metrics.Set) bool {
+				err := l.Interval(iv, total)
+				if err != nil {
+					why = err.Error()
+				}
+				return err != nil
 			})
 			if at != tt.stopAt {
 				t.Fatalf("stopped at %v, want %v (%s)", at, tt.stopAt, why)
@@ -123,10 +113,7 @@ func TestLive(t *testing.T) {
 }
 
 func TestCheck(t *testing.T) {
-	r := steady(t)
-	for _, m := range r.Metrics {
-		m.HDR = "" // as in a live report
-	}
+	total, tl := liveState(t, steady(t))
 	tests := []struct {
 		expr    string
 		delay   time.Duration
@@ -152,7 +139,7 @@ func TestCheck(t *testing.T) {
 		t.Run(tt.expr, func(t *testing.T) {
 			th := mustParse(t, tt.expr)
 			th.Delay = tt.delay
-			res, certain := th.Check(r, 30*time.Second)
+			res, certain := th.Check(total, tl, 30*time.Second)
 			if res.Passed != tt.passed || certain != tt.certain {
 				t.Errorf("passed %v certain %v, want %v %v: %s", res.Passed, certain, tt.passed, tt.certain, res.Describe())
 			}
@@ -166,22 +153,20 @@ func TestCheck(t *testing.T) {
 func TestLiveWindowOnAMetricThatAppearsLate(t *testing.T) {
 	reg := metrics.NewRegistry()
 	login := reg.Add("login")
-	series := report.NewSeries(1)
 	th := mustParse(t, "login p99 < 10ms")
 	th.Window, th.AbortOnFail = 2*time.Second, true
 	l := NewLive([]Threshold{th})
+	total := metrics.NewSet(reg)
 	for i := range 10 {
-		iv := metrics.NewSet(reg)
+		set := metrics.NewSet(reg)
 		if i >= 3 {
-			iv.Record(login, 50_000)
+			set.Record(login, 50_000)
 		}
-		if err := series.Append(float64(i+1), 1, 1, iv); err != nil {
-			t.Fatal(err)
-		}
-		r := &report.Report{DurationS: float64(i + 1), Metrics: map[string]*report.Metric{}, Series: series}
-		if stop, why := l.Check(r, time.Duration(i+1)*time.Second); stop {
+		_ = total.Merge(set)
+		iv := &metrics.Interval{Start: time.Duration(i) * time.Second, End: time.Duration(i+1) * time.Second, Set: set}
+		if err := l.Interval(iv, total); err != nil {
 			if i != 3 {
-				t.Errorf("stopped after interval %d, want 3 (%s)", i, why)
+				t.Errorf("stopped after interval %d, want 3 (%v)", i, err)
 			}
 			return
 		}

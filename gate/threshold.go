@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"reflect"
 	"slices"
 	"sort"
 	"strconv"
@@ -60,33 +59,12 @@ const (
 	metricLoss    = "loss"
 )
 
-// counterField maps the JSON name of every int64 field of metrics.Counters
-// to its field index.
-var counterField = func() map[string]int {
-	m := map[string]int{}
-	t := reflect.TypeFor[metrics.Counters]()
-	for i := range t.NumField() {
-		f := t.Field(i)
-		if f.Type.Kind() != reflect.Int64 {
-			continue
-		}
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if name != "" && name != "-" {
-			m[name] = i
-		}
-	}
-	return m
-}()
-
-// builtinLatency are the latency metrics every run has.
-var builtinLatency = []string{"rtt", "connect", "handshake", "ping", "push_delay", "broadcast_delivery", "broadcast_complete", "schedule_lag"}
-
-// CounterNames returns the counter metrics thresholds accept (the JSON
+// CounterNames returns the counter metrics thresholds accept (the report
 // names of metrics.Counters' counts), sorted.
 func CounterNames() []string {
-	out := make([]string, 0, len(counterField))
-	for n := range counterField {
-		out = append(out, n)
+	var out []string
+	for _, k := range metrics.CounterList() {
+		out = append(out, k.Name)
 	}
 	sort.Strings(out)
 	return out
@@ -104,17 +82,6 @@ func ReservedNames() []string {
 	return append(DerivedNames(), CounterNames()...)
 }
 
-// WindowCounters returns the counter metrics that have a per-interval
-// series and so may have a rolling window.
-func WindowCounters() []string {
-	out := make([]string, 0, len(seriesCounters))
-	for n := range seriesCounters {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
-}
-
 // IsLatency reports whether a threshold on metric is a latency threshold
 // (any name that is not a counter or a derived metric).
 func IsLatency(metric string) bool { return kindOf(metric) == kindLatency }
@@ -130,7 +97,7 @@ func kindOf(metric string) kind {
 	case metricLoss:
 		return kindLoss
 	}
-	if _, ok := counterField[metric]; ok {
+	if _, ok := metrics.LookupCounter(metric); ok {
 		return kindCounter
 	}
 	return kindLatency
@@ -521,13 +488,6 @@ func (t Threshold) Name() string {
 	return t.Metric
 }
 
-// seriesCounters are the counters with a column in report.Series.
-var seriesCounters = map[string]bool{
-	"connects_ok": true, "connects_failed": true, "disconnects": true,
-	"messages_sent": true, "messages_received": true, "bytes_sent": true, "bytes_received": true,
-	"sends_dropped": true, "sessions_dropped": true,
-}
-
 // Validate checks what Parse cannot: that a latency metric exists in the
 // scenario (known reports whether the scenario records a latency metric of
 // that name; nil accepts any name), that the options make sense, and that
@@ -554,22 +514,19 @@ func Validate(t Threshold, known func(metric string) bool) error {
 			errs = append(errs, fmt.Errorf("%s cannot have a window: broadcast reach is only known for the whole run", t.Metric))
 		case k == kindErrors && t.Select != "":
 			errs = append(errs, fmt.Errorf("errors[%s] cannot have a window: errors by step are only counted for the whole run (errors can)", t.Select))
-		case k == kindCounter && !seriesCounters[t.Metric]:
-			errs = append(errs, fmt.Errorf("%s cannot have a window: it has no per-interval series; windows work on latency metrics, errors, dropped and %s",
-				t.Metric, strings.Join(WindowCounters(), ", ")))
 		}
 	}
 	return errors.Join(errs...)
 }
 
 func unknownMetric(name string) error {
-	all := append(append([]string(nil), builtinLatency...), ReservedNames()...)
+	all := append(metrics.BuiltinNames(), ReservedNames()...)
 	msg := fmt.Sprintf("unknown metric %q", name)
 	if s := closest(name, all); s != "" {
 		msg += fmt.Sprintf(" (did you mean %s?)", s)
 	}
 	return fmt.Errorf("%s: want a latency metric (%s, or one a step of this scenario names), errors, dropped, reach, loss, or a counter (%s)",
-		msg, strings.Join(builtinLatency, ", "), strings.Join(CounterNames(), ", "))
+		msg, strings.Join(metrics.BuiltinNames(), ", "), strings.Join(CounterNames(), ", "))
 }
 
 // closest returns the candidate nearest to s by edit distance, if it is

@@ -42,6 +42,104 @@ type Counters struct {
 	ErrorsByStep      map[string]int64 `json:"errors_by_step"` // "flow/step: cause"
 }
 
+// Counter is one of the counters every run keeps: its report name and
+// where it lives in Counters.
+type Counter struct {
+	Name  string
+	field func(*Counters) *int64
+}
+
+// Get returns the counter's value in c.
+func (k Counter) Get(c *Counters) int64 { return *k.field(c) }
+
+// Add adds n to the counter in c.
+func (k Counter) Add(c *Counters, n int64) { *k.field(c) += n }
+
+// counterList is every numeric counter, in report order. A counter added
+// to Counters must be listed here, and only here: merging, the time
+// series, thresholds, capacity windows and the wire form all enumerate
+// this list (TestCountersListed fails on a field that is missing).
+var counterList = [...]Counter{
+	{"connects_attempted", func(c *Counters) *int64 { return &c.ConnectsAttempted }},
+	{"connects_ok", func(c *Counters) *int64 { return &c.ConnectsOK }},
+	{"connects_failed", func(c *Counters) *int64 { return &c.ConnectsFailed }},
+	{"disconnects", func(c *Counters) *int64 { return &c.Disconnects }},
+	{"sessions_intended", func(c *Counters) *int64 { return &c.SessionsIntended }},
+	{"sessions_started", func(c *Counters) *int64 { return &c.SessionsStarted }},
+	{"sessions_completed", func(c *Counters) *int64 { return &c.SessionsCompleted }},
+	{"sessions_failed", func(c *Counters) *int64 { return &c.SessionsFailed }},
+	{"sessions_dropped", func(c *Counters) *int64 { return &c.SessionsDropped }},
+	{"messages_sent", func(c *Counters) *int64 { return &c.MessagesSent }},
+	{"messages_received", func(c *Counters) *int64 { return &c.MessagesReceived }},
+	{"bytes_sent", func(c *Counters) *int64 { return &c.BytesSent }},
+	{"bytes_received", func(c *Counters) *int64 { return &c.BytesReceived }},
+	{"wire_bytes_sent", func(c *Counters) *int64 { return &c.WireBytesSent }},
+	{"wire_bytes_received", func(c *Counters) *int64 { return &c.WireBytesReceived }},
+	{"sends_intended", func(c *Counters) *int64 { return &c.SendsIntended }},
+	{"sends_dropped", func(c *Counters) *int64 { return &c.SendsDropped }},
+	{"replies_missing", func(c *Counters) *int64 { return &c.RepliesMissing }},
+	{"latency_clamped", func(c *Counters) *int64 { return &c.Clamped }},
+	{"pings_sent", func(c *Counters) *int64 { return &c.PingsSent }},
+	{"pongs_received", func(c *Counters) *int64 { return &c.PongsReceived }},
+	{"pongs_missed", func(c *Counters) *int64 { return &c.PongsMissed }},
+	{"server_pings", func(c *Counters) *int64 { return &c.ServerPings }},
+	{"push_received", func(c *Counters) *int64 { return &c.PushReceived }},
+	{"push_gaps", func(c *Counters) *int64 { return &c.PushGaps }},
+	{"push_out_of_order", func(c *Counters) *int64 { return &c.PushOutOfOrder }},
+}
+
+// CounterList returns every numeric counter, in report order.
+func CounterList() []Counter { return counterList[:] }
+
+// LookupCounter returns the counter with the report name name.
+func LookupCounter(name string) (Counter, bool) {
+	for _, k := range counterList {
+		if k.Name == name {
+			return k, true
+		}
+	}
+	return Counter{}, false
+}
+
+// Family is a keyed group of counters (closes by code, errors by cause):
+// a map from key to count.
+type Family struct {
+	Name  string
+	field func(*Counters) *map[string]int64
+}
+
+// Get returns the family's map in c (nil when empty).
+func (f Family) Get(c *Counters) map[string]int64 { return *f.field(c) }
+
+// Add adds n to key in c.
+func (f Family) Add(c *Counters, key string, n int64) {
+	m := f.field(c)
+	if *m == nil {
+		*m = make(map[string]int64)
+	}
+	(*m)[key] += n
+}
+
+var familyList = [...]Family{
+	{"closes_by_code", func(c *Counters) *map[string]int64 { return &c.ClosesByCode }},
+	{"closes_by_initiator", func(c *Counters) *map[string]int64 { return &c.ClosesByInitiator }},
+	{"errors_by_cause", func(c *Counters) *map[string]int64 { return &c.ErrorsByCause }},
+	{"errors_by_step", func(c *Counters) *map[string]int64 { return &c.ErrorsByStep }},
+}
+
+// FamilyList returns every keyed counter family, in report order.
+func FamilyList() []Family { return familyList[:] }
+
+// LookupFamily returns the family with the report name name.
+func LookupFamily(name string) (Family, bool) {
+	for _, f := range familyList {
+		if f.Name == name {
+			return f, true
+		}
+	}
+	return Family{}, false
+}
+
 // Errors returns the number of errors of every cause.
 func (c *Counters) Errors() int64 {
 	var n int64
@@ -53,43 +151,36 @@ func (c *Counters) Errors() int64 {
 
 // Merge adds o into c.
 func (c *Counters) Merge(o *Counters) {
-	c.ConnectsAttempted += o.ConnectsAttempted
-	c.ConnectsOK += o.ConnectsOK
-	c.ConnectsFailed += o.ConnectsFailed
-	c.Disconnects += o.Disconnects
-	c.SessionsIntended += o.SessionsIntended
-	c.SessionsStarted += o.SessionsStarted
-	c.SessionsCompleted += o.SessionsCompleted
-	c.SessionsFailed += o.SessionsFailed
-	c.SessionsDropped += o.SessionsDropped
-	c.MessagesSent += o.MessagesSent
-	c.MessagesReceived += o.MessagesReceived
-	c.BytesSent += o.BytesSent
-	c.BytesReceived += o.BytesReceived
-	c.WireBytesSent += o.WireBytesSent
-	c.WireBytesReceived += o.WireBytesReceived
-	c.SendsIntended += o.SendsIntended
-	c.SendsDropped += o.SendsDropped
-	c.RepliesMissing += o.RepliesMissing
-	c.Clamped += o.Clamped
-	c.PingsSent += o.PingsSent
-	c.PongsReceived += o.PongsReceived
-	c.PongsMissed += o.PongsMissed
-	c.ServerPings += o.ServerPings
-	c.PushReceived += o.PushReceived
-	c.PushGaps += o.PushGaps
-	c.PushOutOfOrder += o.PushOutOfOrder
-	c.ClosesByCode = mergeMap(c.ClosesByCode, o.ClosesByCode)
-	c.ClosesByInitiator = mergeMap(c.ClosesByInitiator, o.ClosesByInitiator)
-	c.ErrorsByCause = mergeMap(c.ErrorsByCause, o.ErrorsByCause)
-	c.ErrorsByStep = mergeMap(c.ErrorsByStep, o.ErrorsByStep)
+	for _, k := range counterList {
+		*k.field(c) += *k.field(o)
+	}
+	for _, f := range familyList {
+		*f.field(c) = mergeMap(*f.field(c), *f.field(o))
+	}
+}
+
+// IsZero reports whether every counter in c is zero.
+func (c *Counters) IsZero() bool {
+	for _, k := range counterList {
+		if *k.field(c) != 0 {
+			return false
+		}
+	}
+	for _, f := range familyList {
+		for _, v := range *f.field(c) {
+			if v != 0 {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // Normalize replaces nil maps with empty ones, so a JSON report always has
 // every key and readers need not tell "absent" from "zero".
 func (c *Counters) Normalize() {
-	for _, m := range []*map[string]int64{&c.ClosesByCode, &c.ClosesByInitiator, &c.ErrorsByCause, &c.ErrorsByStep} {
-		if *m == nil {
+	for _, f := range familyList {
+		if m := f.field(c); *m == nil {
 			*m = map[string]int64{}
 		}
 	}
@@ -106,11 +197,4 @@ func mergeMap(dst, src map[string]int64) map[string]int64 {
 		dst[k] += v
 	}
 	return dst
-}
-
-func inc(m *map[string]int64, k string) {
-	if *m == nil {
-		*m = make(map[string]int64)
-	}
-	(*m)[k]++
 }

@@ -12,7 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	hdr "github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/wsbench/wsbench/metrics"
 )
 
 // DefaultTolerance is the relative change a comparison row must exceed to
@@ -169,7 +169,7 @@ func Compare(base, cur []*Report, opts CompareOptions) *Comparison {
 			}
 		}
 	}
-	hists := map[*Metric]*hdr.Histogram{}
+	hists := map[*Metric]*metrics.Histogram{}
 	for _, name := range metricOrder(seen) {
 		for _, stat := range compareLatencyStats {
 			get := func(r *Report) compareEstimate {
@@ -317,7 +317,7 @@ func compareCombine(rs []*Report, get func(*Report) compareEstimate) compareEsti
 	return compareEstimate{med, lo, hi}
 }
 
-func compareLatency(m *Metric, stat string, cache map[*Metric]*hdr.Histogram) (compareEstimate, error) {
+func compareLatency(m *Metric, stat string, cache map[*Metric]*metrics.Histogram) (compareEstimate, error) {
 	if m == nil || m.Count == 0 {
 		return noCompareEstimate, nil
 	}
@@ -368,7 +368,7 @@ func compareLatency(m *Metric, stat string, cache map[*Metric]*hdr.Histogram) (c
 // side of the percentile the normal approximation fails and the sample
 // cannot place the percentile at all: the interval is then the whole
 // range, min to max.
-func comparePercentileInterval(h *hdr.Histogram, q float64) (lo, hi float64) {
+func comparePercentileInterval(h *metrics.Histogram, q float64) (lo, hi float64) {
 	n := float64(h.TotalCount())
 	p := q / 100
 	if n*p < 5 || n*(1-p) < 5 {

@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	hdr "github.com/HdrHistogram/hdrhistogram-go"
-
 	"github.com/wsbench/wsbench/metrics"
 )
 
@@ -233,7 +231,7 @@ func buildBigHTMLFixture() (*Report, error) {
 	const n = 7200
 	rng := rand.New(rand.NewPCG(3, 4))
 	type poolEntry struct {
-		h   *hdr.Histogram
+		h   *metrics.Histogram
 		m   *Metric
 		enc string
 	}
@@ -351,12 +349,13 @@ func buildBigHTMLFixture() (*Report, error) {
 			if times == 0 {
 				continue
 			}
-			for _, b := range pools[j][k].h.Distribution() {
-				if b.Count > 0 {
-					if err := tot.RecordValues(b.From, b.Count*times); err != nil {
-						return nil, err
-					}
-				}
+			var err error
+			pools[j][k].h.ForEachBucket(func(v, n int64) bool {
+				err = tot.RecordValues(v, n*times)
+				return err == nil
+			})
+			if err != nil {
+				return nil, err
 			}
 		}
 		m, err := NewMetric(tot)

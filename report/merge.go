@@ -8,14 +8,8 @@ import (
 	"strings"
 	"time"
 
-	hdr "github.com/HdrHistogram/hdrhistogram-go"
-
 	"github.com/wsbench/wsbench/metrics"
 )
-
-// maxMergedIntervals bounds the merged time series: reports hours apart at
-// a one-second interval would otherwise make a series mostly of gaps.
-const maxMergedIntervals = 1_000_000
 
 // Merge combines the reports of runs made at the same time from several
 // generators (or one after another) into one report, exactly: histograms
@@ -146,7 +140,7 @@ func Merge(rs ...*Report) (*Report, error) {
 		return nil, fmt.Errorf("merge: %w", err)
 	}
 
-	out.Rates = mergeRates(&out.Counters, out.DurationS)
+	out.Rates = RatesOf(&out.Counters, out.DurationS)
 	// Peak connections: the busiest merged interval, but never below a
 	// single input's own (finer-grained) peak. Without series, the sum of
 	// the peaks is the only bound there is.
@@ -163,22 +157,6 @@ func Merge(rs ...*Report) (*Report, error) {
 		}
 	}
 	return out, nil
-}
-
-// mergeRates computes the per-second rates of counters c over durationS, as
-// the engine does.
-func mergeRates(c *metrics.Counters, durationS float64) Rates {
-	if durationS <= 0 {
-		return Rates{}
-	}
-	return Rates{
-		SessionsIntendedPerS: float64(c.SessionsIntended) / durationS,
-		SessionsAchievedPerS: float64(c.SessionsIntended-c.SessionsDropped) / durationS,
-		SendsIntendedPerS:    float64(c.SendsIntended) / durationS,
-		SendsAchievedPerS:    float64(c.MessagesSent) / durationS,
-		ReceivedPerS:         float64(c.MessagesReceived) / durationS,
-		ConnectsPerS:         float64(c.ConnectsOK) / durationS,
-	}
 }
 
 // mergeSources names what a report was made from: its own merge sources,
@@ -230,7 +208,7 @@ func mergeJoinDistinct(rs []*Report, sep string, field func(*Report) string) str
 // summarises the result. A metric with samples but no histogram cannot be
 // merged exactly and is an error.
 func mergeMetrics(ms []*Metric) (*Metric, error) {
-	var h *hdr.Histogram
+	var h *metrics.Histogram
 	for _, m := range ms {
 		if m == nil {
 			continue
@@ -245,7 +223,7 @@ func mergeMetrics(ms []*Metric) (*Metric, error) {
 		if h == nil {
 			h = mh
 		} else if dropped := h.Merge(mh); dropped > 0 {
-			return nil, fmt.Errorf("%d values out of range", dropped)
+			return nil, fmt.Errorf("%d samples would overflow the count", dropped)
 		}
 	}
 	if h == nil {
@@ -356,205 +334,30 @@ func mergePhases(rs []*Report, start time.Time) []PhaseResult {
 	return out
 }
 
-// mergeSeries aligns the inputs' series on the wall clock from origin.
+// mergeSeries aligns the inputs' series on the wall clock from origin and
+// merges them exactly (metrics.MergeTimelines). If any input has no
+// series, the merged report has none.
 func mergeSeries(rs []*Report, origin time.Time) (*Series, error) {
-	step := 0.0
+	var parts []metrics.Placed
+	var names []string
 	for _, r := range rs {
 		if r.Series == nil {
 			return nil, nil
 		}
-		if r.Series.IntervalS <= 0 && r.Series.Len() > 0 {
-			return nil, fmt.Errorf("series with interval %gs", r.Series.IntervalS)
-		}
-		step = max(step, r.Series.IntervalS)
-	}
-	// Where each input interval lands: the merged interval its start falls
-	// in. Intervals start at the previous tick, so starts are regular even
-	// when the last interval of a run (the drain) is long; a quarter of an
-	// interval of slack absorbs ticker jitter.
-	buckets := make([][]int, len(rs))
-	ends := map[int]float64{}
-	n := 0
-	for k, r := range rs {
-		s := r.Series
-		off := r.StartedAt.Sub(origin).Seconds()
-		buckets[k] = make([]int, s.Len())
-		prev := 0.0
-		for i, t := range s.T {
-			j := max(0, int(math.Floor((off+prev)/step+0.25*s.IntervalS/step)))
-			buckets[k][i] = j
-			ends[j] = max(ends[j], off+t)
-			n = max(n, j+1)
-			prev = t
-		}
-	}
-	if n > maxMergedIntervals {
-		return nil, fmt.Errorf("the reports are too far apart in time: the merged series would have %d intervals of %gs", n, step)
-	}
-
-	// An interval ends when the last input interval in it ends; an empty
-	// one at its nominal end.
-	out := NewSeries(step)
-	out.T = make([]float64, n)
-	for j := range out.T {
-		t, ok := ends[j]
-		if !ok {
-			t = float64(j+1) * step
-		}
-		if j > 0 && t < out.T[j-1] {
-			t = out.T[j-1]
-		}
-		out.T[j] = t
-	}
-	cols := []struct {
-		dst *[]int64
-		src func(*Series) []int64
-	}{
-		{&out.Connects, func(s *Series) []int64 { return s.Connects }},
-		{&out.ConnectFailures, func(s *Series) []int64 { return s.ConnectFailures }},
-		{&out.Disconnects, func(s *Series) []int64 { return s.Disconnects }},
-		{&out.Sent, func(s *Series) []int64 { return s.Sent }},
-		{&out.Received, func(s *Series) []int64 { return s.Received }},
-		{&out.BytesSent, func(s *Series) []int64 { return s.BytesSent }},
-		{&out.BytesReceived, func(s *Series) []int64 { return s.BytesReceived }},
-		{&out.Errors, func(s *Series) []int64 { return s.Errors }},
-		{&out.SendsDropped, func(s *Series) []int64 { return s.SendsDropped }},
-		{&out.SessionsDropped, func(s *Series) []int64 { return s.SessionsDropped }},
-	}
-	for _, c := range cols {
-		*c.dst = make([]int64, n)
-		for k, r := range rs {
-			src := c.src(r.Series)
-			for i, j := range buckets[k] {
-				(*c.dst)[j] += mergeAt(src, i)
-			}
-		}
-	}
-
-	// Active is a level, not a count: each input contributes its value at
-	// the end of the merged interval (its last interval in it). CPU is a
-	// rate: each input contributes its mean over the merged interval.
-	out.Active = make([]int64, n)
-	out.CPUPercent = make([]float64, n)
-	for k, r := range rs {
-		s := r.Series
-		last := make([]int64, n)
-		cpu := make([]float64, n)
-		cnt := make([]int, n)
-		for i, j := range buckets[k] {
-			last[j] = mergeAt(s.Active, i)
-			if i < len(s.CPUPercent) {
-				cpu[j] += s.CPUPercent[i]
-				cnt[j]++
-			}
-		}
-		for j := range n {
-			out.Active[j] += last[j]
-			if cnt[j] > 0 {
-				out.CPUPercent[j] += cpu[j] / float64(cnt[j])
-			}
-		}
-	}
-
-	out.DisconnectsBy = mergeKeyed(rs, buckets, n, func(s *Series) map[string][]int64 { return s.DisconnectsBy })
-	out.ErrorsBy = mergeKeyed(rs, buckets, n, func(s *Series) map[string][]int64 { return s.ErrorsBy })
-
-	var names []string
-	for _, r := range rs {
-		for name := range r.Series.Latency {
-			if !slices.Contains(names, name) {
-				names = append(names, name)
-			}
-		}
-	}
-	for _, name := range names {
-		ls, err := mergeLatencySeries(rs, buckets, n, name)
-		if err != nil {
-			return nil, fmt.Errorf("series %q: %w", name, err)
-		}
-		out.Latency[name] = ls
-	}
-	return out, nil
-}
-
-func mergeAt[T any](col []T, i int) T {
-	if i < len(col) {
-		return col[i]
-	}
-	var zero T
-	return zero
-}
-
-func mergeKeyed(rs []*Report, buckets [][]int, n int, get func(*Series) map[string][]int64) map[string][]int64 {
-	var out map[string][]int64
-	for k, r := range rs {
-		for key, col := range get(r.Series) {
-			if out == nil {
-				out = map[string][]int64{}
-			}
-			dst := out[key]
-			if dst == nil {
-				dst = make([]int64, n)
-				out[key] = dst
-			}
-			for i, j := range buckets[k] {
-				dst[j] += mergeAt(col, i)
-			}
-		}
-	}
-	return out
-}
-
-// mergeLatencySeries merges one latency metric's interval histograms into
-// the merged intervals. An interval fed by a single input keeps that
-// input's histogram and statistics as they are.
-func mergeLatencySeries(rs []*Report, buckets [][]int, n int, name string) (*LatencySeries, error) {
-	srcs := make([][]string, n)
-	only := make([]*LatencySeries, n) // the single source of an interval
-	onlyIdx := make([]int, n)
-	for k, r := range rs {
-		ls := r.Series.Latency[name]
-		if ls == nil {
-			continue
-		}
-		for i, j := range buckets[k] {
-			enc := mergeAt(ls.HDR, i)
-			if enc == "" {
-				if mergeAt(ls.Count, i) > 0 {
-					return nil, errors.New("an interval has samples but no histogram, so it cannot be merged exactly")
-				}
-				continue
-			}
-			srcs[j] = append(srcs[j], enc)
-			only[j], onlyIdx[j] = ls, i
-		}
-	}
-	out := &LatencySeries{}
-	out.pad(n)
-	for j, encs := range srcs {
-		switch len(encs) {
-		case 0:
-			continue
-		case 1:
-			ls, i := only[j], onlyIdx[j]
-			out.Count[j], out.P50[j], out.P90[j], out.P99[j], out.Max[j], out.HDR[j] =
-				mergeAt(ls.Count, i), mergeAt(ls.P50, i), mergeAt(ls.P90, i), mergeAt(ls.P99, i), mergeAt(ls.Max, i), encs[0]
-			continue
-		}
-		h := metrics.NewHistogram()
-		for _, enc := range encs {
-			part, err := metrics.DecodeHistogram(enc)
-			if err != nil {
-				return nil, err
-			}
-			h.Merge(part)
-		}
-		m := Summarize(h)
-		enc, err := metrics.EncodeHistogram(h)
+		tl, err := r.Series.Timeline()
 		if err != nil {
 			return nil, err
 		}
-		out.Count[j], out.P50[j], out.P90[j], out.P99[j], out.Max[j], out.HDR[j] = m.Count, m.P50US, m.P90US, m.P99US, m.MaxUS, enc
+		for _, n := range r.Series.MetricNames() {
+			if !slices.Contains(names, n) {
+				names = append(names, n)
+			}
+		}
+		parts = append(parts, metrics.Placed{Offset: r.StartedAt.Sub(origin), Timeline: tl})
 	}
-	return out, nil
+	tl, err := metrics.MergeTimelines(names, parts)
+	if err != nil {
+		return nil, err
+	}
+	return SeriesOf(tl)
 }

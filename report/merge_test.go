@@ -22,7 +22,7 @@ func sameHistogram(t *testing.T, what, a, b string) {
 	if err != nil {
 		t.Fatalf("%s: %v", what, err)
 	}
-	if !ha.Equals(hb) {
+	if !metrics.Equal(ha, hb) {
 		t.Errorf("%s: histograms differ: %d samples (p99 %d) vs %d (p99 %d)", what,
 			ha.TotalCount(), ha.ValueAtPercentile(99), hb.TotalCount(), hb.ValueAtPercentile(99))
 	}

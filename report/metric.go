@@ -1,14 +1,12 @@
 package report
 
 import (
-	hdr "github.com/HdrHistogram/hdrhistogram-go"
-
 	"github.com/wsbench/wsbench/metrics"
 )
 
 // NewMetric summarises h. The histogram is stored whole, so the summary can
 // always be recomputed (and merged) from the report alone.
-func NewMetric(h *hdr.Histogram) (*Metric, error) {
+func NewMetric(h *metrics.Histogram) (*Metric, error) {
 	enc, err := metrics.EncodeHistogram(h)
 	if err != nil {
 		return nil, err
@@ -18,28 +16,30 @@ func NewMetric(h *hdr.Histogram) (*Metric, error) {
 	return m, nil
 }
 
+var summaryPercentiles = [...]float64{50, 90, 95, 99, 99.9}
+
 // Summarize computes the statistics of h without encoding it.
-func Summarize(h *hdr.Histogram) *Metric {
+func Summarize(h *metrics.Histogram) *Metric {
 	if h.TotalCount() == 0 {
 		return &Metric{}
 	}
-	p := h.ValueAtPercentiles([]float64{50, 90, 95, 99, 99.9})
+	p := h.ValueAtPercentilesSlice(summaryPercentiles[:])
 	return &Metric{
 		Count:  h.TotalCount(),
 		MinUS:  h.Min(),
 		MeanUS: h.Mean(),
 		StdUS:  h.StdDev(),
-		P50US:  p[50],
-		P90US:  p[90],
-		P95US:  p[95],
-		P99US:  p[99],
-		P999US: p[99.9],
+		P50US:  p[0],
+		P90US:  p[1],
+		P95US:  p[2],
+		P99US:  p[3],
+		P999US: p[4],
 		MaxUS:  h.Max(),
 	}
 }
 
 // Histogram decodes the metric's full histogram.
-func (m *Metric) Histogram() (*hdr.Histogram, error) {
+func (m *Metric) Histogram() (*metrics.Histogram, error) {
 	return metrics.DecodeHistogram(m.HDR)
 }
 

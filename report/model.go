@@ -134,6 +134,12 @@ type Series struct {
 	Latency         map[string]*LatencySeries `json:"latency"`
 	DisconnectsBy   map[string][]int64        `json:"disconnects_by,omitempty"` // by close code
 	ErrorsBy        map[string][]int64        `json:"errors_by,omitempty"`      // by cause
+	// Counters holds, by report name, every other counter that was not
+	// zero throughout, so thresholds and windows can use any counter.
+	Counters map[string][]int64 `json:"counters,omitempty"`
+	// Keyed holds the other keyed counters (closes by initiator, errors by
+	// step), by family and key.
+	Keyed map[string]map[string][]int64 `json:"keyed,omitempty"`
 }
 
 // LatencySeries holds per-interval statistics of one latency metric, taken
@@ -244,4 +250,22 @@ type Baseline struct {
 type ServerObs struct {
 	Before map[string]int64 `json:"before,omitempty"`
 	After  map[string]int64 `json:"after,omitempty"`
+}
+
+// RatesOf returns the per-second rates of counters c over durationS
+// seconds; PeakConnections is left for the caller, which knows the peak.
+// Every rate in a report (a run's, a merge's, a capacity window's) comes
+// from here.
+func RatesOf(c *metrics.Counters, durationS float64) Rates {
+	if durationS <= 0 {
+		return Rates{}
+	}
+	return Rates{
+		SessionsIntendedPerS: float64(c.SessionsIntended) / durationS,
+		SessionsAchievedPerS: float64(c.SessionsIntended-c.SessionsDropped) / durationS,
+		SendsIntendedPerS:    float64(c.SendsIntended) / durationS,
+		SendsAchievedPerS:    float64(c.MessagesSent) / durationS,
+		ReceivedPerS:         float64(c.MessagesReceived) / durationS,
+		ConnectsPerS:         float64(c.ConnectsOK) / durationS,
+	}
 }

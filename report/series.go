@@ -2,11 +2,21 @@ package report
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
+	"time"
 
 	"github.com/wsbench/wsbench/metrics"
 )
+
+// A run keeps its time series as a metrics.Timeline: intervals as data,
+// each a metrics.Set and its gauges. Series is the Timeline's JSON form,
+// column-oriented because that is compact and what chart libraries
+// consume. The two convert both ways exactly: SeriesOf encodes (the only
+// place interval histograms are encoded), Series.Timeline decodes. Every
+// computation over intervals (windows, coarsening, merging, rates) is done
+// on Timelines.
 
 // NewSeries returns an empty series with the given interval.
 func NewSeries(intervalS float64) *Series {
@@ -16,46 +26,146 @@ func NewSeries(intervalS float64) *Series {
 // Len returns the number of intervals.
 func (s *Series) Len() int { return len(s.T) }
 
-// Append adds one interval: tS is its end in seconds since the start,
-// active the open connections at that moment, cpu the generator's CPU use
-// in the interval, and iv everything recorded in it.
-func (s *Series) Append(tS float64, active int64, cpu float64, iv *metrics.Set) error {
-	n := len(s.T)
-	c := &iv.Counters
-	s.T = append(s.T, tS)
-	s.Active = append(s.Active, active)
-	s.Connects = append(s.Connects, c.ConnectsOK)
-	s.ConnectFailures = append(s.ConnectFailures, c.ConnectsFailed)
-	s.Disconnects = append(s.Disconnects, c.Disconnects)
-	s.Sent = append(s.Sent, c.MessagesSent)
-	s.Received = append(s.Received, c.MessagesReceived)
-	s.BytesSent = append(s.BytesSent, c.BytesSent)
-	s.BytesReceived = append(s.BytesReceived, c.BytesReceived)
-	s.Errors = append(s.Errors, c.Errors())
-	s.SendsDropped = append(s.SendsDropped, c.SendsDropped)
-	s.SessionsDropped = append(s.SessionsDropped, c.SessionsDropped)
-	s.CPUPercent = append(s.CPUPercent, cpu)
-	s.DisconnectsBy = appendKeyed(s.DisconnectsBy, c.ClosesByCode, n)
-	s.ErrorsBy = appendKeyed(s.ErrorsBy, c.ErrorsByCause, n)
+// seriesColumns are the counters with a named column of their own (the
+// schema's first version); every other counter goes into Series.Counters.
+var seriesColumns = []struct {
+	counter string
+	col     func(*Series) *[]int64
+}{
+	{"connects_ok", func(s *Series) *[]int64 { return &s.Connects }},
+	{"connects_failed", func(s *Series) *[]int64 { return &s.ConnectFailures }},
+	{"disconnects", func(s *Series) *[]int64 { return &s.Disconnects }},
+	{"messages_sent", func(s *Series) *[]int64 { return &s.Sent }},
+	{"messages_received", func(s *Series) *[]int64 { return &s.Received }},
+	{"bytes_sent", func(s *Series) *[]int64 { return &s.BytesSent }},
+	{"bytes_received", func(s *Series) *[]int64 { return &s.BytesReceived }},
+	{"sends_dropped", func(s *Series) *[]int64 { return &s.SendsDropped }},
+	{"sessions_dropped", func(s *Series) *[]int64 { return &s.SessionsDropped }},
+}
 
-	for id, h := range iv.Hists {
-		name := iv.Names()[id]
-		ls := s.Latency[name]
-		if ls == nil {
-			if h.TotalCount() == 0 {
+// seriesFamilies are the keyed counters with a field of their own.
+var seriesFamilies = []struct {
+	family string
+	col    func(*Series) *map[string][]int64
+}{
+	{"closes_by_code", func(s *Series) *map[string][]int64 { return &s.DisconnectsBy }},
+	{"errors_by_cause", func(s *Series) *map[string][]int64 { return &s.ErrorsBy }},
+}
+
+func namedColumn(name string) (func(*Series) *[]int64, bool) {
+	for _, c := range seriesColumns {
+		if c.counter == name {
+			return c.col, true
+		}
+	}
+	return nil, false
+}
+
+func namedFamily(name string) (func(*Series) *map[string][]int64, bool) {
+	for _, f := range seriesFamilies {
+		if f.family == name {
+			return f.col, true
+		}
+	}
+	return nil, false
+}
+
+// SeriesOf returns the JSON form of tl, encoding every interval histogram.
+func SeriesOf(tl *metrics.Timeline) (*Series, error) {
+	s := NewSeries(tl.Step.Seconds())
+	for _, iv := range tl.Intervals {
+		if err := s.appendInterval(iv); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// Append adds one interval to the series: tS is its end in seconds since
+// the start (it begins where the previous one ended), active the open
+// connections at that moment, cpu the generator's CPU use in it and set
+// everything recorded in it. A run builds a metrics.Timeline and converts
+// it once (SeriesOf); Append is for tools that build a report by hand.
+func (s *Series) Append(tS float64, active int64, cpu float64, set *metrics.Set) error {
+	var start time.Duration
+	if n := s.Len(); n > 0 {
+		start = seconds(s.T[n-1])
+	}
+	return s.appendInterval(&metrics.Interval{Start: start, End: seconds(tS), Set: set, Active: active, CPUPercent: cpu})
+}
+
+// appendInterval adds iv as the series' next interval. A column appears
+// when its counter or metric is first non-zero, padded with zeros before.
+func (s *Series) appendInterval(iv *metrics.Interval) error {
+	n := s.Len()
+	s.T = append(s.T, iv.End.Seconds())
+	s.Active = append(s.Active, iv.Active)
+	s.CPUPercent = append(s.CPUPercent, iv.CPUPercent)
+	c := &iv.Set.Counters
+	s.Errors = append(s.Errors, c.Errors())
+	for _, k := range metrics.CounterList() {
+		v := k.Get(c)
+		if col, ok := namedColumn(k.Name); ok {
+			*col(s) = append(padTo(*col(s), n), v)
+			continue
+		}
+		if v == 0 && s.Counters[k.Name] == nil {
+			continue
+		}
+		if s.Counters == nil {
+			s.Counters = map[string][]int64{}
+		}
+		s.Counters[k.Name] = append(padTo(s.Counters[k.Name], n), v)
+	}
+	for _, f := range metrics.FamilyList() {
+		var cols *map[string][]int64
+		if get, ok := namedFamily(f.Name); ok {
+			cols = get(s)
+		} else {
+			if len(f.Get(c)) == 0 && s.Keyed[f.Name] == nil {
 				continue
 			}
+			if s.Keyed == nil {
+				s.Keyed = map[string]map[string][]int64{}
+			}
+			m := s.Keyed[f.Name]
+			if m == nil {
+				m = map[string][]int64{}
+				s.Keyed[f.Name] = m
+			}
+			cols = &m
+		}
+		for key, v := range f.Get(c) {
+			if v == 0 {
+				continue
+			}
+			if *cols == nil {
+				*cols = map[string][]int64{}
+			}
+			(*cols)[key] = append(padTo((*cols)[key], n), v)
+		}
+		for key, col := range *cols {
+			(*cols)[key] = padTo(col, n+1)
+		}
+	}
+	for name, col := range s.Counters {
+		s.Counters[name] = padTo(col, n+1)
+	}
+	for id, h := range iv.Set.Hists {
+		name := iv.Set.Names()[id]
+		ls := s.Latency[name]
+		if h.TotalCount() == 0 {
+			continue
+		}
+		if ls == nil {
 			ls = &LatencySeries{}
-			ls.pad(n)
 			s.Latency[name] = ls
 		}
+		ls.pad(n)
 		m := Summarize(h)
-		enc := ""
-		if h.TotalCount() > 0 {
-			var err error
-			if enc, err = metrics.EncodeHistogram(h); err != nil {
-				return err
-			}
+		enc, err := metrics.EncodeHistogram(h)
+		if err != nil {
+			return fmt.Errorf("series %s, interval %d: %w", name, n, err)
 		}
 		ls.Count = append(ls.Count, m.Count)
 		ls.P50 = append(ls.P50, m.P50US)
@@ -64,12 +174,19 @@ func (s *Series) Append(tS float64, active int64, cpu float64, iv *metrics.Set) 
 		ls.Max = append(ls.Max, m.MaxUS)
 		ls.HDR = append(ls.HDR, enc)
 	}
-	// Metrics seen before but silent in this interval still get a column
-	// entry, so every slice keeps the length of T.
+	// Metrics seen before but silent in this interval still get an entry,
+	// so every column keeps the length of T.
 	for _, ls := range s.Latency {
 		ls.pad(n + 1)
 	}
 	return nil
+}
+
+func padTo(col []int64, n int) []int64 {
+	for len(col) < n {
+		col = append(col, 0)
+	}
+	return col
 }
 
 func (ls *LatencySeries) pad(n int) {
@@ -83,24 +200,97 @@ func (ls *LatencySeries) pad(n int) {
 	}
 }
 
-// appendKeyed appends one interval's counts by key to per-key columns of
-// length n, creating columns for new keys padded with zeros.
-func appendKeyed(cols map[string][]int64, counts map[string]int64, n int) map[string][]int64 {
-	if len(counts) == 0 && cols == nil {
-		return nil
+// MetricNames returns the latency metrics the series has, sorted.
+func (s *Series) MetricNames() []string {
+	return SortedKeys(s.Latency)
+}
+
+// Timeline decodes s into intervals, validating every histogram. Counters
+// the series does not carry per interval (a report of an older wsbench)
+// are zero in the intervals; the errors column without a cause is kept as
+// cause "unknown" so error counts stay exact.
+func (s *Series) Timeline() (*metrics.Timeline, error) {
+	n := s.Len()
+	if n > 0 && (s.IntervalS <= 0 || math.IsNaN(s.IntervalS) || math.IsInf(s.IntervalS, 0)) {
+		return nil, fmt.Errorf("series: interval %gs", s.IntervalS)
 	}
-	if cols == nil {
-		cols = map[string][]int64{}
-	}
-	for k := range counts {
-		if _, ok := cols[k]; !ok {
-			cols[k] = make([]int64, n)
+	tl := &metrics.Timeline{Step: seconds(s.IntervalS), Intervals: make([]*metrics.Interval, n)}
+	names := s.MetricNames()
+	var prev time.Duration
+	for i := range n {
+		end := seconds(s.T[i])
+		if end < prev || math.IsNaN(s.T[i]) {
+			return nil, fmt.Errorf("series: interval %d ends at %gs, before the one before it", i, s.T[i])
 		}
+		iv := &metrics.Interval{Start: prev, End: end, Set: metrics.NewSetNames(names), Active: at(s.Active, i), CPUPercent: at(s.CPUPercent, i)}
+		prev = end
+		c := &iv.Set.Counters
+		for _, col := range seriesColumns {
+			k, _ := metrics.LookupCounter(col.counter)
+			k.Add(c, at(*col.col(s), i))
+		}
+		for name, col := range s.Counters {
+			k, ok := metrics.LookupCounter(name)
+			if !ok {
+				return nil, fmt.Errorf("series: unknown counter %q", name)
+			}
+			if _, named := namedColumn(name); named {
+				return nil, fmt.Errorf("series: counter %q twice", name)
+			}
+			k.Add(c, at(col, i))
+		}
+		for _, fc := range seriesFamilies {
+			f, _ := metrics.LookupFamily(fc.family)
+			for key, col := range *fc.col(s) {
+				if v := at(col, i); v != 0 {
+					f.Add(c, key, v)
+				}
+			}
+		}
+		for name, keys := range s.Keyed {
+			f, ok := metrics.LookupFamily(name)
+			if !ok {
+				return nil, fmt.Errorf("series: unknown counter family %q", name)
+			}
+			if _, named := namedFamily(name); named {
+				return nil, fmt.Errorf("series: counter family %q twice", name)
+			}
+			for key, col := range keys {
+				if v := at(col, i); v != 0 {
+					f.Add(c, key, v)
+				}
+			}
+		}
+		if missing := at(s.Errors, i) - c.Errors(); missing > 0 {
+			f, _ := metrics.LookupFamily("errors_by_cause")
+			f.Add(c, "unknown", missing)
+		}
+		for id, name := range names {
+			ls := s.Latency[name]
+			enc := at(ls.HDR, i)
+			if enc == "" {
+				if at(ls.Count, i) > 0 {
+					return nil, fmt.Errorf("series %s, interval %d: %d samples but no histogram", name, i, at(ls.Count, i))
+				}
+				continue
+			}
+			h, err := metrics.DecodeHistogram(enc)
+			if err != nil {
+				return nil, fmt.Errorf("series %s, interval %d: %w", name, i, err)
+			}
+			iv.Set.Hists[id] = h
+		}
+		tl.Intervals[i] = iv
 	}
-	for k, col := range cols {
-		cols[k] = append(col, counts[k])
+	return tl, nil
+}
+
+func at[T any](col []T, i int) T {
+	if i < len(col) {
+		return col[i]
 	}
-	return cols
+	var zero T
+	return zero
 }
 
 // SortedKeys returns the keys of a counter map in a stable order: numeric
@@ -122,101 +312,13 @@ func SortedKeys[V any](m map[string]V) []string {
 }
 
 // MaxPoints is the most intervals a finished report's series keeps; a
-// longer run is coarsened exactly (see Coarsen), so a six-hour run at one
-// second makes a report of a few megabytes, not tens.
+// longer run is coarsened exactly (metrics.Timeline.Compact), so a
+// six-hour run at one second makes a report of a few megabytes, not tens.
 const MaxPoints = 3600
 
-// Coarsen merges every k consecutive intervals into one: counts are
-// summed, latency statistics recomputed from the merged interval
-// histograms, gauges (active connections, CPU) take the interval's last
-// value and mean. Nothing is approximated; only the time resolution drops
-// to k × IntervalS.
-func (s *Series) Coarsen(k int) error {
-	n := s.Len()
-	if k <= 1 || n == 0 {
-		return nil
-	}
-	groups := (n + k - 1) / k
-	out := NewSeries(s.IntervalS * float64(k))
-	sum := func(col []int64, g int) int64 {
-		var v int64
-		for i := g * k; i < min((g+1)*k, n); i++ {
-			v += col[i]
-		}
-		return v
-	}
-	for g := range groups {
-		last := min((g+1)*k, n) - 1
-		out.T = append(out.T, s.T[last])
-		out.Active = append(out.Active, s.Active[last])
-		out.Connects = append(out.Connects, sum(s.Connects, g))
-		out.ConnectFailures = append(out.ConnectFailures, sum(s.ConnectFailures, g))
-		out.Disconnects = append(out.Disconnects, sum(s.Disconnects, g))
-		out.Sent = append(out.Sent, sum(s.Sent, g))
-		out.Received = append(out.Received, sum(s.Received, g))
-		out.BytesSent = append(out.BytesSent, sum(s.BytesSent, g))
-		out.BytesReceived = append(out.BytesReceived, sum(s.BytesReceived, g))
-		out.Errors = append(out.Errors, sum(s.Errors, g))
-		out.SendsDropped = append(out.SendsDropped, sum(s.SendsDropped, g))
-		out.SessionsDropped = append(out.SessionsDropped, sum(s.SessionsDropped, g))
-		var cpu float64
-		for i := g * k; i <= last; i++ {
-			cpu += s.CPUPercent[i]
-		}
-		out.CPUPercent = append(out.CPUPercent, cpu/float64(last-g*k+1))
-		for key, col := range s.DisconnectsBy {
-			if out.DisconnectsBy == nil {
-				out.DisconnectsBy = map[string][]int64{}
-			}
-			out.DisconnectsBy[key] = append(out.DisconnectsBy[key], sum(col, g))
-		}
-		for key, col := range s.ErrorsBy {
-			if out.ErrorsBy == nil {
-				out.ErrorsBy = map[string][]int64{}
-			}
-			out.ErrorsBy[key] = append(out.ErrorsBy[key], sum(col, g))
-		}
-		for name, ls := range s.Latency {
-			h := metrics.NewHistogram()
-			for i := g * k; i <= last; i++ {
-				if ls.HDR[i] == "" {
-					continue
-				}
-				part, err := metrics.DecodeHistogram(ls.HDR[i])
-				if err != nil {
-					return fmt.Errorf("coarsen %s: %w", name, err)
-				}
-				h.Merge(part)
-			}
-			o := out.Latency[name]
-			if o == nil {
-				o = &LatencySeries{}
-				out.Latency[name] = o
-			}
-			m := Summarize(h)
-			enc := ""
-			if h.TotalCount() > 0 {
-				var err error
-				if enc, err = metrics.EncodeHistogram(h); err != nil {
-					return err
-				}
-			}
-			o.Count = append(o.Count, m.Count)
-			o.P50 = append(o.P50, m.P50US)
-			o.P90 = append(o.P90, m.P90US)
-			o.P99 = append(o.P99, m.P99US)
-			o.Max = append(o.Max, m.MaxUS)
-			o.HDR = append(o.HDR, enc)
-		}
-	}
-	*s = *out
-	return nil
-}
-
-// Compact coarsens s so it has at most MaxPoints intervals.
-func (s *Series) Compact() error {
-	if s.Len() <= MaxPoints {
-		return nil
-	}
-	return s.Coarsen((s.Len() + MaxPoints - 1) / MaxPoints)
+// seconds converts seconds as the JSON form has them to a Duration,
+// rounding to the nanosecond: truncation would turn 1.003 s into
+// 1.002999999 s and shift rates by the float's error.
+func seconds(s float64) time.Duration {
+	return time.Duration(math.Round(s * float64(time.Second)))
 }

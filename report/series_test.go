@@ -1,76 +1,119 @@
 package report
 
 import (
+	"encoding/json"
 	"math/rand/v2"
+	"reflect"
 	"testing"
+	"time"
 
 	"github.com/wsbench/wsbench/metrics"
 )
 
-// TestCoarsenIsExact builds a series, coarsens it, and checks that every
-// total and every merged histogram equals what the fine series holds.
-func TestCoarsenIsExact(t *testing.T) {
-	reg := metrics.NewRegistry()
-	rng := rand.New(rand.NewPCG(7, 8))
-	s := NewSeries(1)
-	whole := metrics.NewHistogram()
-	var sent int64
-	for i := range 25 {
-		iv := metrics.NewSet(reg)
+func randomTimeline(rng *rand.Rand, reg *metrics.Registry, n int) *metrics.Timeline {
+	tl := &metrics.Timeline{Step: time.Second}
+	for i := range n {
+		set := metrics.NewSet(reg)
 		for range rng.IntN(50) {
-			v := int64(rng.ExpFloat64()*3000) + 1
-			iv.Record(metrics.RTT, v)
-			metrics.RecordUS(whole, v)
+			set.Record(metrics.RTT, int64(rng.ExpFloat64()*3000)+1)
 		}
-		iv.Counters.MessagesSent = int64(i)
-		sent += int64(i)
+		for _, k := range metrics.CounterList() {
+			if rng.IntN(3) == 0 {
+				k.Add(&set.Counters, rng.Int64N(100))
+			}
+		}
 		if i%7 == 0 {
-			iv.Counters.ErrorsByCause = map[string]int64{"timeout": 1}
+			set.Counters.ErrorsByCause = map[string]int64{"timeout": 1}
+			set.Counters.ErrorsByStep = map[string]int64{"f/s: timeout": 1}
+			set.Counters.ClosesByInitiator = map[string]int64{"server": 2}
 		}
-		if err := s.Append(float64(i+1), int64(i), float64(i), iv); err != nil {
-			t.Fatal(err)
-		}
+		tl.Append(&metrics.Interval{Start: time.Duration(i) * time.Second, End: time.Duration(i+1) * time.Second, Set: set, Active: int64(i), CPUPercent: float64(i)})
 	}
-	if err := s.Coarsen(4); err != nil {
+	return tl
+}
+
+// The JSON form of a timeline decodes to the same intervals: every
+// counter (not only those with a named column), every keyed counter and
+// every histogram, through a JSON round trip.
+func TestSeriesRoundTrip(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	reg := metrics.NewRegistry()
+	tl := randomTimeline(rng, reg, 25)
+	s, err := SeriesOf(tl)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Len() != 7 || s.IntervalS != 4 || s.T[6] != 25 || s.Active[6] != 24 {
-		t.Fatalf("len %d interval %v last T %v active %v", s.Len(), s.IntervalS, s.T[6], s.Active[6])
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
 	}
-	var gotSent, gotErrs int64
-	merged := metrics.NewHistogram()
-	for i := range s.Len() {
-		gotSent += s.Sent[i]
-		gotErrs += s.Errors[i]
-		if h := s.Latency["rtt"].HDR[i]; h != "" {
-			part, err := metrics.DecodeHistogram(h)
-			if err != nil {
-				t.Fatal(err)
-			}
-			merged.Merge(part)
+	var back Series
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	got, err := back.Timeline()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Len() != tl.Len() || got.Step != tl.Step {
+		t.Fatalf("%d intervals of %v, want %d of %v", got.Len(), got.Step, tl.Len(), tl.Step)
+	}
+	for i, iv := range tl.Intervals {
+		g := got.Intervals[i]
+		if g.Start != iv.Start || g.End != iv.End || g.Active != iv.Active || g.CPUPercent != iv.CPUPercent {
+			t.Fatalf("interval %d: gauges %+v, want %+v", i, g, iv)
 		}
-	}
-	if gotSent != sent || gotErrs != 4 || len(s.ErrorsBy["timeout"]) != 7 {
-		t.Fatalf("sent %d (want %d) errors %d", gotSent, sent, gotErrs)
-	}
-	if !merged.Equals(whole) {
-		t.Fatal("the coarse intervals' histograms do not add up to the whole")
+		want := iv.Set.Counters
+		want.Normalize()
+		have := g.Set.Counters
+		have.Normalize()
+		if !reflect.DeepEqual(have, want) {
+			t.Fatalf("interval %d: counters\n%+v\nwant\n%+v", i, have, want)
+		}
+		h := g.Set.Histogram("rtt")
+		if iv.Set.Hists[metrics.RTT].TotalCount() != 0 && (h == nil || h.TotalCount() != iv.Set.Hists[metrics.RTT].TotalCount()) {
+			t.Fatalf("interval %d: rtt histogram lost", i)
+		}
 	}
 }
 
-func TestCompactBoundsPoints(t *testing.T) {
-	s := NewSeries(1)
+// Series.Append and SeriesOf are one code path: a series built interval
+// by interval equals the one converted at once.
+func TestAppendEqualsSeriesOf(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
 	reg := metrics.NewRegistry()
-	iv := metrics.NewSet(reg)
-	for i := range MaxPoints*2 + 5 {
-		if err := s.Append(float64(i+1), 1, 0, iv); err != nil {
+	tl := randomTimeline(rng, reg, 12)
+	whole, err := SeriesOf(tl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byHand := NewSeries(1)
+	for _, iv := range tl.Intervals {
+		if err := byHand.Append(iv.End.Seconds(), iv.Active, iv.CPUPercent, iv.Set); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := s.Compact(); err != nil {
+	if !reflect.DeepEqual(whole, byHand) {
+		t.Fatal("Append and SeriesOf disagree")
+	}
+}
+
+// A report of the first schema version has no per-interval counters
+// beyond the named columns; its errors column without causes stays exact
+// as cause "unknown".
+func TestTimelineOfOldSeries(t *testing.T) {
+	s := &Series{IntervalS: 1, T: []float64{1, 2}, Active: []int64{3, 4}, CPUPercent: []float64{1, 2},
+		Sent: []int64{10, 20}, Errors: []int64{0, 5}, ErrorsBy: map[string][]int64{"reset": {0, 2}}, Latency: map[string]*LatencySeries{}}
+	tl, err := s.Timeline()
+	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Len() > MaxPoints || s.IntervalS != 3 {
-		t.Fatalf("len %d interval %v", s.Len(), s.IntervalS)
+	c := tl.Intervals[1].Set.Counters
+	if c.MessagesSent != 20 || c.ErrorsByCause["reset"] != 2 || c.ErrorsByCause["unknown"] != 3 || c.Errors() != 5 {
+		t.Fatalf("counters %+v", c)
+	}
+	s.T[1] = 0.5
+	if _, err := s.Timeline(); err == nil {
+		t.Fatal("an interval ending before the one before it was accepted")
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/wsbench/wsbench/gate"
 	"github.com/wsbench/wsbench/report"
 	"github.com/wsbench/wsbench/scenario"
+	"github.com/wsbench/wsbench/targets"
 )
 
 func init() {
@@ -112,8 +113,23 @@ func runCapacity(ctx context.Context, args []string, stdout, stderr io.Writer) i
 				metric, report.FormatUS(st.P50US), report.FormatUS(st.P99US), result)
 		}
 	}
+	// The target starts once and serves every step.
+	logf := cfg.Logf
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	target, err := targets.Start(ctx, sc, logf)
+	if err != nil {
+		fmt.Fprintf(stderr, "wsbench capacity: %v\n", err)
+		return exitCannotStart
+	}
+	defer func() {
+		if err := target.Stop(); err != nil {
+			logf("target: %v", err)
+		}
+	}()
 	run := func(ctx context.Context, sc *scenario.Scenario) (*report.Report, error) {
-		return engine.Run(ctx, sc, eopts)
+		return target.Run(ctx, sc, eopts)
 	}
 
 	c, reps, err := capacity.Search(ctx, sc, cfg, run)

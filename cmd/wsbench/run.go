@@ -12,9 +12,10 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/wsbench/wsbench/engine"
-	"github.com/wsbench/wsbench/internal/launch"
 	"github.com/wsbench/wsbench/report"
 	"github.com/wsbench/wsbench/scenario"
+	"github.com/wsbench/wsbench/targets"
+	"github.com/wsbench/wsbench/targets/catalog"
 )
 
 func init() {
@@ -42,7 +43,7 @@ type runOptions struct {
 func runFlags(o *runOptions) *pflag.FlagSet {
 	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
 	fs.StringVar(&o.target, "target", "", "target: `builtin` or a ws:// URL (overrides the scenario)")
-	fs.StringVar(&o.start, "start-target", "", "start the target as a child process: a name (go, tornado, twisted, websockets, aiohttp) or a command line with {{addr}}")
+	fs.StringVar(&o.start, "start-target", "", "start the target as a child process: a name ("+catalog.List()+") or a command line with {{addr}}")
 	fs.DurationVar(&o.duration, "duration", 0, "total run time (short form: replaces duration; phases: scaled to it)")
 	fs.IntVar(&o.clients, "clients", 0, "concurrent clients (short form: replaces clients; phases: scales the peak to it)")
 	fs.Float64Var(&o.rate, "rate", 0, "messages per second per client of the short form's echo flow")
@@ -88,12 +89,14 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitCannotStart
 	}
 
-	eopts := engine.Options{Live: gate.live.Check}
+	eopts := engine.Options{Sinks: []engine.Sink{gate.live}}
+	logf := func(string, ...any) {}
 	if !o.quiet {
 		eopts.Progress = stderr
 		eopts.ProgressTTY = isTerminal(stderr)
+		logf = func(format string, args ...any) { fmt.Fprintf(stderr, "wsbench run: "+format+"\n", args...) }
 	}
-	rep, runErr := engine.Run(ctx, sc, eopts)
+	rep, runErr := runScenario(ctx, sc, eopts, logf)
 	gate.judge(rep)
 
 	if !o.quiet {
@@ -120,6 +123,21 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "wsbench run: %v\n", runErr)
 	}
 	return code
+}
+
+// runScenario starts the scenario's target, runs the scenario against it
+// and stops it. A target that cannot start is a run that could not start.
+func runScenario(ctx context.Context, sc *scenario.Scenario, eopts engine.Options, logf func(string, ...any)) (*report.Report, error) {
+	t, err := targets.Start(ctx, sc, logf)
+	if err != nil {
+		return engine.NotStarted(sc, err), &engine.StartError{Err: err}
+	}
+	defer func() {
+		if err := t.Stop(); err != nil {
+			logf("target: %v", err)
+		}
+	}()
+	return t.Run(ctx, sc, eopts)
 }
 
 // runExitCode maps the outcome to the documented exit codes. An unreliable
@@ -155,7 +173,7 @@ func applyRunFlags(fs *pflag.FlagSet, o *runOptions, sc *scenario.Scenario) erro
 	}
 	if fs.Changed("start-target") {
 		st := &scenario.StartTarget{}
-		if launch.IsKnown(o.start) {
+		if catalog.IsKnown(o.start) {
 			st.Name = o.start
 		} else {
 			st.Command = strings.Fields(o.start)

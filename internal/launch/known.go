@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/wsbench/wsbench/targets/catalog"
 	"github.com/wsbench/wsbench/targets/python"
 )
 
@@ -17,11 +17,11 @@ import (
 // install for; the python3 first on PATH may be another one without them.
 const SystemPython = "/usr/bin/python3"
 
-// Known are the targets Command can start by name.
-var Known = []string{"go", "tornado", "twisted", "websockets", "aiohttp"}
+// Known are the targets Command can start by name (package catalog).
+var Known = catalog.Names()
 
 // IsKnown reports whether name is one of Known.
-func IsKnown(name string) bool { return slices.Contains(Known, name) }
+func IsKnown(name string) bool { return catalog.IsKnown(name) }
 
 // Settings are the contract options every target accepts.
 type Settings struct {
@@ -62,7 +62,8 @@ func Command(name string, s Settings) (argv []string, cleanup func(), err error)
 			return nil, cleanup, fmt.Errorf("start go target: %w", err)
 		}
 		return wrap(s.Wrap, append([]string{exe, "serve"}, flags...)), cleanup, nil
-	case "tornado", "twisted", "websockets", "aiohttp":
+	}
+	if t, ok := catalog.Lookup(name); ok && t.Language == "Python" {
 		src, err := python.Script(name)
 		if err != nil {
 			return nil, cleanup, err

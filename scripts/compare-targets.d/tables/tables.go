@@ -261,7 +261,7 @@ func (b *bench) repeated(target, c string) (*run, []float64) {
 			continue
 		}
 		if w, ok := steady(r.Rep); ok {
-			ms = append(ms, measured{r, w.rate(w.rep.Series.Received)})
+			ms = append(ms, measured{r, w.rate("messages_received")})
 		}
 	}
 	if len(ms) == 0 {
@@ -372,7 +372,7 @@ func (b *bench) throughput() (table, bool) {
 				line = append(line, math.NaN())
 				continue
 			}
-			v := w.rate(w.rep.Series.Received)
+			v := w.rate("messages_received")
 			row = append(row, fn.mark(rateCell(v), r))
 			line = append(line, v)
 		}
@@ -381,7 +381,7 @@ func (b *bench) throughput() (table, bool) {
 			r, rates := b.repeated(tg, "echo-max")
 			if w, ok := steady(runRep(r)); ok {
 				m := w.latency("rtt")
-				row = append(row, fn.mark(rateCell(w.rate(w.rep.Series.Received)), r), spreadCell(rates), latCell(m, p50), latCell(m, p99))
+				row = append(row, fn.mark(rateCell(w.rate("messages_received")), r), spreadCell(rates), latCell(m, p50), latCell(m, p99))
 			} else {
 				row = append(row, fn.missing(r), dash(), dash(), dash())
 			}
@@ -452,7 +452,7 @@ func (b *bench) latency() (table, bool) {
 				continue
 			}
 			m := w.latency("rtt")
-			row = append(row, fn.mark(rateCell(w.rate(w.rep.Series.Received)), r),
+			row = append(row, fn.mark(rateCell(w.rate("messages_received")), r),
 				latCell(m, p50), latCell(m, p90), latCell(m, p99), latCell(m, p999), latCell(m, pmax))
 			lines50[tg] = append(lines50[tg], row[3].Value)
 			lines99[tg] = append(lines99[tg], row[5].Value)
@@ -500,11 +500,10 @@ func (b *bench) churn() (table, bool) {
 				t.Rows = append(t.Rows, row)
 				continue
 			}
-			s := w.rep.Series
 			conn, hand, req := w.latency("connect"), w.latency("handshake"), w.latency("request")
 			c := &w.rep.Counters
 			failed := c.ConnectsFailed + c.SessionsFailed + c.SessionsDropped
-			row = append(row, fn.mark(rateCell(w.rate(s.Connects)), r),
+			row = append(row, fn.mark(rateCell(w.rate("connects_ok")), r),
 				latCell(conn, p50), latCell(conn, p99), latCell(hand, p50), latCell(hand, p99), latCell(req, p99),
 				cell{Text: group(failed), Value: float64(failed), Num: true, Warn: failed > 0})
 			lines[tg] = append(lines[tg], row[6].Value)
@@ -770,7 +769,7 @@ func (b *bench) tuning() (table, bool) {
 			wire = float64(c.WireBytesSent) / float64(c.MessagesSent)
 		}
 		t.Rows = append(t.Rows, []cell{text(r.Target), text(r.Label), text(wl),
-			fn.mark(rateCell(w.rate(rep.Series.Received)), r), latCell(m, p50), latCell(m, p99),
+			fn.mark(rateCell(w.rate("messages_received")), r), latCell(m, p50), latCell(m, p99),
 			{Text: fmtRate(wire), Value: wire, Num: true},
 			{Text: group(rep.Counters.ServerPings), Value: float64(rep.Counters.ServerPings), Num: true},
 			bytesCell(rss)})
@@ -829,7 +828,7 @@ func (b *bench) summary() (table, bool) {
 		row := []cell{text(tg)}
 		maxRun, _ := b.repeated(tg, "echo-max")
 		if w, ok := steady(runRep(maxRun)); ok {
-			row = append(row, fn.mark(rateCell(w.rate(w.rep.Series.Received)), maxRun))
+			row = append(row, fn.mark(rateCell(w.rate("messages_received")), maxRun))
 			have = true
 		} else {
 			row = append(row, dash())

@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"math"
 
-	hdr "github.com/HdrHistogram/hdrhistogram-go"
-
 	"github.com/wsbench/wsbench/metrics"
 	"github.com/wsbench/wsbench/report"
 )
@@ -17,8 +15,8 @@ import (
 // its first interval's start to the end of its last, drain included.
 type window struct {
 	rep   *report.Report
+	tl    *metrics.Timeline
 	first int
-	start float64
 	dur   float64
 }
 
@@ -34,63 +32,49 @@ func steady(rep *report.Report) (w window, ok bool) {
 			ph = p
 		}
 	}
-	s := rep.Series
-	tol := min(s.IntervalS/4, 0.02)
-	w = window{rep: rep, first: -1}
-	for i := range s.T {
-		start := 0.0
-		if i > 0 {
-			start = s.T[i-1]
-		}
-		if start >= ph.StartS-tol {
-			w.first, w.start = i, start
+	tl, err := rep.Series.Timeline()
+	if err != nil {
+		return window{}, false
+	}
+	tol := min(tl.Step.Seconds()/4, 0.02)
+	w = window{rep: rep, tl: tl, first: -1}
+	for i, iv := range tl.Intervals {
+		if iv.Start.Seconds() >= ph.StartS-tol {
+			w.first = i
 			break
 		}
 	}
 	if w.first < 0 {
 		return window{}, false
 	}
-	w.dur = s.T[len(s.T)-1] - w.start
+	w.dur = (tl.Intervals[tl.Len()-1].End - tl.Intervals[w.first].Start).Seconds()
 	return w, w.dur > 0
 }
 
-func (w window) sum(col []int64) int64 {
-	var n int64
-	for i := w.first; i < len(col); i++ {
-		n += col[i]
+// rate is the per-second rate of a counter over the window.
+func (w window) rate(counter string) float64 {
+	k, ok := metrics.LookupCounter(counter)
+	if !ok {
+		return math.NaN()
 	}
-	return n
+	var n int64
+	for _, iv := range w.tl.Intervals[w.first:] {
+		n += k.Get(&iv.Set.Counters)
+	}
+	return float64(n) / w.dur
 }
-
-// rate is a per-second rate of a series column over the window.
-func (w window) rate(col []int64) float64 { return float64(w.sum(col)) / w.dur }
 
 // latency merges the window's per-interval histograms of a latency metric.
 // Without per-interval histograms it falls back to the whole run's.
 func (w window) latency(name string) *report.Metric {
-	ls := w.rep.Series.Latency[name]
-	if ls == nil {
+	if w.rep.Series.Latency[name] == nil {
 		return w.rep.Metrics[name]
 	}
-	var h *hdr.Histogram
-	for i := w.first; i < len(ls.HDR); i++ {
-		if ls.HDR[i] == "" {
-			continue
-		}
-		x, err := metrics.DecodeHistogram(ls.HDR[i])
-		if err != nil {
-			return w.rep.Metrics[name]
-		}
-		if h == nil {
-			h = x
-		} else {
-			h.Merge(x)
-		}
+	sum, err := w.tl.Sum([]string{name}, w.first, w.tl.Len())
+	if err != nil {
+		return w.rep.Metrics[name]
 	}
-	if h == nil {
-		return &report.Metric{}
-	}
-	return report.Summarize(h)
+	return report.Summarize(sum.Hists[0])
 }
 
 // scenarioShape is the part of a report's scenario the tables need.

@@ -1,11 +1,48 @@
-package engine
+package targets
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"testing"
+	"time"
+
+	"github.com/wsbench/wsbench/engine"
+	"github.com/wsbench/wsbench/report"
+	"github.com/wsbench/wsbench/scenario"
 )
+
+func mustScenario(t *testing.T, y string) *scenario.Scenario {
+	t.Helper()
+	sc, err := scenario.Parse(t.Name()+".yaml", []byte(y))
+	if err != nil {
+		t.Fatalf("scenario:\n%v", err)
+	}
+	return sc
+}
+
+// run starts sc's target, runs sc against it and stops it, as wsbench run
+// does.
+func run(t *testing.T, sc *scenario.Scenario) *report.Report {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	target, err := Start(ctx, sc, t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := target.Stop(); err != nil {
+			t.Error(err)
+		}
+	}()
+	rep, err := target.Run(ctx, sc, engine.Options{Logf: t.Logf})
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	return rep
+}
 
 // requireTornado skips the test when Debian's Tornado is missing, or fails
 // it under scripts/test (WSBENCH_TEST_REQUIRE_ALL), which installs it.
@@ -65,5 +102,36 @@ flows:
 				t.Fatalf("no target process in the report: %+v", rep.Server)
 			}
 		})
+	}
+}
+
+// The built-in target runs in the generator's process: the report says
+// so, the server's own counts are in it, and they agree with the client's.
+func TestBuiltinRunsInProcess(t *testing.T) {
+	sc := mustScenario(t, `
+name: builtin
+target: builtin
+clients: 3
+duration: 1s
+message: {size: 64, rate: 20}
+`)
+	rep := run(t, sc)
+	if !rep.Generator.IncludesTarget {
+		t.Fatal("the built-in target shares the generator's process, but the report does not say so")
+	}
+	if rep.Server == nil || rep.Server.After["messages_in"]-rep.Server.Before["messages_in"] != rep.Counters.MessagesSent {
+		t.Fatalf("server stats %+v, client sent %d", rep.Server, rep.Counters.MessagesSent)
+	}
+	if rep.Target == "builtin" || rep.Target == "" {
+		t.Fatalf("report target %q, want the server's address", rep.Target)
+	}
+}
+
+// A target that cannot start is an error before any load.
+func TestStartRejectsUnknownTargets(t *testing.T) {
+	for _, target := range []string{"http://127.0.0.1:1", "localhost:80"} {
+		if _, err := Start(context.Background(), &scenario.Scenario{Target: target}, nil); err == nil {
+			t.Errorf("target %q accepted", target)
+		}
 	}
 }

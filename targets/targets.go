@@ -1,0 +1,233 @@
+package targets
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/wsbench/wsbench/engine"
+	"github.com/wsbench/wsbench/internal/launch"
+	"github.com/wsbench/wsbench/report"
+	"github.com/wsbench/wsbench/scenario"
+	"github.com/wsbench/wsbench/targets/refserver"
+)
+
+// Target is a running target server.
+type Target struct {
+	url     string
+	builtin *refserver.Server
+	proc    *launch.Process
+	st      *scenario.StartTarget
+	logf    func(string, ...any)
+}
+
+// Start starts the target sc describes and waits until it accepts
+// connections: the built-in server for target: builtin, a process for
+// start_target, nothing for a ws:// or wss:// URL. logf (nil: discard)
+// receives what was started where.
+func Start(ctx context.Context, sc *scenario.Scenario, logf func(string, ...any)) (*Target, error) {
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	t := &Target{url: sc.Target, logf: logf}
+	switch {
+	case sc.StartTarget != nil && sc.Target == "":
+		p, err := startProcess(ctx, sc.StartTarget)
+		if err != nil {
+			return nil, fmt.Errorf("start target: %w", err)
+		}
+		t.proc, t.st, t.url = p, sc.StartTarget, p.URL()
+		logf("started target (pid %d) on %s", p.Pid(), p.Addr())
+	case sc.Target == "builtin":
+		srv, addr, err := startBuiltin(sc.Builtin)
+		if err != nil {
+			return nil, fmt.Errorf("start built-in server: %w", err)
+		}
+		t.builtin, t.url = srv, "ws://"+addr
+		logf("built-in reference server on %s", addr)
+	case strings.HasPrefix(sc.Target, "ws://"), strings.HasPrefix(sc.Target, "wss://"):
+	default:
+		return nil, fmt.Errorf("target %q: want builtin, a ws:// or wss:// URL, or start_target", sc.Target)
+	}
+	return t, nil
+}
+
+// URL returns the target's base address (ws://host:port).
+func (t *Target) URL() string { return t.url }
+
+// InProcess reports whether the target runs inside this process (the
+// built-in server), so the generator's CPU and memory include it.
+func (t *Target) InProcess() bool { return t.builtin != nil }
+
+// Pid returns the target process's PID, or 0 when wsbench did not start
+// a process.
+func (t *Target) Pid() int {
+	if t.proc == nil {
+		return 0
+	}
+	return t.proc.Pid()
+}
+
+// Run runs sc's load against the target (engine.Run with opts, whose
+// Target it sets) and completes the report with what the target says of
+// itself. If the target process exits during the run, the run ends as
+// failed with the end of its output in the report.
+func (t *Target) Run(ctx context.Context, sc *scenario.Scenario, opts engine.Options) (*report.Report, error) {
+	opts.Target = t.url
+	before := Stats(t.url)
+	if t.proc != nil {
+		var cancel context.CancelCauseFunc
+		ctx, cancel = context.WithCancelCause(ctx)
+		defer cancel(nil)
+		go func() {
+			select {
+			case <-t.proc.Done():
+				cancel(&engine.FailedError{Err: fmt.Errorf("the target process %d exited during the run; its output ends: %s", t.proc.Pid(), lastLines(t.proc.Output(), 5))})
+			case <-ctx.Done():
+			}
+		}()
+	}
+	rep, err := engine.Run(ctx, sc, opts)
+	rep.Generator.IncludesTarget = t.InProcess()
+	var se *engine.StartError
+	if errors.As(err, &se) {
+		return rep, err
+	}
+	if before != nil {
+		rep.Server = &report.ServerObs{Before: before, After: Stats(t.url)}
+	}
+	if t.proc != nil {
+		// The target's memory, for comparisons of memory per connection.
+		if rss, peak, merr := t.proc.Memory(); merr == nil {
+			if rep.Server == nil {
+				rep.Server = &report.ServerObs{}
+			}
+			if rep.Server.After == nil {
+				rep.Server.After = map[string]int64{}
+			}
+			rep.Server.After["rss_bytes"], rep.Server.After["peak_rss_bytes"] = rss, peak
+			rep.Server.After["pid"] = int64(t.proc.Pid())
+		}
+	}
+	return rep, err
+}
+
+// Stop stops the target (a process with its stop signal, keeping its
+// output where the scenario asked) and waits for it.
+func (t *Target) Stop() error {
+	switch {
+	case t.builtin != nil:
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return t.builtin.Shutdown(ctx)
+	case t.proc != nil:
+		sig := syscall.SIGTERM
+		if t.st.StopSignal == "INT" {
+			sig = syscall.SIGINT
+		}
+		err := t.proc.Stop(sig, 10*time.Second)
+		if t.st.Log != "" {
+			if werr := os.WriteFile(t.st.Log, []byte(t.proc.Output()), 0o644); werr != nil {
+				err = errors.Join(err, fmt.Errorf("target log: %w", werr))
+			}
+		}
+		return err
+	}
+	return nil
+}
+
+func startBuiltin(b *scenario.Builtin) (*refserver.Server, string, error) {
+	cfg := refserver.Config{}
+	if b != nil {
+		cfg = refserver.Config{
+			PingInterval:   b.PingInterval.D(),
+			PingTimeout:    b.PingTimeout.D(),
+			MaxMessageSize: int64(b.MaxMessageSize),
+			ProcessDelay:   b.ProcessDelay.D(),
+			ServiceTime:    b.ServiceTime.D(),
+			MaxConns:       b.MaxConns,
+			DropEvery:      b.DropEvery,
+		}
+	}
+	srv := refserver.New(cfg)
+	addr, err := srv.Start("127.0.0.1:0")
+	if err != nil {
+		return nil, "", err
+	}
+	return srv, addr, nil
+}
+
+// startProcess starts the scenario's target process.
+func startProcess(ctx context.Context, st *scenario.StartTarget) (*launch.Process, error) {
+	if st.ReadyTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, st.ReadyTimeout.D())
+		defer cancel()
+	}
+	if st.Name != "" {
+		var ping *time.Duration
+		if st.PingInterval != nil {
+			ping = new(st.PingInterval.D())
+		}
+		return launch.StartKnown(ctx, st.Name, launch.Settings{
+			Addr:           st.Addr,
+			PingInterval:   ping,
+			PingTimeout:    st.PingTimeout.D(),
+			MaxMessageSize: int64(st.MaxMessageSize),
+			Extra:          st.Args,
+			Wrap:           st.Wrap,
+		})
+	}
+	addr := st.Addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	argv := append([]string(nil), st.Wrap...)
+	for _, a := range st.Command {
+		argv = append(argv, strings.ReplaceAll(a, "{{addr}}", addr))
+	}
+	return launch.Start(ctx, argv, nil)
+}
+
+// Stats reads the contract's GET /stats of the target at base (a ws://
+// URL), or returns nil when it has none.
+func Stats(base string) map[string]int64 {
+	u, err := url.Parse(base)
+	if err != nil {
+		return nil
+	}
+	scheme := "http"
+	if u.Scheme == "wss" {
+		scheme = "https"
+	}
+	client := http.Client{Timeout: time.Second}
+	resp, err := client.Get(scheme + "://" + u.Host + "/stats")
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil
+	}
+	var m map[string]int64
+	if json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&m) != nil {
+		return nil
+	}
+	return m
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, " | ")
+}

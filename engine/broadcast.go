@@ -4,57 +4,46 @@ import (
 	"math"
 	"sort"
 	"sync"
-	"time"
 
-	"github.com/wsbench/wsbench/metrics"
 	"github.com/wsbench/wsbench/report"
 )
 
-// joinGrace is how long a member must have been connected before a publish
-// to count as a member for it: the client sees the 101 a moment before some
-// servers have added the connection to the room. Publishes inside the
-// window are not expected but, if delivered, counted as "unexpected", never
-// as loss.
-const joinGrace = 50 * time.Millisecond
-
-// leaveGrace is the least time a member must stay connected after a
-// publish to be expected to receive it; the ledger raises it per message to
-// the latest delivery anyone observed.
-const leaveGrace = 20 * time.Millisecond
-
-// ledger is the exact accounting of broadcast fan-out: which messages were
-// published into which room, who was a member when, and which member got
-// which message how many times. Rooms are keyed by the connection URL.
+// ledger is the live broadcast accounting of one process: which messages
+// its publishers wrote into which room, who of its members was connected
+// when, and which member got which message how many times. Rooms are
+// keyed by the connection URL. At the end it becomes a report.Ledger,
+// from which reach and loss are computed, here or, merged with the other
+// processes' ledgers, by whoever merges a multi-process run.
 type ledger struct {
 	mu    sync.Mutex
 	rooms map[string]*room
-	grace int64 // a member must stay at least this long after a publish to be expected to get it
 }
 
 type room struct {
 	mu      sync.Mutex
+	url     string
 	pattern string
-	pubs    map[int64]*pubLog
+	pubs    map[report.PubID]*pubLog
 	members []*member
 }
 
 type pubLog struct {
-	sent []int64 // run-clock write time per seq; -1 for a seq never written
-	last []int64 // latest delivery latency (ns) per seq, over all receivers
+	sent []int64 // write time per seq, run clock; -1 for a seq never written (only for this process's publishers)
+	last []int64 // latest delivery latency (ns) per seq, over this process's receivers
 }
 
 type member struct {
 	room   *room
 	joined int64
 	left   int64 // math.MaxInt64 while connected
-	recv   map[int64][]uint64
-	high   map[int64]int64
+	recv   map[report.PubID][]uint64
+	high   map[report.PubID]int64
 	dups   int64
 	reord  int64
 }
 
-func newLedger(grace time.Duration) *ledger {
-	return &ledger{rooms: map[string]*room{}, grace: int64(grace)}
+func newLedger() *ledger {
+	return &ledger{rooms: map[string]*room{}}
 }
 
 func (l *ledger) room(url, pattern string) *room {
@@ -62,7 +51,7 @@ func (l *ledger) room(url, pattern string) *room {
 	defer l.mu.Unlock()
 	r := l.rooms[url]
 	if r == nil {
-		r = &room{pattern: pattern, pubs: map[int64]*pubLog{}}
+		r = &room{url: url, pattern: pattern, pubs: map[report.PubID]*pubLog{}}
 		l.rooms[url] = r
 	}
 	return r
@@ -70,7 +59,7 @@ func (l *ledger) room(url, pattern string) *room {
 
 // join registers a connection as a room member from run time now.
 func (r *room) join(now int64) *member {
-	m := &member{room: r, joined: now, left: math.MaxInt64, recv: map[int64][]uint64{}, high: map[int64]int64{}}
+	m := &member{room: r, joined: now, left: math.MaxInt64, recv: map[report.PubID][]uint64{}, high: map[report.PubID]int64{}}
 	r.mu.Lock()
 	r.members = append(r.members, m)
 	r.mu.Unlock()
@@ -85,29 +74,34 @@ func (m *member) leave(now int64) {
 	m.room.mu.Unlock()
 }
 
-// published records that conn wrote message seq at run time at.
-func (r *room) published(conn, seq, at int64) {
-	r.mu.Lock()
-	p := r.pubs[conn]
+// log returns the log of publisher id; r.mu is held.
+func (r *room) log(id report.PubID) *pubLog {
+	p := r.pubs[id]
 	if p == nil {
 		p = &pubLog{}
-		r.pubs[conn] = p
+		r.pubs[id] = p
 	}
+	return p
+}
+
+// published records that publisher id wrote message seq at run time at.
+func (r *room) published(id report.PubID, seq, at int64) {
+	r.mu.Lock()
+	p := r.log(id)
 	for int64(len(p.sent)) <= seq {
 		p.sent = append(p.sent, -1)
-		p.last = append(p.last, 0)
 	}
 	p.sent[seq] = at
 	r.mu.Unlock()
 }
 
-// deliver records that m received message seq of publisher conn, latency
-// ns after its intended send time.
-func (m *member) deliver(conn, seq, latency int64) {
+// deliver records that m received message seq of publisher id, latency ns
+// after its intended send time.
+func (m *member) deliver(id report.PubID, seq, latency int64) {
 	r := m.room
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	bits := m.recv[conn]
+	bits := m.recv[id]
 	w := int(seq / 64)
 	for len(bits) <= w {
 		bits = append(bits, 0)
@@ -118,90 +112,58 @@ func (m *member) deliver(conn, seq, latency int64) {
 		m.dups++
 	default:
 		bits[w] |= bit
-		if h, ok := m.high[conn]; ok && seq < h {
+		if h, ok := m.high[id]; ok && seq < h {
 			m.reord++
 		}
 	}
-	if h, ok := m.high[conn]; !ok || seq > h {
-		m.high[conn] = seq
+	if h, ok := m.high[id]; !ok || seq > h {
+		m.high[id] = seq
 	}
-	m.recv[conn] = bits
-	if p := r.pubs[conn]; p != nil && seq < int64(len(p.last)) && latency > p.last[seq] {
+	m.recv[id] = bits
+	p := r.log(id)
+	for int64(len(p.last)) <= seq {
+		p.last = append(p.last, 0)
+	}
+	if latency > p.last[seq] {
 		p.last[seq] = latency
 	}
 }
 
-// results computes reach, loss, duplicates and reordering per room
-// pattern, and records the time until the last expected member got each
-// fully delivered message into complete (microseconds).
-func (l *ledger) results(end int64, complete *metrics.Set) []report.BroadcastResult {
+// export returns the ledger's data as of run time end: members still
+// connected count as having left at end.
+func (l *ledger) export(end int64) *report.Ledger {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	byPattern := map[string]*report.BroadcastResult{}
-	for _, r := range l.rooms {
+	urls := make([]string, 0, len(l.rooms))
+	for u := range l.rooms {
+		urls = append(urls, u)
+	}
+	sort.Strings(urls)
+	out := &report.Ledger{}
+	for _, u := range urls {
+		r := l.rooms[u]
 		r.mu.Lock()
-		if len(r.pubs) == 0 {
-			r.mu.Unlock()
-			continue
+		lr := report.LedgerRoom{URL: r.url, Pattern: r.pattern}
+		for id, p := range r.pubs {
+			lr.Pubs = append(lr.Pubs, report.LedgerPub{PubID: id, Sent: append([]int64(nil), p.sent...), Last: append([]int64(nil), p.last...)})
 		}
-		res := byPattern[r.pattern]
-		if res == nil {
-			res = &report.BroadcastResult{Room: r.pattern}
-			byPattern[r.pattern] = res
-		}
-		res.Rooms++
-		for conn, p := range r.pubs {
-			for seq, at := range p.sent {
-				if at < 0 {
-					continue
-				}
-				res.Published++
-				all := true
-				for _, m := range r.members {
-					left := m.left
-					if left == math.MaxInt64 {
-						left = end
-					}
-					got := false
-					if bits := m.recv[conn]; seq/64 < len(bits) {
-						got = bits[seq/64]&(1<<(uint(seq)%64)) != 0
-					}
-					// A member is expected to get a message if it joined
-					// before the publish and stayed until the message had
-					// reached everyone else who got it (at least l.grace).
-					eligible := m.joined <= at-int64(joinGrace) && left >= at+max(l.grace, p.last[seq])
-					switch {
-					case eligible && got:
-						res.Expected++
-						res.Delivered++
-					case eligible:
-						res.Expected++
-						all = false
-					case got:
-						res.Unexpected++
-					}
-				}
-				if all && p.last[seq] > 0 {
-					complete.Record(metrics.BroadcastComplete, p.last[seq]/1000)
-				}
-			}
-		}
+		sort.Slice(lr.Pubs, func(i, j int) bool {
+			a, b := lr.Pubs[i].PubID, lr.Pubs[j].PubID
+			return a.Worker < b.Worker || (a.Worker == b.Worker && a.Conn < b.Conn)
+		})
 		for _, m := range r.members {
-			res.Duplicates += m.dups
-			res.Reordered += m.reord
+			lm := report.LedgerMember{Joined: m.joined, Left: min(m.left, end), Duplicates: m.dups, Reordered: m.reord}
+			for id, bits := range m.recv {
+				lm.Recv = append(lm.Recv, report.LedgerRecv{PubID: id, Bits: append([]uint64(nil), bits...)})
+			}
+			sort.Slice(lm.Recv, func(i, j int) bool {
+				a, b := lm.Recv[i].PubID, lm.Recv[j].PubID
+				return a.Worker < b.Worker || (a.Worker == b.Worker && a.Conn < b.Conn)
+			})
+			lr.Members = append(lr.Members, lm)
 		}
 		r.mu.Unlock()
+		out.Rooms = append(out.Rooms, lr)
 	}
-	out := make([]report.BroadcastResult, 0, len(byPattern))
-	for _, res := range byPattern {
-		res.Lost = res.Expected - res.Delivered
-		res.Reach, res.Loss = 1, 0
-		if res.Expected > 0 {
-			res.Reach = float64(res.Delivered) / float64(res.Expected)
-			res.Loss = float64(res.Lost) / float64(res.Expected)
-		}
-		out = append(out, *res)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Room < out[j].Room })
 	return out
 }

@@ -18,6 +18,9 @@ type flow struct {
 	hasInbox bool // some step reads unmarked messages (expect, json request)
 	member   bool // connections join the broadcast ledger (publish or listen)
 	inflight int  // largest closed-loop echo window, 0 if none
+	// service pairs each open-loop echo metric with its service view
+	// (the same round trips measured from the actual write).
+	service map[metrics.ID]metrics.ID
 }
 
 type step struct {
@@ -89,6 +92,11 @@ func compileSteps(cf *flow, in []scenario.Step, prefix, base string, reg *metric
 			}
 		case s.Echo != nil && s.Echo.Rate == 0:
 			cf.inflight = max(cf.inflight, s.Echo.Inflight)
+		case s.Echo != nil && st.metric >= 0:
+			if cf.service == nil {
+				cf.service = map[metrics.ID]metrics.ID{}
+			}
+			cf.service[st.metric] = reg.Add(reg.Names()[st.metric] + metrics.ServiceSuffix)
 		case s.Publish != nil, s.Listen != nil:
 			cf.member = true
 		case s.Loop != nil:

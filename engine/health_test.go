@@ -1,38 +1,72 @@
 package engine
 
 import (
-	"strings"
+	"os"
 	"testing"
 	"time"
 
 	"github.com/wsbench/wsbench/report"
 )
 
+func flat(n int, v float64) []float64 {
+	out := make([]float64, n)
+	for i := range out {
+		out[i] = v
+	}
+	return out
+}
+
+// Which rule fires for which figures. A figure is a finding only when it
+// could have distorted what the run measured; the same figures give the
+// same verdict every time, and a CPU that hovers around the line does not
+// flip it.
 func TestJudgeGenerator(t *testing.T) {
-	lateLag := &report.Metric{Count: 100, P99US: 50_000}
+	late := &report.Metric{Count: 100, P99US: 50_000}
+	punctual := &report.Metric{Count: 100, P99US: 500}
+	type want struct{ rule, verdict string }
 	tests := []struct {
 		name string
 		in   healthInputs
-		want []string // substrings of the reasons, in order; none = reliable
+		want []want
 	}{
-		{name: "idle and punctual", in: healthInputs{cpuMean: 20, cpuPeak: 40, capacity: 200, lag: &report.Metric{Count: 10, P99US: 500}, wall: time.Minute}},
-		{name: "saturated", in: healthInputs{cpuMean: 190, cpuPeak: 200, capacity: 200, wall: time.Minute}, want: []string{"CPU saturated"}},
-		{name: "late while busy", in: healthInputs{cpuMean: 100, cpuPeak: 180, capacity: 200, lag: lateLag, wall: time.Minute}, want: []string{"sends left late"}},
-		{name: "late but idle: the target pushed back", in: healthInputs{cpuMean: 10, cpuPeak: 30, capacity: 200, lag: lateLag, dropped: 5, wall: time.Minute}},
-		{name: "drops while busy", in: healthInputs{cpuMean: 100, cpuPeak: 160, capacity: 200, dropped: 3, wall: time.Minute}, want: []string{"3 sends/sessions dropped"}},
-		{name: "descriptors", in: healthInputs{capacity: 200, fdPeak: 19000, fdLimit: 20000, wall: time.Minute}, want: []string{"file descriptors near the limit"}},
-		{name: "own limits", in: healthInputs{capacity: 200, errors: map[string]int64{"ports_exhausted": 7}, wall: time.Minute}, want: []string{"7 connections failed"}},
-		{name: "gc", in: healthInputs{capacity: 200, gcPauseMS: 3000, wall: time.Minute}, want: []string{"GC paused"}},
+		{name: "idle and punctual", in: healthInputs{capacity: 200, cpu: flat(60, 20), lag: punctual, wall: time.Minute}},
+		{name: "saturated", in: healthInputs{capacity: 200, cpu: flat(60, 198), wall: time.Minute},
+			want: []want{{"cpu_saturated", report.VerdictUnreliable}}},
+		// The closed loop at 1 in flight: a mean of 93-94% of one
+		// core used to flip between reliable and not against a 90% line.
+		{name: "hovering under the line is a note", in: healthInputs{capacity: 100, cpu: []float64{93, 94, 92, 96, 93, 94, 91, 93, 95, 94}, wall: 10 * time.Second},
+			want: []want{{"cpu_close", report.VerdictNote}}},
+		{name: "84% is nothing", in: healthInputs{capacity: 100, cpu: flat(10, 84), wall: 10 * time.Second}},
+		{name: "short spikes are not saturation", in: healthInputs{capacity: 100, cpu: []float64{40, 99, 40, 40, 99, 40, 40, 40}, wall: 8 * time.Second}},
+		{name: "mostly saturated", in: healthInputs{capacity: 100, cpu: []float64{99, 96, 88, 97, 98, 20}, wall: 6 * time.Second},
+			want: []want{{"cpu_saturated", report.VerdictUnreliable}}},
+		{name: "late while busy", in: healthInputs{capacity: 200, cpu: []float64{100, 180, 100}, lag: late, wall: time.Minute},
+			want: []want{{"schedule_lag", report.VerdictUnreliable}}},
+		{name: "late but idle: the target pushed back", in: healthInputs{capacity: 200, cpu: flat(10, 30), lag: late, wall: time.Minute},
+			want: []want{{"schedule_lag", report.VerdictNote}}},
+		{name: "a tight threshold tightens the budget", in: healthInputs{capacity: 100, cpu: flat(10, 80), lag: &report.Metric{Count: 100, P99US: 1500}, lagBudget: time.Millisecond, wall: time.Minute},
+			want: []want{{"schedule_lag", report.VerdictUnreliable}}},
+		{name: "a loose threshold loosens it", in: healthInputs{capacity: 100, cpu: flat(10, 80), lag: late, lagBudget: 100 * time.Millisecond, wall: time.Minute}},
+		{name: "drops while busy", in: healthInputs{capacity: 200, cpu: []float64{100, 160}, dropped: 3, wall: time.Minute},
+			want: []want{{"dropped", report.VerdictUnreliable}}},
+		{name: "drops while idle", in: healthInputs{capacity: 200, cpu: []float64{10, 20}, dropped: 3, wall: time.Minute},
+			want: []want{{"dropped", report.VerdictNote}}},
+		{name: "descriptors near the limit, nothing failed", in: healthInputs{capacity: 200, fdPeak: 19950, fdLimit: 20000, wall: time.Minute},
+			want: []want{{"descriptors", report.VerdictNote}}},
+		{name: "own limits failed connections", in: healthInputs{capacity: 200, fdPeak: 20000, fdLimit: 20000, errors: map[string]int64{"ports_exhausted": 7}, wall: time.Minute},
+			want: []want{{"own_limits", report.VerdictUnreliable}}},
+		{name: "gc is a note: its effect is in the lag", in: healthInputs{capacity: 200, gcPauseMS: 3000, wall: time.Minute},
+			want: []want{{"gc", report.VerdictNote}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := judgeGenerator(tt.in)
 			if len(got) != len(tt.want) {
-				t.Fatalf("reasons %q, want %d matching %q", got, len(tt.want), tt.want)
+				t.Fatalf("findings %+v, want %v", got, tt.want)
 			}
-			for i := range got {
-				if !strings.Contains(got[i], tt.want[i]) {
-					t.Fatalf("reason %q does not mention %q", got[i], tt.want[i])
+			for i, f := range got {
+				if f.Rule != tt.want[i].rule || f.Verdict != tt.want[i].verdict || f.Detail == "" || f.Unit == "" {
+					t.Fatalf("finding %+v, want %v", f, tt.want[i])
 				}
 			}
 		})
@@ -65,5 +99,32 @@ func TestObserveCPU(t *testing.T) {
 				t.Errorf("peak = %v%%, want %v%%", h.peakCPU, tt.wantPeak)
 			}
 		})
+	}
+}
+
+// openFDs counts what /proc/self/fd lists, without allocating names.
+func TestOpenFDs(t *testing.T) {
+	before := openFDs()
+	var files []*os.File
+	for range 50 {
+		f, err := os.Open("/dev/null")
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+	}
+	during := openFDs()
+	for _, f := range files {
+		f.Close()
+	}
+	names, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("no /proc/self/fd")
+	}
+	if during-before < 50 || during-before > 52 {
+		t.Fatalf("50 more files counted as %d more descriptors", during-before)
+	}
+	if after := openFDs(); after < int64(len(names))-3 || after > int64(len(names))+3 {
+		t.Fatalf("counted %d, /proc/self/fd lists %d", after, len(names))
 	}
 }

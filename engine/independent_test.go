@@ -72,13 +72,11 @@ message: {size: 64, rate: 20}
 	if c.MessagesReceived != srv.received.Load() || c.MessagesSent != c.MessagesReceived {
 		t.Fatalf("client sent %d received %d, server received %d", c.MessagesSent, c.MessagesReceived, srv.received.Load())
 	}
-	// The lower bound is exact: no reply can beat the server's delay. The
-	// upper bound is generous because CI machines are noisy; the README
-	// records the figure measured on a quiet machine.
+	// The lower bound is exact: no reply can beat the server's delay.
+	// How far above it the round trips land depends on how busy the
+	// machine is, so it is a benchmark's figure (scripts/bench accuracy),
+	// not a test's.
 	if m.MinUS < delay.Microseconds() {
 		t.Fatalf("min %dus is below the server's delay", m.MinUS)
-	}
-	if m.P50US > (3 * delay).Microseconds() {
-		t.Fatalf("p50 %dus is far above the %v delay", m.P50US, delay)
 	}
 }

@@ -7,21 +7,27 @@ import (
 
 // Marked messages start with
 //
-//	wsb1:<kind><metric>:<conn>:<seq>:<ts>;
+//	wsb2:<kind><metric>:<worker>:<conn>:<seq>:<ts>:<sent>;
 //
 // and are padded with 'x' to the requested size. kind is e (echo), b
 // (broadcast publish) or r (request); metric is the metric ID an echo
-// records into; conn the sender's connection ID; seq its sequence number;
-// ts the intended send time on the run clock (ns). Decimal ASCII keeps the
-// marker valid UTF-8 for text messages and readable in a packet capture.
-var markerPrefix = []byte("wsb1:")
+// records into; worker the sending process's worker number (0 for a run
+// of one process) and conn its connection ID, which together name a
+// connection across the processes of a run; seq the connection's sequence
+// number; ts the intended send time and sent the actual write time, both
+// on the run clock (ns since the run's origin, which the processes of one
+// run share). Decimal ASCII keeps the marker valid UTF-8 for text
+// messages and readable in a packet capture.
+var markerPrefix = []byte("wsb2:")
 
 type marker struct {
 	kind   byte
 	metric int
+	worker int64
 	conn   int64
 	seq    int64
-	ts     int64
+	ts     int64 // intended send time
+	sent   int64 // actual write time
 }
 
 // appendMarker appends m and padding up to size bytes to dst.
@@ -31,11 +37,15 @@ func appendMarker(dst []byte, m marker, size int) []byte {
 	dst = append(dst, m.kind)
 	dst = strconv.AppendInt(dst, int64(m.metric), 10)
 	dst = append(dst, ':')
+	dst = strconv.AppendInt(dst, m.worker, 10)
+	dst = append(dst, ':')
 	dst = strconv.AppendInt(dst, m.conn, 10)
 	dst = append(dst, ':')
 	dst = strconv.AppendInt(dst, m.seq, 10)
 	dst = append(dst, ':')
 	dst = strconv.AppendInt(dst, m.ts, 10)
+	dst = append(dst, ':')
+	dst = strconv.AppendInt(dst, m.sent, 10)
 	dst = append(dst, ';')
 	for len(dst)-start < size {
 		dst = append(dst, 'x')
@@ -52,7 +62,7 @@ func parseMarker(p []byte) (m marker, ok bool) {
 	m.kind = p[0]
 	p = p[1:]
 	var n int64
-	var fields [4]int64
+	var fields [6]int64
 	for i := range fields {
 		n, p, ok = parseUint(p)
 		if !ok || len(p) == 0 {
@@ -68,7 +78,7 @@ func parseMarker(p []byte) (m marker, ok bool) {
 		p = p[1:]
 		fields[i] = n
 	}
-	m.metric, m.conn, m.seq, m.ts = int(fields[0]), fields[1], fields[2], fields[3]
+	m.metric, m.worker, m.conn, m.seq, m.ts, m.sent = int(fields[0]), fields[1], fields[2], fields[3], fields[4], fields[5]
 	return m, true
 }
 

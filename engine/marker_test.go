@@ -15,8 +15,8 @@ func TestMarkerRoundTrip(t *testing.T) {
 		size int
 	}{
 		{name: "echo", m: marker{kind: 'e', metric: 0, conn: 1, seq: 0, ts: 0}, size: 0},
-		{name: "padded", m: marker{kind: 'b', metric: 12, conn: 99999, seq: 123456789, ts: 1 << 60}, size: 200},
-		{name: "request", m: marker{kind: 'r', metric: 3, conn: 7, seq: 8, ts: 9}, size: 10},
+		{name: "padded", m: marker{kind: 'b', metric: 12, worker: 3, conn: 99999, seq: 123456789, ts: 1 << 60, sent: 1<<60 + 5}, size: 200},
+		{name: "request", m: marker{kind: 'r', metric: 3, worker: 65535, conn: 7, seq: 8, ts: 9, sent: 10}, size: 10},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -33,7 +33,7 @@ func TestMarkerRoundTrip(t *testing.T) {
 }
 
 func TestParseMarkerRejects(t *testing.T) {
-	for _, in := range []string{"", "wsb1:", "hello world", "wsb1:e1:2:3;", "wsb1:e1:2:3:x;", "wsb1:e1:2:3:4", `{"seq":1}`} {
+	for _, in := range []string{"", "wsb2:", "hello world", "wsb2:e1:2:3;", "wsb2:e1:2:3:4:5:x;", "wsb2:e1:2:3:4:5:6", "wsb1:e0:1:2:3;xxxx", `{"seq":1}`} {
 		if m, ok := parseMarker([]byte(in)); ok {
 			t.Errorf("parseMarker(%q) = %+v, want rejection", in, m)
 		}
@@ -41,7 +41,8 @@ func TestParseMarkerRejects(t *testing.T) {
 }
 
 func FuzzParseMarker(f *testing.F) {
-	f.Add([]byte("wsb1:e0:1:2:3;xxxx"))
+	f.Add([]byte("wsb2:e0:0:1:2:3:4;xxxx"))
+	f.Add([]byte("wsb2:b7:3:99:123:456:789;"))
 	f.Add([]byte(`{"seq":1,"ts_ns":2,"pad":""}`))
 	f.Fuzz(func(t *testing.T, p []byte) {
 		if m, ok := parseMarker(p); ok {

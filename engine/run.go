@@ -41,6 +41,19 @@ type Options struct {
 	// a run of its own): it goes into message markers so that a merge of
 	// several workers' results can tell their connections apart.
 	Worker int
+	// LagBudget is the schedule lag p99 the user's latency thresholds
+	// tolerate (gate.LagBudget); above it, with the generator busy, the run
+	// is unreliable. Zero means 20 ms.
+	LagBudget time.Duration
+	// Origin is the instant run-clock times count from, shared by the
+	// processes of one run so that one-way latencies (a publisher in one
+	// process, subscribers in another) compare like times; zero means
+	// the run's own start.
+	Origin time.Time
+	// ExportLedger makes the report carry the run's raw broadcast ledger
+	// (report.Ledger), so that report.Merge can compute reach and loss
+	// across the processes of a run.
+	ExportLedger bool
 	// Logf receives diagnostics; nil discards them.
 	Logf func(format string, args ...any)
 }
@@ -96,6 +109,11 @@ type runner struct {
 	sourceAddrs []*net.TCPAddr
 	seed        uint64
 	worker      int64
+	service     []metrics.ID // by metric: its service view, -1 for none
+	lagBudget   time.Duration
+	// exportLedger: the report carries the broadcast ledger for a merge
+	// across processes.
+	exportLedger bool
 
 	active     atomic.Int64 // open connections
 	peakActive atomic.Int64 // most connections open at once
@@ -108,6 +126,14 @@ type runner struct {
 }
 
 func (r *runner) pick() *flow { return r.picker.next() }
+
+// serviceOf returns the service view of metric id, or -1.
+func (r *runner) serviceOf(id metrics.ID) metrics.ID {
+	if id < 0 || int(id) >= len(r.service) {
+		return -1
+	}
+	return r.service[id]
+}
 
 // connOpened counts a newly open connection and raises the peak.
 func (r *runner) connOpened() {
@@ -148,7 +174,7 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Repo
 		return fail(fmt.Errorf("target %q: engine.Run needs a ws:// or wss:// address; start the target first (package targets)", base))
 	}
 
-	r := &runner{sc: sc, reg: metrics.NewRegistry(), ledger: newLedger(leaveGrace), seed: sc.Seed, worker: int64(opts.Worker)}
+	r := &runner{sc: sc, reg: metrics.NewRegistry(), ledger: newLedger(), seed: sc.Seed, worker: int64(opts.Worker), exportLedger: opts.ExportLedger, lagBudget: opts.LagBudget}
 	if r.seed == 0 {
 		r.seed = uint64(time.Now().UnixNano())
 	}
@@ -160,6 +186,15 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Repo
 		r.flows = append(r.flows, f)
 	}
 	r.picker = newPicker(r.flows)
+	r.service = make([]metrics.ID, len(r.reg.Names()))
+	for i := range r.service {
+		r.service[i] = -1
+	}
+	for _, f := range r.flows {
+		for m, svc := range f.service {
+			r.service[m] = svc
+		}
+	}
 	r.dialOpts = wsclient.Options{
 		ConnectTimeout: sc.Client.ConnectTimeout.D(),
 		MaxMessageSize: int64(sc.Client.MaxMessageSize),
@@ -181,7 +216,7 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Repo
 	}
 
 	r.col = shard.NewCollector(r.reg, 4*runtime.GOMAXPROCS(0))
-	r.clock = NewClock()
+	r.clock = NewClockFrom(opts.Origin)
 	r.pacer = pacer.New()
 	// Sessions that outlive the run's grace period may still be waiting on
 	// it; Close hands their waits to Go timers.
@@ -207,7 +242,7 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Repo
 	// The interval loop only cuts intervals; sinks run on their own
 	// goroutine so that neither a slow sink nor their work delays the
 	// next cut (and the senders share the CPU with them either way).
-	builder := &timelineSink{tl: metrics.Timeline{Step: sc.Interval.D()}}
+	builder := &timelineSink{tl: metrics.Timeline{Step: sc.Interval.D()}, planned: total}
 	sinks := []Sink{builder, &deadTarget{stop: stopLoad, total: &builder.total}}
 	if opts.Progress != nil {
 		sinks = append(sinks, &progress{w: opts.Progress, tty: opts.ProgressTTY, total: total})
@@ -315,8 +350,9 @@ func runSinks(feed <-chan *metrics.Interval, sinks []Sink, reg *metrics.Registry
 // oldest as a long run goes on so that memory stays bounded (exactly: the
 // report keeps at most report.MaxPoints intervals anyway).
 type timelineSink struct {
-	tl    metrics.Timeline
-	total *metrics.Set // the run's totals, owned by runSinks; read after it ends
+	tl      metrics.Timeline
+	planned time.Duration // the load's planned length: intervals after it are the drain
+	total   *metrics.Set  // the run's totals, owned by runSinks; read after it ends
 }
 
 func (b *timelineSink) Interval(iv *metrics.Interval, _ *metrics.Set) error {
@@ -390,10 +426,16 @@ func newReport(sc *scenario.Scenario) *report.Report {
 func buildReport(base *report.Report, sc *scenario.Scenario, r *runner, b *timelineSink, h *health, elapsed time.Duration) *report.Report {
 	rep := *base
 	total := b.total
-	complete := metrics.NewSet(r.reg)
-	rep.Broadcast = r.ledger.results(r.clock.Now(), complete)
-	if err := total.Merge(complete); err != nil {
-		rep.EndDetail += " (broadcast: " + err.Error() + ")"
+	led := r.ledger.export(r.clock.Now())
+	if len(led.Rooms) > 0 {
+		complete := metrics.NewSet(r.reg)
+		rep.Broadcast = led.Results(complete.Hists[metrics.BroadcastComplete])
+		if err := total.Merge(complete); err != nil {
+			rep.EndDetail += " (broadcast: " + err.Error() + ")"
+		}
+		if r.exportLedger {
+			rep.Ledger = led
+		}
 	}
 	rep.DurationS = elapsed.Seconds()
 	rep.Counters = total.Counters
@@ -427,7 +469,13 @@ func buildReport(base *report.Report, sc *scenario.Scenario, r *runner, b *timel
 	}
 	rep.Series = series
 	rep.Phases = phaseResults(sc, &b.tl)
-	rep.Generator = h.finish(total, lag, r.peakActive.Load())
+	var cpu []float64
+	for _, iv := range b.tl.Intervals {
+		if iv.End <= b.planned+b.tl.Step/4 {
+			cpu = append(cpu, iv.CPUPercent)
+		}
+	}
+	rep.Generator = h.finish(total, lag, r.peakActive.Load(), cpu, r.lagBudget)
 	return &rep
 }
 

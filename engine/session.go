@@ -23,6 +23,7 @@ import (
 	"github.com/wsbench/wsbench/internal/shard"
 	"github.com/wsbench/wsbench/internal/wsclient"
 	"github.com/wsbench/wsbench/metrics"
+	"github.com/wsbench/wsbench/report"
 	"github.com/wsbench/wsbench/scenario"
 )
 
@@ -364,8 +365,16 @@ func (s *session) read(c *conn) {
 		if m, ok := parseMarker(p); ok {
 			switch m.kind {
 			case 'e':
-				if m.conn == c.id {
+				if m.conn == c.id && m.worker == r.worker {
 					id, us = metrics.ID(m.metric), (now-m.ts)/1000
+					if m.ts != m.sent {
+						// Open loop: also the service view, from the
+						// actual write, which leaves out the sender's
+						// own lateness (wrk2's uncorrected latency).
+						if svc := r.serviceOf(id); svc >= 0 {
+							s.shard.Record(svc, (now-m.sent)/1000)
+						}
+					}
 					c.outstanding.Add(-1)
 					if c.window != nil {
 						select {
@@ -377,14 +386,14 @@ func (s *session) read(c *conn) {
 			case 'b':
 				if c.member != nil {
 					lat := now - m.ts
-					c.member.deliver(m.conn, m.seq, lat)
+					c.member.deliver(report.PubID{Worker: m.worker, Conn: m.conn}, m.seq, lat)
 					id, us = metrics.BroadcastDelivery, lat/1000
 				}
-				if m.conn == c.id {
+				if m.conn == c.id && m.worker == r.worker {
 					c.ownBack.Add(1)
 				}
 			case 'r':
-				if m.conn == c.id {
+				if m.conn == c.id && m.worker == r.worker {
 					c.reqMu.Lock()
 					ch := c.reqWait[m.seq]
 					delete(c.reqWait, m.seq)

@@ -12,6 +12,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/wsbench/wsbench/internal/shard"
+	"github.com/wsbench/wsbench/report"
 	"github.com/wsbench/wsbench/scenario"
 )
 
@@ -73,7 +74,7 @@ func (s *session) echo(ctx context.Context, st *step) error {
 	e := st.s.Echo
 	c := s.c
 	op := opcode(e.Binary)
-	m := marker{kind: 'e', metric: int(st.metric), conn: c.id}
+	m := marker{kind: 'e', metric: int(st.metric), worker: s.r.worker, conn: c.id}
 	maxLag := int64(s.r.sc.Client.MaxLag)
 	var err error
 	if e.Rate > 0 {
@@ -117,6 +118,7 @@ func (s *session) echo(ctx context.Context, st *step) error {
 			wire, werr := c.ws.WriteMessages(op, len(lags), func(k int, dst []byte) []byte {
 				m.seq = first + int64(k)
 				m.ts, _ = sch.due(m.seq)
+				m.sent = now
 				b := appendMarker(dst, m, e.Size)
 				payload += len(b) - len(dst)
 				return b
@@ -186,7 +188,7 @@ func (s *session) echoClosed(ctx context.Context, st *step, m marker, op ws.OpCo
 		c.outstanding.Add(int64(n))
 		payload := 0
 		wire, err := c.ws.WriteMessages(op, n, func(k int, dst []byte) []byte {
-			m.seq, m.ts = first+int64(k), now
+			m.seq, m.ts, m.sent = first+int64(k), now, now
 			b := appendMarker(dst, m, e.Size)
 			payload += len(b) - len(dst)
 			return b
@@ -234,7 +236,7 @@ func (s *session) publish(ctx context.Context, st *step) error {
 	s.r.publishing.Add(1)
 	defer s.r.publishing.Add(-1)
 	op := opcode(p.Binary)
-	m := marker{kind: 'b', conn: c.id}
+	m := marker{kind: 'b', worker: s.r.worker, conn: c.id}
 	maxLag := int64(s.r.sc.Client.MaxLag)
 	sch := s.newSchedule(p.Rate, p.Duration, p.Count)
 	var sent int64
@@ -254,9 +256,9 @@ func (s *session) publish(ctx context.Context, st *step) error {
 			s.shard.DroppedSend(lag / 1000)
 			continue
 		}
-		m.seq, m.ts = i, due
+		m.seq, m.ts, m.sent = i, due, now
 		s.buf = appendMarker(s.buf[:0], m, p.Size)
-		c.member.room.published(c.id, i, now)
+		c.member.room.published(report.PubID{Worker: s.r.worker, Conn: c.id}, i, now)
 		wire, werr := c.ws.WriteMessage(op, s.buf)
 		if werr != nil {
 			err = werr
@@ -312,7 +314,7 @@ func (s *session) listen(ctx context.Context, d time.Duration) error {
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
-	sleepCtx(s.r.hard, 2*leaveGrace)
+	sleepCtx(s.r.hard, 2*report.LeaveGrace)
 	return nil
 }
 
@@ -429,7 +431,7 @@ func (s *session) request(ctx context.Context, st *step) error {
 		}
 		c.reqWait[seq] = got
 		c.reqMu.Unlock()
-		payload = append(appendMarker(nil, marker{kind: 'r', metric: int(st.metric), conn: c.id, seq: seq, ts: now}, 0), payload...)
+		payload = append(appendMarker(nil, marker{kind: 'r', metric: int(st.metric), worker: s.r.worker, conn: c.id, seq: seq, ts: now, sent: now}, 0), payload...)
 		defer func() {
 			c.reqMu.Lock()
 			delete(c.reqWait, seq)

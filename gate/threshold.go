@@ -569,3 +569,30 @@ func editDistance(a, b string) int {
 func Known(names []string) func(string) bool {
 	return func(m string) bool { return slices.Contains(names, m) }
 }
+
+// LagBudgetShare is the share of the tightest latency threshold that the
+// generator's own schedule lag may take before the run's numbers are
+// called unreliable: a send that leaves that late has spent that much of
+// the limit before the target saw it.
+const LagBudgetShare = 0.10
+
+// LagBudget returns the schedule lag p99 that ts tolerate: LagBudgetShare
+// of the tightest upper limit on a latency that includes the generator's
+// lateness (round trips, broadcast and named step latencies; not connect,
+// handshake, ping or schedule_lag itself), or 0 when there is none.
+func LagBudget(ts []Threshold) time.Duration {
+	var tightest float64
+	for _, t := range ts {
+		if kindOf(t.Metric) != kindLatency || t.Stat == "count" || t.Stat == "min" || (t.Op != "<" && t.Op != "<=") {
+			continue
+		}
+		switch t.Metric {
+		case "schedule_lag", "connect", "handshake", "ping":
+			continue
+		}
+		if t.Limit > 0 && (tightest == 0 || t.Limit < tightest) {
+			tightest = t.Limit
+		}
+	}
+	return time.Duration(LagBudgetShare * tightest * float64(time.Microsecond))
+}

@@ -238,3 +238,24 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestLagBudget(t *testing.T) {
+	for _, tc := range []struct {
+		exprs []string
+		want  time.Duration
+	}{
+		{nil, 0},
+		{[]string{"errors == 0", "connect p99 < 5ms"}, 0},
+		{[]string{"rtt p99 < 50ms", "rtt p50 < 10ms"}, time.Millisecond},
+		{[]string{"broadcast_complete max <= 200ms", "rtt p99 > 1ms"}, 20 * time.Millisecond},
+		{[]string{"schedule_lag p99 < 1ms", "login p95 < 300ms"}, 30 * time.Millisecond},
+	} {
+		var ts []Threshold
+		for _, e := range tc.exprs {
+			ts = append(ts, mustParse(t, e))
+		}
+		if got := LagBudget(ts); got != tc.want {
+			t.Errorf("LagBudget(%q) = %v, want %v", tc.exprs, got, tc.want)
+		}
+	}
+}

@@ -21,6 +21,13 @@ const (
 
 var builtinNames = [...]string{"rtt", "connect", "handshake", "ping", "push_delay", "broadcast_delivery", "broadcast_complete", "schedule_lag"}
 
+// ServiceSuffix names the service view of an open-loop round-trip metric:
+// rtt_service is rtt measured from each message's actual write instead of
+// its intended send time. The difference between the two is the
+// generator's own lateness (and, against a server that stalls, the
+// coordinated omission the intended-time view corrects).
+const ServiceSuffix = "_service"
+
 // Registry names the latency metrics of a run. It is filled before the run
 // starts and read-only afterwards.
 type Registry struct {

@@ -134,7 +134,26 @@ func Merge(rs ...*Report) (*Report, error) {
 	if out.Generator, err = mergeGenerators(rs, multi); err != nil {
 		return nil, fmt.Errorf("merge: %w", err)
 	}
-	out.Broadcast = mergeBroadcast(rs)
+	if led, ok := mergeLedgers(rs); ok {
+		// Every part carries its raw accounting: reach and loss are
+		// computed across the parts, and so is the time to the last
+		// subscriber, which a per-part histogram cannot give when the
+		// publisher and its subscribers ran in different processes.
+		complete := metrics.NewHistogram()
+		out.Broadcast = led.Results(complete)
+		out.Ledger = led
+		if complete.TotalCount() > 0 {
+			m, err := NewMetric(complete)
+			if err != nil {
+				return nil, fmt.Errorf("merge: broadcast_complete: %w", err)
+			}
+			out.Metrics["broadcast_complete"] = m
+		} else {
+			delete(out.Metrics, "broadcast_complete")
+		}
+	} else {
+		out.Broadcast = mergeBroadcast(rs)
+	}
 	out.Phases = mergePhases(rs, start)
 	if out.Series, err = mergeSeries(rs, start); err != nil {
 		return nil, fmt.Errorf("merge: %w", err)
@@ -274,6 +293,26 @@ func mergeGenerators(rs []*Report, multi bool) (Generator, error) {
 	return g, nil
 }
 
+// mergeLedgers merges the inputs' broadcast ledgers when every input that
+// has broadcast results carries one (and at least one does).
+func mergeLedgers(rs []*Report) (*Ledger, bool) {
+	var ls []*Ledger
+	for _, r := range rs {
+		switch {
+		case r.Ledger != nil:
+			ls = append(ls, r.Ledger)
+		case len(r.Broadcast) > 0:
+			return nil, false
+		}
+	}
+	if len(ls) == 0 {
+		return nil, false
+	}
+	return MergeLedgers(ls...), true
+}
+
+// mergeBroadcast sums per-room results: exact only when each input's
+// rooms had their publishers and subscribers in that input.
 func mergeBroadcast(rs []*Report) []BroadcastResult {
 	var out []BroadcastResult
 	idx := map[string]int{}

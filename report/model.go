@@ -40,7 +40,11 @@ type Report struct {
 
 	Phases    []PhaseResult     `json:"phases,omitempty"`
 	Broadcast []BroadcastResult `json:"broadcast,omitempty"` // one per room pattern
-	Series    *Series           `json:"series,omitempty"`
+	// Ledger is the raw broadcast accounting, carried by the report of one
+	// process of a multi-process run so that merging recomputes reach and
+	// loss across processes (see MergeLedgers); absent otherwise.
+	Ledger *Ledger `json:"broadcast_ledger,omitempty"`
+	Series *Series `json:"series,omitempty"`
 
 	Thresholds []ThresholdResult `json:"thresholds,omitempty"`
 	Passed     *bool             `json:"passed,omitempty"` // all thresholds held; absent when there were none
@@ -188,12 +192,33 @@ type Generator struct {
 	FDLimit        int64    `json:"fd_limit"`
 	FDPeak         int64    `json:"fd_peak"`
 	Unreliable     bool     `json:"unreliable"`
-	Reasons        []string `json:"reasons,omitempty"`
+	Reasons        []string `json:"reasons,omitempty"` // the details of the findings that made it unreliable
+	Notes          []string `json:"notes,omitempty"`   // the details of the other findings
+	// Findings are the rules about the generator's health that fired:
+	// which, what was measured against what limit, and whether it makes
+	// the run's numbers unreliable.
+	Findings []Finding `json:"findings,omitempty"`
 	// IncludesTarget: the built-in target ran inside the generator's
 	// process, so the CPU, memory and GC figures above are the two
 	// together; threads are shared, so there is no honest way to split them.
 	IncludesTarget bool `json:"includes_target,omitempty"`
 }
+
+// Finding is one rule about the generator's health that fired.
+type Finding struct {
+	Rule    string  `json:"rule"`    // cpu_saturated, schedule_lag, dropped, own_limits, descriptors, gc
+	Verdict string  `json:"verdict"` // unreliable or note
+	Value   float64 `json:"value"`   // what was measured, in Unit
+	Limit   float64 `json:"limit,omitempty"`
+	Unit    string  `json:"unit"`
+	Detail  string  `json:"detail"` // for people
+}
+
+// Verdicts of a Finding.
+const (
+	VerdictUnreliable = "unreliable" // the generator may have distorted the results
+	VerdictNote       = "note"       // worth knowing; the results stand
+)
 
 // Environment says where the report was made.
 type Environment struct {

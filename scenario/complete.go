@@ -168,6 +168,9 @@ func (sc *Scenario) MetricNames() []string {
 		for i := range steps {
 			if m := steps[i].StepMetric(); m != "" {
 				reg.Add(m)
+				if e := steps[i].Echo; e != nil && e.Rate > 0 {
+					reg.Add(m + metrics.ServiceSuffix)
+				}
 			}
 			if steps[i].Loop != nil {
 				walk(steps[i].Loop.Steps)

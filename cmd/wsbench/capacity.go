@@ -95,7 +95,13 @@ func runCapacity(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if o.jsonPath == "-" {
 		tableOut = stderr
 	}
-	eopts := engine.Options{}
+	var slos []gate.Threshold
+	for _, expr := range cfg.SLO {
+		if t, err := gate.Parse(expr); err == nil {
+			slos = append(slos, t)
+		}
+	}
+	eopts := engine.Options{LagBudget: gate.LagBudget(slos)}
 	if !o.quiet {
 		cfg.Logf = func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) }
 		if isTerminal(stderr) {

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/wsbench/wsbench/engine"
+	gatepkg "github.com/wsbench/wsbench/gate"
 	"github.com/wsbench/wsbench/report"
 	"github.com/wsbench/wsbench/scenario"
 	"github.com/wsbench/wsbench/targets"
@@ -89,7 +90,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitCannotStart
 	}
 
-	eopts := engine.Options{Sinks: []engine.Sink{gate.live}}
+	eopts := engine.Options{Sinks: []engine.Sink{gate.live}, LagBudget: gatepkg.LagBudget(gate.live.Thresholds)}
 	logf := func(string, ...any) {}
 	if !o.quiet {
 		eopts.Progress = stderr

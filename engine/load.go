@@ -63,18 +63,30 @@ func (r *runner) runClosed(ctx context.Context, start int64) {
 	if len(events) == 0 {
 		return
 	}
-	var slots []context.CancelFunc
+	var slots []context.CancelFunc // nil: a slot of another share
 	var clientID int64
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for _, e := range events {
+		// Every share walks the run's one schedule and acts on its own
+		// slots: slot k is share k mod Count's, and a stop stops the most
+		// recently started slot of the whole run, whoever's it is.
+		if e.delta > 0 {
+			clientID++
+			if !r.share.mine(clientID - 1) {
+				slots = append(slots, nil)
+				continue
+			}
+		} else if n := len(slots); n == 0 || slots[n-1] == nil {
+			slots = slots[:max(n-1, 0)]
+			continue
+		}
 		if !waitRun(ctx, r.clock, start+e.at, timer) {
 			return
 		}
 		if e.delta > 0 {
 			sctx, cancel := context.WithCancel(ctx)
 			slots = append(slots, cancel)
-			clientID++
 			id := clientID
 			r.wg.Add(1)
 			go func() {
@@ -155,12 +167,15 @@ func (r *runner) runOpen(ctx context.Context, start int64) {
 				break
 			}
 			due := start + t + int64(off)
-			if !waitRun(ctx, r.clock, due, timer) {
+			if r.share.mine(client) && !waitRun(ctx, r.clock, due, timer) {
 				return
 			}
-			lag := r.clock.Now() - due
 			client++
-			if r.sessions.Load() >= int64(r.sc.Client.MaxSessions) || lag > int64(r.sc.Client.MaxLag) {
+			if !r.share.mine(client - 1) {
+				continue // another share's arrival
+			}
+			lag := r.clock.Now() - due
+			if r.sessions.Load() >= r.maxSessions || lag > int64(r.sc.Client.MaxLag) {
 				sh.Do(func(s *shard.Rec) {
 					s.Counters.SessionsIntended++
 					s.Counters.SessionsDropped++
@@ -198,6 +213,28 @@ func waitRun(ctx context.Context, c *Clock, at int64, timer *time.Timer) bool {
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// Share is the part of a run's load one process generates, when several
+// generate it together (worker processes, shards on other machines): of
+// the run's one schedule of closed-model slots and open-model arrivals,
+// the ones whose index modulo Count is Index. The union of the shares is
+// exactly the whole run's schedule, ramps and all, and every share's
+// arrivals stay evenly spread. Count 0 or 1 is the whole run.
+type Share struct {
+	Index, Count int
+}
+
+func (s Share) mine(k int64) bool {
+	return s.Count <= 1 || k%int64(s.Count) == int64(s.Index)
+}
+
+// of returns how many of the first n slots are the share's.
+func (s Share) of(n int) int {
+	if s.Count <= 1 {
+		return n
+	}
+	return (n - s.Index + s.Count - 1) / s.Count
 }
 
 // picker chooses flows by weight with smooth weighted round robin, so the

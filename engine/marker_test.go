@@ -181,7 +181,7 @@ func TestPhaseResultsAssignIntervalsByMidpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := phaseResults(sc, tl)
+	got := phaseResults(sc, tl, Share{})
 	if a := got[0].Achieved; a < 247 || a > 248 {
 		t.Errorf("ramp achieved %v", got[0].Achieved)
 	}

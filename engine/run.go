@@ -41,6 +41,12 @@ type Options struct {
 	// a run of its own): it goes into message markers so that a merge of
 	// several workers' results can tell their connections apart.
 	Worker int
+	// Share is the part of the run's load this process generates (with
+	// Worker and a common Origin and StartAt, for worker processes).
+	Share Share
+	// StartAt is the wall-clock instant the load starts, for processes
+	// that start together; zero means at once.
+	StartAt time.Time
 	// LagBudget is the schedule lag p99 the user's latency thresholds
 	// tolerate (gate.LagBudget); above it, with the generator busy, the run
 	// is unreliable. Zero means 20 ms.
@@ -111,6 +117,8 @@ type runner struct {
 	worker      int64
 	service     []metrics.ID // by metric: its service view, -1 for none
 	lagBudget   time.Duration
+	share       Share
+	maxSessions int64
 	// exportLedger: the report carries the broadcast ledger for a merge
 	// across processes.
 	exportLedger bool
@@ -178,6 +186,14 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Repo
 	if r.seed == 0 {
 		r.seed = uint64(time.Now().UnixNano())
 	}
+	r.share = opts.Share
+	r.maxSessions = int64(sc.Client.MaxSessions)
+	if n := opts.Share.Count; n > 1 {
+		// Each share draws its own random numbers (payloads, think times)
+		// from the run's seed, and holds its part of the session cap.
+		r.seed = splitmix(r.seed ^ uint64(opts.Share.Index+1))
+		r.maxSessions = (r.maxSessions + int64(n) - 1) / int64(n)
+	}
 	for i := range sc.Flows {
 		f, err := compileFlow(sc, &sc.Flows[i], base, r.reg)
 		if err != nil {
@@ -217,11 +233,16 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Repo
 
 	r.col = shard.NewCollector(r.reg, 4*runtime.GOMAXPROCS(0))
 	r.clock = NewClockFrom(opts.Origin)
+	if wait := time.Until(opts.StartAt); wait > 0 {
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+		}
+	}
 	r.pacer = pacer.New()
 	// Sessions that outlive the run's grace period may still be waiting on
 	// it; Close hands their waits to Go timers.
 	defer r.pacer.Close()
-	rep.StartedAt = r.clock.Epoch().UTC()
 	hlth := newHealth()
 	total := sc.TotalDuration()
 
@@ -234,6 +255,7 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Repo
 	defer cancelPlanned()
 
 	start := r.clock.Now()
+	rep.StartedAt = time.Unix(0, r.clock.Wall(start)).UTC()
 	drivers := sync.WaitGroup{}
 	drivers.Add(2)
 	go func() { defer drivers.Done(); r.runClosed(planned, start) }()
@@ -313,6 +335,15 @@ loop:
 		return final, &FailedError{Err: errors.New(endDetail)}
 	}
 	return final, nil
+}
+
+// splitmix is SplitMix64's finaliser: well-spread seeds from related
+// inputs.
+func splitmix(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
 }
 
 // yieldToSenders lets goroutines that became runnable (senders woken by
@@ -468,7 +499,7 @@ func buildReport(base *report.Report, sc *scenario.Scenario, r *runner, b *timel
 		rep.EndDetail += " (series: " + err.Error() + ")"
 	}
 	rep.Series = series
-	rep.Phases = phaseResults(sc, &b.tl)
+	rep.Phases = phaseResults(sc, &b.tl, r.share)
 	var cpu []float64
 	for _, iv := range b.tl.Intervals {
 		if iv.End <= b.planned+b.tl.Step/4 {
@@ -483,16 +514,19 @@ func buildReport(base *report.Report, sc *scenario.Scenario, r *runner, b *timel
 // series: an interval belongs to the phase its midpoint falls in (the
 // drain interval at the end is short, so intervals are weighted by their
 // own length, not the nominal one).
-func phaseResults(sc *scenario.Scenario, tl *metrics.Timeline) []report.PhaseResult {
+func phaseResults(sc *scenario.Scenario, tl *metrics.Timeline, share Share) []report.PhaseResult {
 	var out []report.PhaseResult
 	var t float64
 	for _, p := range sc.Phases {
 		pr := report.PhaseResult{Name: p.Name, StartS: t, EndS: t + p.Duration.D().Seconds(), Model: "closed"}
 		if p.Clients != nil {
-			pr.Target = float64(*p.Clients)
+			pr.Target = float64(share.of(*p.Clients))
 		} else {
 			pr.Model = "open"
 			pr.Target = *p.ArrivalRate
+			if share.Count > 1 {
+				pr.Target /= float64(share.Count)
+			}
 		}
 		var connects, secs float64
 		sampled := false

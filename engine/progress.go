@@ -70,3 +70,10 @@ func fmtUS(us int64) string {
 	}
 	return fmt.Sprintf("%.2fs", float64(us)/1e6)
 }
+
+// NewProgress returns the progress line as a Sink, for a caller that
+// feeds it intervals of its own (a coordinator, merged from its workers').
+// total is the run's planned length.
+func NewProgress(w io.Writer, tty bool, total time.Duration) Sink {
+	return &progress{w: w, tty: tty, total: total}
+}

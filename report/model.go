@@ -52,10 +52,13 @@ type Report struct {
 	Generator   Generator   `json:"generator"`
 	Environment Environment `json:"environment"`
 
-	Capacity   *Capacity  `json:"capacity,omitempty"`
-	Baseline   *Baseline  `json:"baseline,omitempty"`
-	MergedFrom []string   `json:"merged_from,omitempty"`
-	Server     *ServerObs `json:"server,omitempty"`
+	Capacity   *Capacity `json:"capacity,omitempty"`
+	Baseline   *Baseline `json:"baseline,omitempty"`
+	MergedFrom []string  `json:"merged_from,omitempty"`
+	// Workers is each worker process's share of a run split over several
+	// (wsbench run --workers).
+	Workers []WorkerResult `json:"workers,omitempty"`
+	Server  *ServerObs     `json:"server,omitempty"`
 }
 
 // Metric summarises one latency histogram, all values in microseconds. HDR
@@ -260,6 +263,22 @@ type CapacityStep struct {
 	Unreliable bool               `json:"unreliable"`
 	Failed     []string           `json:"failed,omitempty"` // SLOs broken at this step
 	Metrics    map[string]*Metric `json:"metrics,omitempty"`
+}
+
+// WorkerResult is one worker process's share of a run.
+type WorkerResult struct {
+	Index            int      `json:"index"` // 1-based, as in markers
+	PID              int      `json:"pid"`
+	SourceAddrs      []string `json:"source_addrs,omitempty"`
+	Exit             string   `json:"exit"` // how the process ended
+	EndReason        string   `json:"end_reason"`
+	PeakConnections  int64    `json:"peak_connections"`
+	ConnectsOK       int64    `json:"connects_ok"`
+	MessagesSent     int64    `json:"messages_sent"`
+	MessagesReceived int64    `json:"messages_received"`
+	Errors           int64    `json:"errors"`
+	Unreliable       bool     `json:"unreliable,omitempty"`
+	MaxRSSBytes      int64    `json:"max_rss_bytes"`
 }
 
 // Baseline records the report a run was judged against.

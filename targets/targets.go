@@ -82,6 +82,13 @@ func (t *Target) Pid() int {
 // failed with the end of its output in the report.
 func (t *Target) Run(ctx context.Context, sc *scenario.Scenario, opts engine.Options) (*report.Report, error) {
 	opts.Target = t.url
+	return t.RunWith(ctx, func(ctx context.Context) (*report.Report, error) { return engine.Run(ctx, sc, opts) })
+}
+
+// RunWith is Run for any way of running load against the target (a
+// coordinator of worker processes, say): run gets the context that a
+// dying target process cancels, and its report is completed as Run's.
+func (t *Target) RunWith(ctx context.Context, run func(ctx context.Context) (*report.Report, error)) (*report.Report, error) {
 	before := Stats(t.url)
 	if t.proc != nil {
 		var cancel context.CancelCauseFunc
@@ -95,7 +102,7 @@ func (t *Target) Run(ctx context.Context, sc *scenario.Scenario, opts engine.Opt
 			}
 		}()
 	}
-	rep, err := engine.Run(ctx, sc, opts)
+	rep, err := run(ctx)
 	rep.Generator.IncludesTarget = t.InProcess()
 	var se *engine.StartError
 	if errors.As(err, &se) {

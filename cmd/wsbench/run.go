@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/wsbench/wsbench/engine"
+	"github.com/wsbench/wsbench/internal/coord"
 	gatepkg "github.com/wsbench/wsbench/gate"
 	"github.com/wsbench/wsbench/report"
 	"github.com/wsbench/wsbench/scenario"
@@ -39,6 +40,7 @@ type runOptions struct {
 	baseline  string
 	tolerance string
 	start     string
+	workers   int
 }
 
 func runFlags(o *runOptions) *pflag.FlagSet {
@@ -54,6 +56,7 @@ func runFlags(o *runOptions) *pflag.FlagSet {
 	fs.StringVar(&o.junitPath, "junit", "", "write thresholds as JUnit XML here (one test case each)")
 	fs.StringVar(&o.mdPath, "summary-md", "", "write a one-screen markdown summary here (for a pull-request comment)")
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "no progress line and no terminal summary")
+	fs.IntVar(&o.workers, "workers", 0, "split the load over this many worker processes on this machine (0: one process, or as many as the connection plan needs)")
 	fs.StringVar(&o.baseline, "baseline", "", "judge the run against this earlier JSON report")
 	fs.StringVar(&o.tolerance, "fail-on-regression", "", "with --baseline: fail when a metric regressed by more than this (e.g. 10%)")
 	return fs
@@ -97,7 +100,12 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		eopts.ProgressTTY = isTerminal(stderr)
 		logf = func(format string, args ...any) { fmt.Fprintf(stderr, "wsbench run: "+format+"\n", args...) }
 	}
-	rep, runErr := runScenario(ctx, sc, eopts, logf)
+	workers, err := planWorkers(sc, o.workers)
+	if err != nil {
+		fmt.Fprintf(stderr, "wsbench run: %v\n", err)
+		return exitCannotStart
+	}
+	rep, runErr := runScenario(ctx, sc, eopts, workers, logf)
 	gate.judge(rep)
 
 	if !o.quiet {
@@ -128,7 +136,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // runScenario starts the scenario's target, runs the scenario against it
 // and stops it. A target that cannot start is a run that could not start.
-func runScenario(ctx context.Context, sc *scenario.Scenario, eopts engine.Options, logf func(string, ...any)) (*report.Report, error) {
+func runScenario(ctx context.Context, sc *scenario.Scenario, eopts engine.Options, workers *coord.Plan, logf func(string, ...any)) (*report.Report, error) {
 	t, err := targets.Start(ctx, sc, logf)
 	if err != nil {
 		return engine.NotStarted(sc, err), &engine.StartError{Err: err}
@@ -138,7 +146,27 @@ func runScenario(ctx context.Context, sc *scenario.Scenario, eopts engine.Option
 			logf("target: %v", err)
 		}
 	}()
-	return t.Run(ctx, sc, eopts)
+	if workers == nil {
+		return t.Run(ctx, sc, eopts)
+	}
+	return t.RunWith(ctx, func(ctx context.Context) (*report.Report, error) {
+		return coord.Run(ctx, sc, t.URL(), coord.Options{
+			Workers: workers.Workers, SourceAddrs: workers.SourceAddrs,
+			Sinks: eopts.Sinks, Progress: eopts.Progress, ProgressTTY: eopts.ProgressTTY,
+			LagBudget: eopts.LagBudget, Logf: logf,
+		})
+	})
+}
+
+// planWorkers decides how many worker processes the run needs: the
+// number asked for, or, with none asked for, as many as the connection
+// plan needs (nil: one process, no coordinator).
+func planWorkers(sc *scenario.Scenario, asked int) (*coord.Plan, error) {
+	p, err := coord.PlanFor(sc, asked)
+	if err != nil || p.Workers <= 1 && asked <= 1 {
+		return nil, err
+	}
+	return p, nil
 }
 
 // runExitCode maps the outcome to the documented exit codes. An unreliable

@@ -60,6 +60,7 @@ type runner struct {
 	reg         *metrics.Registry
 	col         *metrics.Collector
 	ledger      *ledger
+	data        *dataSet
 	flows       []*flow
 	picker      *picker
 	dialOpts    wsclient.Options
@@ -82,12 +83,15 @@ func (r *runner) pick() *flow { return r.picker.next() }
 // what happened, and a cancelled ctx gives a partial report with
 // end_reason interrupted.
 func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Report, error) {
-	logf := opts.Logf
-	if logf == nil {
-		logf = func(string, ...any) {}
+	// Values the scenario took from the environment are secrets: every
+	// message and report field that can hold scenario text is masked.
+	logf := func(string, ...any) {}
+	if opts.Logf != nil {
+		logf = func(format string, args ...any) { opts.Logf("%s", sc.Mask(fmt.Sprintf(format, args...))) }
 	}
 	rep := newReport(sc)
 	fail := func(err error) (*report.Report, error) {
+		err = sc.MaskError(err)
 		rep.EndReason, rep.EndDetail = report.EndFailed, err.Error()
 		return rep, &StartError{Err: err}
 	}
@@ -118,12 +122,17 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Repo
 		base = "ws://" + addr
 		logf("built-in reference server on %s", addr)
 	}
-	rep.Target = base
+	rep.Target = sc.Mask(base)
 
 	r := &runner{sc: sc, reg: metrics.NewRegistry(), ledger: newLedger(leaveGrace), seed: sc.Seed}
 	if r.seed == 0 {
 		r.seed = uint64(time.Now().UnixNano())
 	}
+	data, err := newDataSet(sc, r.seed)
+	if err != nil {
+		return fail(err)
+	}
+	r.data = data
 	for i := range sc.Flows {
 		f, err := compileFlow(sc, &sc.Flows[i], base, r.reg)
 		if err != nil {
@@ -266,7 +275,11 @@ loop:
 	elapsed := time.Duration(r.clock.Now() - start)
 	final := buildReport(rep, sc, r, series, peak, hlth, elapsed, true)
 	final.Generator.IncludesTarget = inProcessTarget
+	endDetail = sc.Mask(endDetail)
 	final.EndReason, final.EndDetail = endReason, endDetail
+	for i := range final.Broadcast {
+		final.Broadcast[i].Room = sc.Mask(final.Broadcast[i].Room)
+	}
 	if statsBefore != nil {
 		final.Server = &report.ServerObs{Before: statsBefore, After: serverStats(base)}
 	}
@@ -289,13 +302,15 @@ loop:
 	return final, nil
 }
 
+// newReport starts the report of a run of sc. The scenario it embeds is
+// the redacted one: values from the environment show as ***.
 func newReport(sc *scenario.Scenario) *report.Report {
-	raw, _ := json.Marshal(sc)
+	raw, _ := json.Marshal(sc.Redacted())
 	host, _ := os.Hostname()
 	return &report.Report{
 		Schema:    report.SchemaVersion,
 		StartedAt: time.Now().UTC(),
-		Target:    sc.Target,
+		Target:    sc.Mask(sc.Target),
 		Scenario:  raw,
 		Metrics:   map[string]*report.Metric{},
 		Environment: report.Environment{

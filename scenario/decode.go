@@ -965,7 +965,7 @@ func (d *decoder) list(n ast.Node, tag string, rv reflect.Value, field string) {
 		if d.visits > maxDecodeVisits {
 			return
 		}
-		d.value(e, out.Index(i), fmt.Sprintf("%s[%d]", field, i))
+		d.value(e, out.Index(i), field+"["+strconv.Itoa(i)+"]")
 	}
 	rv.Set(out)
 }
@@ -1017,9 +1017,6 @@ func (d *decoder) generic(n ast.Node, field string) (any, bool) {
 	if !d.visit(n, field) {
 		return nil, false
 	}
-	if field != "" {
-		d.pos[field] = nodePos(n)
-	}
 	node, tag, ok := d.deref(n, field)
 	if !ok {
 		return nil, false
@@ -1047,7 +1044,7 @@ func (d *decoder) generic(n ast.Node, field string) (any, bool) {
 			if d.visits > maxDecodeVisits {
 				return nil, false
 			}
-			v, vok := d.generic(e, fmt.Sprintf("%s[%d]", field, i))
+			v, vok := d.generic(e, field+"["+strconv.Itoa(i)+"]")
 			ok = ok && vok
 			out[i] = v
 		}

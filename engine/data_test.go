@@ -139,6 +139,7 @@ func TestDataRowsReachTheServer(t *testing.T) {
 target: builtin
 clients: 3
 duration: 1s
+client: {drain: 200ms}
 data:
   users: {file: users.csv, order: unique, by: client}
 flows:
@@ -209,7 +210,7 @@ name: secrets
 target: ${TARGET}
 clients: 2
 duration: 1s
-client: {headers: {Authorization: "Bearer ${TOKEN}"}}
+client: {headers: {Authorization: "Bearer ${TOKEN}"}, drain: 200ms}
 thresholds: ["errors == 0"]
 flows:
   - name: f
@@ -272,6 +273,7 @@ func TestSecretRoomPatternMasked(t *testing.T) {
 target: builtin
 clients: 2
 duration: 1s
+client: {drain: 200ms}
 flows:
   - name: f
     steps:

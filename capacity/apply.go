@@ -76,6 +76,7 @@ func clone(sc *scenario.Scenario) (*scenario.Scenario, error) {
 	if err := json.Unmarshal(b, &out); err != nil {
 		return nil, fmt.Errorf("copy scenario: %w", err)
 	}
+	out.ShareLoaded(sc) // data rows and the values to mask do not go through JSON
 	return &out, nil
 }
 

@@ -16,6 +16,7 @@
 //
 // Sessions only talk to the rest of the engine through metrics shards, the
 // broadcast ledger and the active-connection gauge, all of which merge
-// exactly; a later multi-process coordinator ships the same interval Sets
+// exactly, and take their data-file rows from a shared, read-only set
+// whose only mutable state is atomic counters; a later multi-process coordinator ships the same interval Sets
 // over a pipe instead of reading them from a local Collector.
 package engine

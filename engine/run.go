@@ -109,6 +109,7 @@ type runner struct {
 	reg         *metrics.Registry
 	col         *shard.Collector
 	ledger      *ledger
+	data        *dataSet
 	flows       []*flow
 	picker      *picker
 	dialOpts    wsclient.Options
@@ -164,12 +165,15 @@ func (r *runner) connOpened() {
 // failed, with the cause as its detail: that is how a caller reports a
 // target that died.
 func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Report, error) {
-	logf := opts.Logf
-	if logf == nil {
-		logf = func(string, ...any) {}
+	// Values the scenario took from the environment are secrets: every
+	// message and report field that can hold scenario text is masked.
+	logf := func(string, ...any) {}
+	if opts.Logf != nil {
+		logf = func(format string, args ...any) { opts.Logf("%s", sc.Mask(fmt.Sprintf(format, args...))) }
 	}
 	rep := newReport(sc)
 	fail := func(err error) (*report.Report, error) {
+		err = sc.MaskError(err)
 		rep.EndReason, rep.EndDetail = report.EndFailed, err.Error()
 		return rep, &StartError{Err: err}
 	}
@@ -177,7 +181,7 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Repo
 	if opts.Target != "" {
 		base = opts.Target
 	}
-	rep.Target = base
+	rep.Target = sc.Mask(base)
 	if !strings.HasPrefix(base, "ws://") && !strings.HasPrefix(base, "wss://") {
 		return fail(fmt.Errorf("target %q: engine.Run needs a ws:// or wss:// address; start the target first (package targets)", base))
 	}
@@ -188,6 +192,14 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Repo
 	}
 	r.share = opts.Share
 	r.maxSessions = int64(sc.Client.MaxSessions)
+	data, err := newDataSet(sc, r.seed)
+	if err != nil {
+		return fail(err)
+	}
+	r.data = data
+	if data != nil {
+		data.share = opts.Share
+	}
 	if n := opts.Share.Count; n > 1 {
 		// Each share draws its own random numbers (payloads, think times)
 		// from the run's seed, and holds its part of the session cap.
@@ -327,7 +339,16 @@ loop:
 	rep.Environment.Pacing = pacing(r.pacer)
 	elapsed := time.Duration(r.clock.Now() - start)
 	final := buildReport(rep, sc, r, builder, hlth, elapsed)
-	final.EndReason, final.EndDetail = endReason, strings.TrimSpace(endDetail+final.EndDetail)
+	final.EndReason, final.EndDetail = endReason, sc.Mask(strings.TrimSpace(endDetail+final.EndDetail))
+	for i := range final.Broadcast {
+		final.Broadcast[i].Room = sc.Mask(final.Broadcast[i].Room)
+	}
+	if final.Ledger != nil {
+		for i := range final.Ledger.Rooms {
+			room := &final.Ledger.Rooms[i]
+			room.URL, room.Pattern = sc.Mask(room.URL), sc.Mask(room.Pattern)
+		}
+	}
 	for _, s := range sinks {
 		s.Close(final)
 	}
@@ -428,17 +449,19 @@ func (d *deadTarget) Close(*report.Report) {}
 // reason in its end detail.
 func NotStarted(sc *scenario.Scenario, err error) *report.Report {
 	rep := newReport(sc)
-	rep.EndReason, rep.EndDetail = report.EndFailed, err.Error()
+	rep.EndReason, rep.EndDetail = report.EndFailed, sc.Mask(err.Error())
 	return rep
 }
 
+// newReport starts the report of a run of sc. The scenario it embeds is
+// the redacted one: values from the environment show as ***.
 func newReport(sc *scenario.Scenario) *report.Report {
-	raw, _ := json.Marshal(sc)
+	raw, _ := json.Marshal(sc.Redacted())
 	host, _ := os.Hostname()
 	return &report.Report{
 		Schema:    report.SchemaVersion,
 		StartedAt: time.Now().UTC(),
-		Target:    sc.Target,
+		Target:    sc.Mask(sc.Target),
 		Scenario:  raw,
 		Metrics:   map[string]*report.Metric{},
 		Environment: report.Environment{

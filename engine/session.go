@@ -75,6 +75,8 @@ type session struct {
 	buf         []byte
 	lastConnect *step
 	waiter      *pacer.Waiter // made on the first scheduled send
+	rows        []int         // the row of each data source the flow uses
+	dataErr     error         // no row left: the session fails at once
 }
 
 // conn is one open connection and what its reader goroutine shares with
@@ -115,6 +117,7 @@ func (r *runner) newSession(client int64, f *flow) *session {
 	for k, v := range f.f.Vars {
 		s.vars[k] = v
 	}
+	s.rows, s.dataErr = r.data.bind(f.f, client)
 	return s
 }
 
@@ -137,7 +140,10 @@ func (s *session) lookup(name string) string {
 		binary.LittleEndian.PutUint64(b[:], s.rng.Uint64())
 		return hex.EncodeToString(b[:])
 	}
-	return s.vars[name]
+	if v, ok := s.vars[name]; ok {
+		return v
+	}
+	return s.r.data.value(s.rows, name)
 }
 
 func (s *session) render(t scenario.Template) string {
@@ -146,6 +152,9 @@ func (s *session) render(t scenario.Template) string {
 
 // run executes the flow, reconnecting per on_error, and always closes.
 func (s *session) run(ctx context.Context) error {
+	if s.dataErr != nil {
+		return s.failData()
+	}
 	s.shard.Do(func(set *shard.Rec) { set.Counters.SessionsStarted++ })
 	var err error
 	attempt := 0

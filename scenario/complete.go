@@ -95,6 +95,20 @@ func (sc *Scenario) Complete() {
 		}
 		completeSteps(f.Steps)
 	}
+	for _, ds := range sc.Data {
+		if ds == nil {
+			continue
+		}
+		if ds.Format == "" {
+			ds.Format = dataFormat(ds)
+		}
+		if ds.Order == "" {
+			ds.Order = DataSequential
+		}
+		if ds.By == "" {
+			ds.By = DataBySession
+		}
+	}
 	if cp := sc.Capacity; cp != nil {
 		setDur(&cp.StepDuration, 10*time.Second)
 		setDur(&cp.Warmup, 2*time.Second)

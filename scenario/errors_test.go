@@ -10,8 +10,30 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files of TestErrorMessages")
 
+// testEnvVars is the environment the golden tests and the fuzz seeds see:
+// fixed, so that the goldens do not depend on the machine, and passed as
+// Options.LookupEnv, so that the tests can run in parallel.
+// cmd/wsbench's test of the same files sets the same variables.
+var testEnvVars = map[string]string{
+	"WSB_TOKEN":    testSecret,
+	"WSB_TARGET":   "ws://127.0.0.1:9",
+	"WSB_CLIENTS":  "10",
+	"WSB_WORDS":    "ten",
+	"WSB_EMPTY":    "",
+	"WSB_BAD_URL":  "http://user:" + testSecret + "@host/",
+	"WSB_DURATION": "2s",
+}
+
+// testSecret must appear in no message.
+const testSecret = "tok-5ecret-XYZ"
+
+func testEnv(name string) (string, bool) {
+	v, ok := testEnvVars[name]
+	return v, ok
+}
+
 // TestErrorMessages pins what users see for each bad file in testdata/bad:
-// the complete output of Load, compared with the file's .golden twin. Run
+// the complete output of Parse, compared with the file's .golden twin. Run
 // `go test ./scenario -run ErrorMessages -update` after a deliberate change
 // of wording, and read the diff.
 func TestErrorMessages(t *testing.T) {
@@ -22,9 +44,13 @@ func TestErrorMessages(t *testing.T) {
 	for _, f := range files {
 		name := strings.TrimSuffix(filepath.Base(f), ".yaml")
 		t.Run(name, func(t *testing.T) {
+			src, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
 			// A slash-separated relative path keeps the golden files the same
 			// on every machine.
-			_, err := Load(filepath.ToSlash(f))
+			_, err = ParseWith(filepath.ToSlash(f), src, Options{LookupEnv: testEnv})
 			if err == nil {
 				t.Fatalf("%s loads without error", f)
 			}
@@ -32,6 +58,9 @@ func TestErrorMessages(t *testing.T) {
 				t.Errorf("error is a %T, want Problems", err)
 			}
 			got := err.Error() + "\n"
+			if strings.Contains(got, testSecret) {
+				t.Errorf("the message shows the secret from the environment:\n%s", got)
+			}
 			golden := strings.TrimSuffix(f, ".yaml") + ".golden"
 			if *update {
 				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {

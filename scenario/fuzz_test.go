@@ -7,15 +7,16 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-
-	"github.com/goccy/go-yaml"
 )
 
 // FuzzParse feeds Parse arbitrary bytes, seeded with every example and
-// test file. Parse must not panic and must explain a rejection as
-// Problems; a scenario it accepts must stay valid when completed again
-// (Complete is idempotent), marshal to JSON (the report embeds it), and
-// survive the YAML round trip that `wsbench validate --print` shows users.
+// test file (with the environment of the golden tests, and data files
+// found beside the good test files). Parse must not panic and must explain
+// a rejection as Problems; a scenario it accepts must stay valid when
+// completed again (Complete is idempotent), marshal to JSON (the report
+// embeds it), and survive the YAML round trip that `wsbench validate
+// --print` shows users (which masks the values from the environment, so
+// the round trip gives the redacted scenario).
 //
 //	go test -run=^$ -fuzz=FuzzParse -fuzztime=60s -fuzzminimizetime=10s ./scenario/
 //
@@ -25,6 +26,7 @@ import (
 // Crashers the fuzzer finds go to testdata/fuzz/FuzzParse and run as
 // regression cases with every plain `go test`.
 func FuzzParse(f *testing.F) {
+	opts := Options{Dir: "testdata/good", LookupEnv: testEnv}
 	for _, pattern := range []string{"../scenarios/*.yaml", "testdata/*/*.yaml"} {
 		files, err := filepath.Glob(pattern)
 		if err != nil {
@@ -39,7 +41,7 @@ func FuzzParse(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		sc, err := Parse("fuzz.yaml", data)
+		sc, err := ParseWith("fuzz.yaml", data, opts)
 		if err != nil {
 			var ps Problems
 			if !errors.As(err, &ps) || len(ps) == 0 {
@@ -62,16 +64,20 @@ func FuzzParse(f *testing.F) {
 		if !bytes.Equal(first, again) {
 			t.Fatalf("Complete is not idempotent:\nonce:  %s\ntwice: %s", first, again)
 		}
-		printed, err := yaml.Marshal(sc)
+		printed, err := sc.YAML()
 		if err != nil {
 			t.Fatalf("accepted scenario does not marshal to YAML: %v", err)
 		}
-		back, err := Parse("printed.yaml", printed)
+		back, err := ParseWith("printed.yaml", printed, opts)
 		if err != nil {
 			t.Fatalf("the printed scenario does not load:\n%v\n--- printed:\n%s", err, printed)
 		}
-		if got, _ := json.Marshal(back); !bytes.Equal(got, first) {
-			t.Fatalf("the printed scenario loads differently:\nparsed:  %s\nprinted: %s", first, got)
+		shown, err := json.Marshal(sc.Redacted())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := json.Marshal(back); !bytes.Equal(got, shown) {
+			t.Fatalf("the printed scenario loads differently:\nparsed:  %s\nprinted: %s", shown, got)
 		}
 	})
 }

@@ -6,7 +6,9 @@ import (
 )
 
 // Template is a string with {{variable}} references, parsed once so a
-// session renders it without re-scanning.
+// session renders it without re-scanning. A variable is a name
+// (BuiltinVars, a flow's vars, a captured value) or source.column, a
+// column of a data file's row.
 type Template struct {
 	parts []tplPart
 }
@@ -38,8 +40,8 @@ func ParseTemplate(s string) (Template, error) {
 			return t, fmt.Errorf("unclosed {{ in %q", s)
 		}
 		name := strings.TrimSpace(s[i+2 : i+j])
-		if !isIdent(name) {
-			return t, fmt.Errorf("bad variable name %q (letters, digits and _ only)", name)
+		if !isVarName(name) {
+			return t, fmt.Errorf("bad variable name %q (letters, digits and _ only; a data file's column is {{source.column}})", name)
 		}
 		t.parts = append(t.parts, tplPart{v: name})
 		s = s[i+j+2:]
@@ -79,6 +81,16 @@ func (t Template) Render(dst []byte, lookup func(name string) string) []byte {
 		}
 	}
 	return dst
+}
+
+// isVarName reports whether s names a template variable: an identifier,
+// or source.column for a data file's column.
+func isVarName(s string) bool {
+	src, col, dotted := strings.Cut(s, ".")
+	if dotted {
+		return isIdent(src) && isIdent(col)
+	}
+	return isIdent(s)
 }
 
 func isIdent(s string) bool {

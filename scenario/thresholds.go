@@ -40,14 +40,16 @@ func (v *validator) checkThreshold(expr string) error {
 }
 
 // ParsedThresholds returns the scenario's thresholds parsed, with their options.
-// The scenario must have been validated.
+// The scenario must have been validated. Expr, which reports show, has
+// values from the environment masked.
 func (sc *Scenario) ParsedThresholds() ([]gate.Threshold, error) {
 	var out []gate.Threshold
 	for i, spec := range sc.Thresholds {
 		t, err := gate.Parse(spec.Expr)
 		if err != nil {
-			return nil, fmt.Errorf("thresholds[%d]: %w", i, err)
+			return nil, fmt.Errorf("thresholds[%d]: %w", i, sc.MaskError(err))
 		}
+		t.Expr = sc.Mask(t.Expr)
 		t.AbortOnFail, t.Delay, t.Window = spec.AbortOnFail, spec.Delay.D(), spec.Window.D()
 		out = append(out, t)
 	}

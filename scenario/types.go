@@ -23,6 +23,13 @@ type Scenario struct {
 	Flows      []Flow          `yaml:"flows,omitempty" json:"flows"`
 	Thresholds []ThresholdSpec `yaml:"thresholds,omitempty" json:"thresholds,omitempty"`
 	Capacity   *Capacity       `yaml:"capacity,omitempty" json:"capacity,omitempty"`
+
+	// Data names data files whose rows feed templates: {{NAME.COLUMN}}.
+	Data map[string]*DataSource `yaml:"data,omitempty" json:"data,omitempty"`
+
+	// meta is what Parse learnt besides the values (positions, values
+	// from the environment, data rows); see ShareLoaded.
+	meta *meta
 }
 
 // Builtin configures the reference server started in-process for

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -30,26 +31,40 @@ func (d *Duration) UnmarshalYAML(n ast.Node) error {
 	return nil
 }
 
+// What durations and sizes look like, for messages.
+const (
+	wantDuration = "a duration such as 500ms, 2s or 1m30s"
+	wantByteSize = "a size such as 65536, 64KiB or 1MiB"
+)
+
+// goDuration is the syntax of a Go duration; one that matches and still
+// does not parse is too long.
+var goDuration = regexp.MustCompile(`^[-+]?(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+$`)
+
 // ParseDuration parses a Go duration or a number of seconds.
 func ParseDuration(s string) (time.Duration, error) {
+	in := s
 	s = strings.TrimSpace(s)
 	if f, err := strconv.ParseFloat(s, 64); err == nil {
 		switch {
 		case math.IsNaN(f) || math.IsInf(f, 0):
-			return 0, fmt.Errorf("%q is not a duration (want e.g. 500ms, 2s, 1m30s)", s)
+			return 0, fmt.Errorf("expected %s, got %q", wantDuration, in)
 		case f < 0:
-			return 0, fmt.Errorf("duration %q is negative", s)
+			return 0, fmt.Errorf("expected a duration of 0 or more, got %q", in)
 		case f*float64(time.Second) >= math.MaxInt64:
-			return 0, fmt.Errorf("duration %q is too long", s)
+			return 0, fmt.Errorf("%q is too long for a duration (at most about 292 years)", in)
 		}
 		return time.Duration(f * float64(time.Second)), nil
 	}
 	v, err := time.ParseDuration(s)
 	if err != nil {
-		return 0, fmt.Errorf("%q is not a duration (want e.g. 500ms, 2s, 1m30s)", s)
+		if goDuration.MatchString(s) {
+			return 0, fmt.Errorf("%q is too long for a duration (at most about 292 years)", in)
+		}
+		return 0, fmt.Errorf("expected %s, got %q", wantDuration, in)
 	}
 	if v < 0 {
-		return 0, fmt.Errorf("duration %q is negative", s)
+		return 0, fmt.Errorf("expected a duration of 0 or more, got %q", in)
 	}
 	return v, nil
 }
@@ -87,6 +102,7 @@ func (b *ByteSize) UnmarshalYAML(n ast.Node) error {
 
 // ParseByteSize parses a size with an optional unit.
 func ParseByteSize(s string) (int64, error) {
+	in := s
 	s = strings.TrimSpace(s)
 	mult := int64(1)
 	lower := strings.ToLower(s)
@@ -102,7 +118,10 @@ func ParseByteSize(s string) (int64, error) {
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || n < 0 {
-		return 0, fmt.Errorf("%q is not a size (want e.g. 65536, 64KiB, 1MiB)", s)
+		return 0, fmt.Errorf("expected %s, got %q", wantByteSize, in)
+	}
+	if n > math.MaxInt64/mult {
+		return 0, fmt.Errorf("%q is too large", in)
 	}
 	return n * mult, nil
 }

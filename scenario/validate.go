@@ -15,21 +15,85 @@ import (
 )
 
 // Validate reports every problem of a completed scenario at once. The
-// problems carry field paths; Parse adds file positions.
+// problems carry field paths as the user wrote the file (the short form's
+// message.rate, not the flow it expands to); Parse adds file positions.
+// Values from the environment are masked in the messages.
 func (sc *Scenario) Validate() Problems {
 	v := &validator{sc: sc}
 	v.target()
 	v.phases()
+	v.data()
 	v.flows()
 	v.thresholds()
 	v.capacity()
 	v.finite(reflect.ValueOf(sc).Elem(), "")
-	return v.ps
+	for i := range v.ps {
+		v.ps[i].Field = sc.userField(v.ps[i].Field)
+		v.ps[i].Msg = sc.Mask(v.ps[i].Msg)
+	}
+	return dedupe(v.ps)
+}
+
+// userField maps a field path of the completed scenario to the one the
+// user wrote: the short form's phases and echo flow are not in the file,
+// the fields they came from are.
+func (sc *Scenario) userField(f string) string {
+	if sc.meta == nil {
+		return f
+	}
+	if !sc.meta.written("flows") && sc.Message != nil && within(f, "flows[0]") {
+		if rest, ok := strings.CutPrefix(f, "flows[0].steps[1].echo."); ok {
+			switch rest {
+			case "rate", "size", "inflight", "binary":
+				return "message." + rest
+			}
+		}
+		return "message"
+	}
+	if !sc.meta.written("phases") && len(sc.Phases) > 0 && within(f, "phases") {
+		var i int
+		if _, err := fmt.Sscanf(f, "phases[%d]", &i); err == nil && strings.HasSuffix(f, ".duration") &&
+			i < len(sc.Phases) && sc.Phases[i].Name == "ramp-up" {
+			return "ramp_up"
+		}
+		if strings.HasSuffix(f, ".duration") {
+			return "duration"
+		}
+		return "clients"
+	}
+	return f
 }
 
 type validator struct {
-	sc *Scenario
-	ps Problems
+	sc       *Scenario
+	ps       Problems
+	captures map[string]bool // every variable the current flow captures, anywhere
+}
+
+// notFromEnv reports a name with text from the environment: reports show
+// the names of flows, steps, phases and metrics as they are (thresholds
+// refer to them), so they cannot hold what must be masked.
+func (v *validator) notFromEnv(field, name string) bool {
+	if v.sc.HasSecrets() && v.sc.Mask(name) != name {
+		v.add(field, "a name cannot take text from the environment: reports show it as it is")
+		return false
+	}
+	return true
+}
+
+// written reports whether the file gave field; for a scenario built in
+// code, whether the field is set.
+func (v *validator) written(field string) bool {
+	if v.sc.meta != nil {
+		return v.sc.meta.written(field)
+	}
+	switch field {
+	case "clients":
+		return v.sc.Clients != 0
+	case "duration":
+		return v.sc.Duration != 0
+	}
+	return false
 }
 
 func (v *validator) add(field, format string, args ...any) {
@@ -80,13 +144,25 @@ func (v *validator) target() {
 func (v *validator) phases() {
 	sc := v.sc
 	if len(sc.Phases) == 0 {
-		switch {
-		case sc.Clients <= 0 && sc.Duration <= 0:
+		// The short form did not expand. Written values are wrong; a
+		// missing one is missing; with nothing written at all, say what a
+		// load profile is.
+		wroteClients, wroteDuration := v.written("clients"), v.written("duration")
+		if sc.Clients <= 0 && sc.Duration <= 0 && !wroteClients && !wroteDuration {
 			v.add("phases", "no load profile: give clients and duration, or a list of phases")
-		case sc.Clients <= 0:
+			return
+		}
+		switch {
+		case sc.Clients <= 0 && (wroteClients || sc.Clients < 0):
 			v.add("clients", "must be at least 1")
-		default:
+		case sc.Clients <= 0:
+			v.add("clients", "missing: the short form needs clients (at least 1) beside duration, or give phases")
+		}
+		switch {
+		case sc.Duration <= 0 && wroteDuration:
 			v.add("duration", "must be longer than zero")
+		case sc.Duration <= 0:
+			v.add("duration", "missing: the short form needs a duration (longer than zero) beside clients, or give phases")
 		}
 		return
 	}
@@ -95,6 +171,7 @@ func (v *validator) phases() {
 	}
 	for i, p := range sc.Phases {
 		f := fmt.Sprintf("phases[%d]", i)
+		v.notFromEnv(f+".name", p.Name)
 		switch {
 		case p.Clients == nil && p.ArrivalRate == nil:
 			v.add(f, "set clients (closed model) or arrival_rate (open model)")
@@ -128,6 +205,7 @@ func (v *validator) flows() {
 		case names[f.Name]:
 			v.add(p+".name", "%q is used by another flow", f.Name)
 		}
+		v.notFromEnv(p+".name", f.Name)
 		names[f.Name] = true
 		if f.Weight < 0 {
 			v.add(p+".weight", "must be at least 1")
@@ -155,6 +233,8 @@ func (v *validator) flows() {
 			}
 			vars[k] = true
 		}
+		v.captures = map[string]bool{}
+		collectCaptures(f.Steps, v.captures)
 		connected := false
 		v.steps(p+".steps", f.Steps, vars, &connected, metricOwner)
 	}
@@ -178,17 +258,27 @@ func (v *validator) steps(p string, steps []Step, vars map[string]bool, connecte
 		if needsConn && !*connected {
 			v.add(ap, "needs a connection: put a connect step before it")
 		}
-		if m := s.StepMetric(); m != "" {
+		named := v.notFromEnv(sp+".name", s.Name)
+		if s.Echo != nil && s.Echo.Metric != s.Name {
+			named = v.notFromEnv(ap+".metric", s.Echo.Metric) && named
+		}
+		if m := s.StepMetric(); m != "" && named {
+			// The metric is named by the step's name, or by an echo's
+			// metric: blame the one the user wrote.
+			mf := sp + ".name"
+			if s.Echo != nil && s.Echo.Metric != s.Name {
+				mf = ap + ".metric"
+			}
 			switch {
 			case !identRe.MatchString(m):
-				v.add(sp, "metric name %q: use letters, digits and _", m)
+				v.add(mf, "metric name %q: use letters, digits and _", m)
 			case slices.Contains(reservedMetricNames, m):
-				v.add(sp, "metric name %q is reserved", m)
+				v.add(mf, "metric name %q is reserved", m)
 			case metrics.IsBuiltin(m) && !(m == "rtt" && s.Echo != nil) && !(m == "ping" && s.Ping != nil):
-				v.add(sp, "metric name %q is a built-in metric", m)
+				v.add(mf, "metric name %q is a built-in metric", m)
 			}
 			if owner, ok := metricOwner[m]; ok && owner != kind {
-				v.add(sp, "metric %q is also recorded by a %s step; give this step another name", m, owner)
+				v.add(mf, "metric %q is also recorded by a %s step; give this step another name", m, owner)
 			}
 			metricOwner[m] = kind
 		}
@@ -199,8 +289,20 @@ func (v *validator) steps(p string, steps []Step, vars map[string]bool, connecte
 				return
 			}
 			for _, name := range t.Vars() {
+				if src, col, dotted := strings.Cut(name, "."); dotted {
+					v.dataRef(field, src, col)
+					continue
+				}
 				if !vars[name] {
-					v.add(field, "unknown variable {{%s}} (known: %s)", name, strings.Join(sortedKeys(vars), ", "))
+					known := sortedKeys(vars)
+					msg := fmt.Sprintf("unknown variable {{%s}}", name)
+					switch s := suggest(name, known); {
+					case v.captures[name]:
+						msg += " here: a later step captures it"
+					case s != "":
+						msg += "; did you mean {{" + s + "}}?"
+					}
+					v.add(field, "%s (known: %s)", msg, strings.Join(known, ", "))
 				}
 			}
 		}
@@ -378,6 +480,25 @@ func (v *validator) capacity() {
 	for i, s := range cp.SLO {
 		if err := v.checkThreshold(s); err != nil {
 			v.add(fmt.Sprintf("capacity.slo[%d]", i), "%v", err)
+		}
+	}
+}
+
+// collectCaptures adds the variables steps capture to into.
+func collectCaptures(steps []Step, into map[string]bool) {
+	for i := range steps {
+		s := &steps[i]
+		switch {
+		case s.Expect != nil:
+			for k := range s.Expect.Capture {
+				into[k] = true
+			}
+		case s.Request != nil:
+			for k := range s.Request.Capture {
+				into[k] = true
+			}
+		case s.Loop != nil:
+			collectCaptures(s.Loop.Steps, into)
 		}
 	}
 }

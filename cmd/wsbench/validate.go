@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/goccy/go-yaml"
 	"github.com/spf13/pflag"
 
 	"github.com/wsbench/wsbench/scenario"
@@ -28,7 +27,7 @@ type validateOptions struct {
 func runValidate(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	var o validateOptions
 	fs := pflag.NewFlagSet("validate", pflag.ContinueOnError)
-	fs.BoolVarP(&o.print, "print", "p", false, "print each valid scenario as it will run: defaults filled in, the short form expanded")
+	fs.BoolVarP(&o.print, "print", "p", false, "print each valid scenario as it will run: defaults filled in, the short form expanded, values from the environment as ***")
 	fs.BoolVar(&o.schema, "schema", false, "print the JSON Schema of the scenario format (for editors) and exit")
 	setUsage(fs, stderr,
 		"Usage: wsbench validate [flags] SCENARIO.yaml...",
@@ -75,7 +74,7 @@ func validateFile(path string, o validateOptions, w io.Writer) error {
 	if !o.print {
 		return nil
 	}
-	out, err := yaml.Marshal(sc)
+	out, err := sc.YAML() // values from the environment as ***
 	if err != nil {
 		return fmt.Errorf("%s: print: %w", path, err)
 	}

@@ -23,7 +23,7 @@ const (
 	// for one destination (ip_local_port_range 32768-60999).
 	PortsPerSourcePair = 28_232
 	// fdReserve descriptors a process keeps for everything but
-	// connections.
+	// connections (fewer under a low limit: a twentieth of it).
 	fdReserve = 100
 	// bytesPerConn is a generator connection's memory, to check a plan
 	// against the machine's (measured: 19,900 idle connections, 440-455
@@ -69,15 +69,15 @@ func PlanFor(sc *scenario.Scenario, asked int) (*Plan, error) {
 	p.PerWorker = (peak + p.Workers - 1) / p.Workers
 	if builtin && p.Workers > 1 && peak > budget {
 		return nil, fmt.Errorf("the plan needs %d connections, and target: builtin runs the server in this process, which may hold %d (%d descriptors); start the server as processes of its own (wsbench serve) and target its ws:// address",
-			peak, budget, budget+fdReserve)
+			peak, budget, RaiseFDLimit())
 	}
 	if builtin && p.Workers == 1 && 2*peak > budget {
 		return nil, fmt.Errorf("the plan needs %d connections, and target: builtin holds both ends of each in this process: at most %d here (%d descriptors); use --workers or run the server as a process of its own (wsbench serve)",
-			peak, budget/2, budget+fdReserve)
+			peak, budget/2, RaiseFDLimit())
 	}
 	if p.PerWorker > budget {
 		return nil, fmt.Errorf("the plan needs %d connections over %d worker(s), %d each, but a process may open %d here (descriptor limit %d); use at least --workers %d",
-			peak, p.Workers, p.PerWorker, budget, budget+fdReserve, (peak+budget-1)/budget)
+			peak, p.Workers, p.PerWorker, budget, RaiseFDLimit(), (peak+budget-1)/budget)
 	}
 	if err := p.assignSources(sc); err != nil {
 		return nil, err
@@ -172,7 +172,8 @@ func RaiseFDLimit() int {
 }
 
 func fdBudget() int {
-	return max(RaiseFDLimit()-fdReserve, 1)
+	limit := RaiseFDLimit()
+	return max(limit-min(fdReserve, limit/20), 1)
 }
 
 // memAvailable reads MemAvailable from /proc/meminfo (0 when unknown).

@@ -101,7 +101,7 @@ func runCapacity(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		reportOutput("--json", o.jsonPath, "JSON report", &rep, report.WriteJSON),
 		reportOutput("--html", o.htmlPath, "HTML report", &rep, report.WriteHTML),
 	}
-	if err := checkOutputs(outs...); err != nil {
+	if err := checkOutputs([]string{fs.Arg(0)}, outs...); err != nil {
 		fmt.Fprintf(stderr, "wsbench capacity: %v\n", err)
 		return exitCannotStart
 	}

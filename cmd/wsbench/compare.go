@@ -93,12 +93,8 @@ func runCompare(_ context.Context, args []string, stdout, stderr io.Writer) int 
 	if !ok {
 		return usageError("compare", stderr, "unknown --format %q (want text, markdown or json)", o.format)
 	}
-	if err := checkOutputs(output{flag: "--output", path: o.out}); err != nil {
+	if err := checkOutputs(slices.Concat(o.base, o.cur), output{flag: "--output", path: o.out}); err != nil {
 		fmt.Fprintf(stderr, "wsbench compare: %v\n", err)
-		return exitCannotStart
-	}
-	if in := overwritesInput(o.out, slices.Concat(o.base, o.cur)); in != "" {
-		fmt.Fprintf(stderr, "wsbench compare: --output %s would overwrite the input %s; choose another file\n", o.out, in)
 		return exitCannotStart
 	}
 	base, errB := readReportArgs(o.base)

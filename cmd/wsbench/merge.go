@@ -82,13 +82,8 @@ func runMerge(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		reportOutput("--junit", o.junitPath, "JUnit report", &merged, report.WriteJUnit),
 		reportOutput("--summary-md", o.mdPath, "markdown summary", &merged, report.WriteMarkdownSummary),
 	}
-	if err := checkOutputs(outs...); err != nil {
+	if err := checkOutputs(o.in, outs...); err != nil {
 		return fail("%v", err)
-	}
-	for _, out := range outs {
-		if in := overwritesInput(out.path, o.in); in != "" {
-			return fail("%s %s would overwrite the input %s; choose another file", out.flag, out.path, in)
-		}
 	}
 	rs, err := readReportArgs(o.in)
 	if err != nil {

@@ -31,9 +31,10 @@ func toStdout(path string) bool {
 
 // checkOutputs is the pre-flight check of a command's outputs, before it
 // does anything that takes time: at most one goes to stdout, no two name
-// the same file, and every file can be written. It creates and truncates
-// nothing, so a run that cannot start leaves an earlier report intact.
-func checkOutputs(outs ...output) error {
+// the same file, none is one of the command's input files, and every file
+// can be written. It creates and truncates nothing, so a run that cannot
+// start leaves an earlier report intact.
+func checkOutputs(inputs []string, outs ...output) error {
 	var errs []error
 	var stdoutFlag string
 	seen := map[string]string{}
@@ -54,6 +55,10 @@ func checkOutputs(outs ...output) error {
 			continue
 		}
 		seen[key] = o.flag
+		if in := overwritesInput(o.path, inputs); in != "" {
+			errs = append(errs, fmt.Errorf("%s %s would overwrite the input %s; choose another file", o.flag, o.path, in))
+			continue
+		}
 		if err := report.CheckWritable(o.path); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", o.flag, err))
 		}
@@ -82,7 +87,7 @@ func overwritesInput(out string, inputs []string) string {
 	}
 	key := sameFileKey(out)
 	for _, in := range inputs {
-		if sameFileKey(in) == key {
+		if in != "" && sameFileKey(in) == key {
 			return in
 		}
 	}

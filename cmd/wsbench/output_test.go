@@ -213,6 +213,7 @@ func TestRunPreflightKeepsEarlierReport(t *testing.T) {
 		{"stdout by another name", []string{"--json", "/dev/stdout", "--summary-md", "-"}, "--json and --summary-md both write to stdout"},
 		{"same file twice", []string{"--json", old, "--junit", old}, "--json and --junit both write " + old},
 		{"html to a missing directory", []string{"--json", old, "--html", filepath.Join(dir, "x", "r.html")}, "--html: write " + filepath.Join(dir, "x", "r.html") + ": directory"},
+		{"report over the scenario", []string{"--json", "testdata/gate-pass.yaml"}, "--json testdata/gate-pass.yaml would overwrite the input testdata/gate-pass.yaml"},
 		{"baseline missing", []string{"--json", old, "--baseline", filepath.Join(dir, "nope.json")}, "--baseline: read report"},
 		{"tolerance without baseline", []string{"--json", old, "--fail-on-regression", "10%"}, "--fail-on-regression needs --baseline"},
 	}

@@ -67,14 +67,9 @@ func runReport(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return usageError("report", stderr, "unknown --format %q (want html, text or json)", o.format)
 	}
-	out := reportDestination(o)
-	if in := overwritesInput(out, []string{o.in}); in != "" {
-		fmt.Fprintf(stderr, "wsbench report: output %s would overwrite the input; choose another with -o\n", out)
-		return exitCannotStart
-	}
 	var r *report.Report
-	outs := []output{reportOutput("--output", out, o.format+" report", &r, render)}
-	if err := checkOutputs(outs...); err != nil {
+	outs := []output{reportOutput("--output", reportDestination(o), o.format+" report", &r, render)}
+	if err := checkOutputs([]string{o.in}, outs...); err != nil {
 		fmt.Fprintf(stderr, "wsbench report: %v\n", err)
 		return exitCannotStart
 	}

@@ -119,7 +119,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		reportOutput("--summary-md", o.mdPath, "markdown summary", &rep, report.WriteMarkdownSummary),
 	}
 	// Before the run: a typo in a path should not cost a run.
-	if err := checkOutputs(outs...); err != nil {
+	if err := checkOutputs([]string{fs.Arg(0), o.baseline}, outs...); err != nil {
 		return fail(err)
 	}
 

@@ -149,6 +149,15 @@ func TestCompletion(t *testing.T) {
 		if out, err := exec.Command(sh, "-n", path).CombinedOutput(); err != nil {
 			t.Errorf("%s -n: %v\n%s", shell, err, out)
 		}
+		if shell == "zsh" {
+			// Sourced, it registers itself with compdef (a stub here:
+			// the real compinit takes seconds to scan $fpath).
+			prog := "compdef() { print -r -- \"$*\" }; source " + shellQuote(path)
+			out, err := exec.Command(sh, "-f", "-c", prog).CombinedOutput()
+			if err != nil || strings.TrimSpace(string(out)) != "_wsbench wsbench" {
+				t.Errorf("zsh did not register the completion: %v\n%s", err, out)
+			}
+		}
 	}
 
 	// Complete a few command lines in bash, as a user pressing Tab would.
@@ -174,6 +183,7 @@ func TestCompletion(t *testing.T) {
 		{"wsbench run " + dir + "/", []string{dir + "/s.yaml"}, []string{dir + "/r.json"}},
 		{"wsbench report " + dir + "/", []string{dir + "/r.json"}, []string{dir + "/s.yaml"}},
 		{"wsbench completion ", []string{"bash", "zsh"}, nil},
+		{"wsbench help co", []string{"compare", "completion", "conform"}, []string{"run"}},
 		{"wsbench capacity --variable=", []string{"clients", "arrival_rate", "message_rate"}, nil},
 	}
 	for _, tt := range tests {

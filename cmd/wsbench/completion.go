@@ -195,6 +195,7 @@ _wsbench() {
 		}
 		b.WriteString("        ;;\n")
 	}
+	fmt.Fprintf(&b, "    help)\n        COMPREPLY=($(compgen -W %s -- \"$cur\"))\n        ;;\n", shellQuote(strings.Join(commandNames(), " ")))
 	b.WriteString(`    esac
 }
 complete -o filenames -F _wsbench wsbench
@@ -260,6 +261,7 @@ _wsbench() {
 		}
 		b.WriteString(" && ret=0\n            ;;\n")
 	}
+	fmt.Fprintf(&b, "        help)\n            _arguments %s && ret=0\n            ;;\n", shellQuote("1:command:("+strings.Join(commandNames(), " ")+")"))
 	b.WriteString(`        esac
         ;;
     esac

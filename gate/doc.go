@@ -70,4 +70,11 @@
 // whether or not the failure is certain; with StopWhenCertain it also stops
 // on a certain failure of any threshold. A threshold with no samples yet
 // never stops a run.
+//
+// # The verdict
+//
+// Judge records a finished run's verdict on its report: the threshold
+// results and, with a Baseline, the comparison with an earlier run, whose
+// regressions fail the run only when the baseline gates. It is the one
+// place that sets report.Report.Passed.
 package gate

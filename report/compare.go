@@ -48,6 +48,9 @@ type Comparison struct {
 	Tolerance float64      `json:"tolerance"`
 	Rows      []CompareRow `json:"rows"`
 	Notes     []string     `json:"notes,omitempty"`
+	// Warnings say the comparison may be meaningless: the two sides ran
+	// different scenarios, or the same scenario with different load.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // RunRef identifies one compared run.
@@ -157,6 +160,7 @@ func Compare(base, cur []*Report, opts CompareOptions) *Comparison {
 		c.Notes = append(c.Notes, "nothing to compare: one side has no reports")
 		return c
 	}
+	c.Warnings = compareWarnings(base, cur)
 	c.Notes = append(c.Notes, compareNotes("base", base)...)
 	c.Notes = append(c.Notes, compareNotes("new", cur)...)
 
@@ -208,6 +212,36 @@ func compareRefs(rs []*Report) []RunRef {
 	for _, r := range rs {
 		out = append(out, RunRef{StartedAt: r.StartedAt, Target: r.Target, Scenario: runScenarioName(r),
 			DurationS: r.DurationS, EndReason: r.EndReason, Unreliable: r.Generator.Unreliable})
+	}
+	return out
+}
+
+// compareWarnings says when the runs compared are not of the same
+// workload: different scenarios (by name, or by flows under one name), or
+// one scenario with different load profiles (phases), as --clients or
+// --duration make. Each side is checked against the first base run.
+func compareWarnings(base, cur []*Report) []string {
+	ref := embeddedScenario(base[0])
+	var out []string
+	add := func(w string) {
+		if !slices.Contains(out, w) {
+			out = append(out, w)
+		}
+	}
+	for i, r := range slices.Concat(base, cur) {
+		side := "new"
+		if i < len(base) {
+			side = "base"
+		}
+		h := embeddedScenario(r)
+		switch {
+		case h.Name != ref.Name:
+			add(fmt.Sprintf("DIFFERENT SCENARIOS: base ran %s, %s ran %s; the rows compare different workloads", ref.name(), side, h.name()))
+		case !jsonEqual(h.Flows, ref.Flows):
+			add(fmt.Sprintf("DIFFERENT SCENARIOS: %s's scenario %s has other flows than base's; the rows compare different workloads", side, h.name()))
+		case !jsonEqual(h.Phases, ref.Phases):
+			add(fmt.Sprintf("different load: %s ran scenario %s with other phases (clients, rates or durations) than base", side, h.name()))
+		}
 	}
 	return out
 }
@@ -508,6 +542,30 @@ func compareDelta(r CompareRow) (abs, rel string) {
 	return abs, rel
 }
 
+// Explain says in one line what a row measured on each side and why it has
+// its status: "rtt p99: base 2.90ms, new 3.60ms, +700µs (+24.1%); tolerance
+// 10%; noise band (95% CI) base 2.80ms–3.00ms, new 3.50ms–3.70ms".
+func (r CompareRow) Explain() string {
+	abs, rel := compareDelta(r)
+	return fmt.Sprintf("%s: base %s, new %s, %s (%s); tolerance %s; %s",
+		r.label(), compareValue(r.Base, r.Unit), compareValue(r.New, r.Unit), abs, rel,
+		FormatLimit(r.Tolerance, "ratio"), r.NoiseBand())
+}
+
+// NoiseBand describes the two sides' 95% confidence intervals, the noise
+// a change must clear to count.
+func (r CompareRow) NoiseBand() string {
+	return fmt.Sprintf("noise band (95%% CI) base %s, new %s", r.band(r.BaseLow, r.BaseHigh), r.band(r.NewLow, r.NewHigh))
+}
+
+// band formats one side's confidence interval.
+func (r CompareRow) band(lo, hi float64) string {
+	if math.IsNaN(lo) || math.IsNaN(hi) {
+		return "no interval"
+	}
+	return compareValue(lo, r.Unit) + "–" + compareValue(hi, r.Unit)
+}
+
 func (r CompareRow) label() string {
 	return r.Metric + " " + r.Stat
 }
@@ -515,6 +573,9 @@ func (r CompareRow) label() string {
 // WriteText writes the comparison as a terminal table.
 func (c *Comparison) WriteText(w io.Writer) error {
 	ew := &errWriter{w: w}
+	for _, w := range c.Warnings {
+		fmt.Fprintf(ew, "WARNING: %s\n", w)
+	}
 	fmt.Fprintf(ew, "base: %s · new: %s · tolerance %s\n", compareSide(c.Base), compareSide(c.New), FormatLimit(c.Tolerance, "ratio"))
 	for _, n := range c.Notes {
 		fmt.Fprintf(ew, "note: %s\n", n)
@@ -565,7 +626,15 @@ func (c *Comparison) WriteMarkdown(w io.Writer) error {
 	if len(c.Regressions()) > 0 {
 		icon = "❌"
 	}
-	fmt.Fprintf(ew, "### %s wsbench compare\n\nbase: %s · new: %s · tolerance %s\n\n", icon, mdCell(compareSide(c.Base)), mdCell(compareSide(c.New)), FormatLimit(c.Tolerance, "ratio"))
+	fmt.Fprintf(ew, "### %s wsbench compare\n\n", icon)
+	if len(c.Warnings) > 0 {
+		fmt.Fprintf(ew, "> [!WARNING]\n")
+		for _, w := range c.Warnings {
+			fmt.Fprintf(ew, "> %s\n", mdCell(w))
+		}
+		fmt.Fprintln(ew)
+	}
+	fmt.Fprintf(ew, "base: %s · new: %s · tolerance %s\n\n", mdCell(compareSide(c.Base)), mdCell(compareSide(c.New)), FormatLimit(c.Tolerance, "ratio"))
 	for _, n := range c.Notes {
 		fmt.Fprintf(ew, "> %s\n", mdCell(n))
 	}

@@ -104,8 +104,9 @@ func runScenarioName(r *Report) string {
 
 // WriteJUnit writes r's thresholds as JUnit XML: one test suite
 // "wsbench thresholds" (with the scenario's name, when it has one) holding
-// one test case per threshold, so CI systems list each SLO as a test. The
-// suite's time is the run's duration.
+// one test case per threshold, so CI systems list each SLO as a test, and,
+// when the run was judged against a baseline, its regressions (see
+// junitBaseline). The suite's time is the run's duration.
 func WriteJUnit(w io.Writer, r *Report) error {
 	name := "wsbench thresholds"
 	if sn := runScenarioName(r); sn != "" {
@@ -156,6 +157,9 @@ func WriteJUnit(w io.Writer, r *Report) error {
 		fmt.Fprintf(&out, " (%s)", r.EndDetail)
 	}
 	out.WriteString("\n")
+	if b := r.Baseline; b != nil {
+		junitBaseline(&s, &out, b)
+	}
 	s.SystemOut.Text = out.String()
 	if r.Generator.Unreliable {
 		s.SystemErr.Text = "load generator unreliable: " + strings.Join(r.Generator.Reasons, "; ") + "\n"
@@ -171,6 +175,48 @@ func WriteJUnit(w io.Writer, r *Report) error {
 	}
 	_, err := io.WriteString(w, "\n")
 	return err
+}
+
+// junitBaseline adds the baseline comparison to the suite: with a gating
+// baseline, one failed test case per regressed metric (its message says
+// base, new, change and noise band) or one passed case when nothing
+// regressed; a report-only baseline is one passed case, its regressions
+// listed in system-out.
+func junitBaseline(s *junitSuite, out *strings.Builder, b *Baseline) {
+	const class = "wsbench.baseline"
+	add := func(c junitCase) {
+		s.Cases = append(s.Cases, c)
+		s.Tests++
+		if c.Failure != nil {
+			s.Failures++
+		}
+	}
+	explain := func(i int) string {
+		if i < len(b.Regressions) {
+			return b.Regressions[i].Explain()
+		}
+		return b.Regressed[i] + " regressed" // a report from before Regressions
+	}
+	if len(b.Regressed) == 0 || b.ReportOnly {
+		name := fmt.Sprintf("baseline %s: no regression beyond %s and noise", b.Path, b.Tolerance)
+		if len(b.Regressed) > 0 {
+			name = fmt.Sprintf("baseline %s (report only): %d regressed, not gating", b.Path, len(b.Regressed))
+		}
+		add(junitCase{Name: name, Classname: class, Time: "0"})
+		for i := range b.Regressed {
+			fmt.Fprintf(out, "baseline regression (not gating): %s\n", explain(i))
+		}
+	} else {
+		for i, key := range b.Regressed {
+			msg := explain(i)
+			text := msg + "\nbaseline " + b.Path + ", started " + b.StartedAt.UTC().Format("2006-01-02T15:04:05Z")
+			add(junitCase{Name: "baseline " + key, Classname: class, Time: "0",
+				Failure: &junitFailure{Message: msg, Type: "regression", Text: text}})
+		}
+	}
+	for _, n := range b.Notes {
+		fmt.Fprintf(out, "baseline note: %s\n", n)
+	}
 }
 
 func junitFailureText(t ThresholdResult) string {

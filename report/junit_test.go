@@ -205,3 +205,57 @@ func TestWriteJUnitWithoutThresholdsOrName(t *testing.T) {
 		t.Errorf("name %q hostname %q tests %d cases %d", doc.Name, doc.Hostname, *doc.Tests, len(doc.Cases))
 	}
 }
+
+func TestJUnitBaseline(t *testing.T) {
+	tests := []struct {
+		name       string
+		baseline   *Baseline
+		cases      int // baseline cases
+		failures   int
+		want       []string // in a failure message
+		wantStdout string
+	}{
+		{name: "gating, regressed", baseline: testBaseline(), cases: 2, failures: 2,
+			want: []string{"rtt p99: base 2.90ms, new 3.60ms, +700µs (+24.1%); tolerance 10%; noise band (95% CI) base 2.80ms–3.00ms, new 3.50ms–3.70ms", "errors rate"}},
+		{name: "report only", baseline: func() *Baseline { b := testBaseline(); b.ReportOnly = true; return b }(), cases: 1,
+			wantStdout: "baseline regression (not gating): rtt p99: base 2.90ms"},
+		{name: "nothing regressed", baseline: &Baseline{Path: "b.json", Tolerance: "10%"}, cases: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := gateThresholdReport(t)
+			r.Baseline = tt.baseline
+			var buf bytes.Buffer
+			if err := WriteJUnit(&buf, r); err != nil {
+				t.Fatal(err)
+			}
+			var doc junitDoc
+			if err := xml.Unmarshal(buf.Bytes(), &doc); err != nil {
+				t.Fatalf("not XML: %v", err)
+			}
+			var cases, failures int
+			var messages []string
+			for _, c := range doc.Cases {
+				if c.Classname != "wsbench.baseline" {
+					continue
+				}
+				cases++
+				if c.Failure != nil {
+					failures++
+					messages = append(messages, c.Failure.Message)
+				}
+			}
+			if cases != tt.cases || failures != tt.failures || *doc.Tests != 6+tt.cases || *doc.Failures != 4+tt.failures {
+				t.Fatalf("baseline cases %d failures %d (suite %d/%d), want %d/%d", cases, failures, *doc.Tests, *doc.Failures, tt.cases, tt.failures)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(strings.Join(messages, "\n"), w) {
+					t.Errorf("failure messages lack %q:\n%s", w, strings.Join(messages, "\n"))
+				}
+			}
+			if tt.wantStdout != "" && (doc.SystemOut == nil || !strings.Contains(*doc.SystemOut, tt.wantStdout)) {
+				t.Errorf("system-out lacks %q: %v", tt.wantStdout, doc.SystemOut)
+			}
+		})
+	}
+}

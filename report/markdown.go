@@ -14,7 +14,7 @@ const mdMaxLatencyRows = 8
 // RunVerdict is the one-word outcome of a run, in the precedence of the
 // exit codes: FAIL when the run failed, INTERRUPTED, UNRELIABLE when the
 // generator was the bottleneck, FAIL when a threshold failed (or stopped
-// the run) or the baseline comparison regressed, PASS otherwise.
+// the run) or a gating baseline comparison regressed, PASS otherwise.
 func RunVerdict(r *Report) string {
 	switch {
 	case r.EndReason == EndFailed:
@@ -25,7 +25,7 @@ func RunVerdict(r *Report) string {
 		return "UNRELIABLE"
 	case r.EndReason == EndAborted, r.Passed != nil && !*r.Passed:
 		return "FAIL"
-	case r.Baseline != nil && len(r.Baseline.Regressed) > 0:
+	case r.Baseline != nil && len(r.Baseline.Regressed) > 0 && !r.Baseline.ReportOnly:
 		return "FAIL"
 	}
 	return "PASS"
@@ -133,22 +133,55 @@ func WriteMarkdownSummary(w io.Writer, r *Report) error {
 	}
 
 	if b := r.Baseline; b != nil {
-		p("**Baseline** `%s` (%s", mdCode(b.Path), b.StartedAt.UTC().Format("2006-01-02 15:04 UTC"))
-		if b.Tolerance != "" {
-			p(", tolerance %s", mdCell(b.Tolerance))
-		}
-		p("): ")
-		if len(b.Regressed) == 0 {
-			p("no regressions\n")
-		} else {
-			quoted := make([]string, len(b.Regressed))
-			for i, k := range b.Regressed {
-				quoted[i] = "`" + mdCode(k) + "`"
-			}
-			p("**regressed** %s\n", strings.Join(quoted, ", "))
-		}
+		writeBaselineMarkdown(ew, b)
 	}
 	return ew.err
+}
+
+// writeBaselineMarkdown writes the baseline line and, when something
+// regressed, a table of the regressed metrics with both values, the
+// change and the noise band.
+func writeBaselineMarkdown(ew *errWriter, b *Baseline) {
+	p := ew.printf
+	p("**Baseline** `%s` (%s", mdCode(b.Path), b.StartedAt.UTC().Format("2006-01-02 15:04 UTC"))
+	if b.Tolerance != "" {
+		p(", tolerance %s", mdCell(b.Tolerance))
+	}
+	if b.ReportOnly {
+		p(", report only")
+	}
+	p("): ")
+	switch {
+	case len(b.Regressed) == 0:
+		p("no regressions\n")
+	case b.ReportOnly:
+		p("%s, not gating\n", plural(len(b.Regressed), "regression"))
+	default:
+		p("**%s**\n", plural(len(b.Regressed), "regression"))
+	}
+	mark := "❌"
+	if b.ReportOnly {
+		mark = "⚠️"
+	}
+	switch {
+	case len(b.Regressions) > 0:
+		p("\n| | metric | base | new | change | | noise band (95%% CI) |\n|---|---|--:|--:|--:|--:|---|\n")
+		for _, row := range b.Regressions {
+			abs, rel := compareDelta(row)
+			p("| %s | %s | %s | %s | %s | %s | base %s · new %s |\n", mark, mdCell(row.label()),
+				compareValue(row.Base, row.Unit), compareValue(row.New, row.Unit), abs, rel,
+				row.band(row.BaseLow, row.BaseHigh), row.band(row.NewLow, row.NewHigh))
+		}
+	case len(b.Regressed) > 0:
+		quoted := make([]string, len(b.Regressed))
+		for i, k := range b.Regressed {
+			quoted[i] = "`" + mdCode(k) + "`"
+		}
+		p("\n%s %s\n", mark, strings.Join(quoted, ", "))
+	}
+	for _, n := range b.Notes {
+		p("\n> %s\n", mdCell(n))
+	}
 }
 
 // mdCell makes text safe inside a markdown table cell.

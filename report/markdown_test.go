@@ -11,7 +11,7 @@ func TestWriteMarkdownSummary(t *testing.T) {
 	r := gateThresholdReport(t)
 	r.Generator.Unreliable = true
 	r.Generator.Reasons = []string{"generator CPU at 97% of its capacity", "schedule lag p99 42ms | above 10ms"}
-	r.Baseline = &Baseline{Path: "baseline.json", StartedAt: gateStart.Add(-24 * time.Hour), Tolerance: "10%", Regressed: []string{"rtt.p99", "errors.rate"}}
+	r.Baseline = testBaseline()
 	var buf bytes.Buffer
 	if err := WriteMarkdownSummary(&buf, r); err != nil {
 		t.Fatal(err)
@@ -37,6 +37,7 @@ func TestMarkdownVerdict(t *testing.T) {
 		{"interrupted", func(r *Report) { r.EndReason = EndInterrupted }, "INTERRUPTED"},
 		{"unreliable", func(r *Report) { r.Generator.Unreliable = true; r.Passed = &no }, "UNRELIABLE"},
 		{"baseline regressed", func(r *Report) { r.Baseline = &Baseline{Regressed: []string{"rtt.p99"}} }, "FAIL"},
+		{"baseline regressed, report only", func(r *Report) { r.Baseline = &Baseline{Regressed: []string{"rtt.p99"}, ReportOnly: true} }, "PASS"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -78,5 +79,67 @@ func TestMarkdownSummaryPassingRun(t *testing.T) {
 		if strings.Contains(out, unwanted) {
 			t.Errorf("summary of a clean run has %q", unwanted)
 		}
+	}
+}
+
+// testBaseline is a gating baseline comparison with two regressed rows.
+func testBaseline() *Baseline {
+	return &Baseline{
+		Path: "baseline.json", StartedAt: gateStart.Add(-24 * time.Hour), Tolerance: "10%",
+		Regressed: []string{"rtt.p99", "errors.rate"},
+		Regressions: []CompareRow{
+			{Key: "rtt.p99", Metric: "rtt", Stat: "p99", Unit: "us", LowerIsBetter: true, Base: 2900, New: 3600,
+				BaseLow: 2800, BaseHigh: 3000, NewLow: 3500, NewHigh: 3700, Delta: 700, Relative: 700.0 / 2900, Tolerance: 0.1, Gated: true, Status: StatusRegressed},
+			{Key: "errors.rate", Metric: "errors", Stat: "rate", Unit: "ratio", LowerIsBetter: true, Base: 0.001, New: 0.0025,
+				BaseLow: 0.0008, BaseHigh: 0.0012, NewLow: 0.0022, NewHigh: 0.0028, Delta: 0.0015, Relative: 1.5, Tolerance: 0.1, Gated: true, Status: StatusRegressed},
+		},
+		Notes: []string{"DIFFERENT SCENARIOS: base ran \"chat\", new ran \"chat-smoke\"; the rows compare different workloads"},
+	}
+}
+
+func TestBaselineLinesNameEachRegression(t *testing.T) {
+	for _, reportOnly := range []bool{false, true} {
+		r := gateThresholdReport(t)
+		r.Baseline = testBaseline()
+		r.Baseline.ReportOnly = reportOnly
+		var text, md bytes.Buffer
+		if err := WriteText(&text, r); err != nil {
+			t.Fatal(err)
+		}
+		if err := WriteMarkdownSummary(&md, r); err != nil {
+			t.Fatal(err)
+		}
+		for _, out := range []string{text.String(), md.String()} {
+			for _, want := range []string{"rtt p99", "2.90ms", "3.60ms", "+24.1%", "2.80ms–3.00ms", "3.50ms–3.70ms",
+				"errors rate", "0.1%", "0.25%", "+150.0%", "DIFFERENT SCENARIOS"} {
+				if !strings.Contains(out, want) {
+					t.Errorf("report only %v: output lacks %q:\n%s", reportOnly, want, out)
+				}
+			}
+		}
+		wantText := "baseline: REGRESSED (2)"
+		if reportOnly {
+			wantText = "baseline: 2 regressions (not gating)"
+		}
+		if !strings.Contains(text.String(), wantText) {
+			t.Errorf("text summary lacks %q:\n%s", wantText, text.String())
+		}
+	}
+}
+
+// A run that failed only its baseline gate does not say its thresholds
+// failed.
+func TestTextThresholdVerdictIgnoresBaseline(t *testing.T) {
+	r := gateThresholdReport(t)
+	r.Thresholds = r.Thresholds[:1] // passes
+	no := false
+	r.Passed = &no
+	r.Baseline = testBaseline()
+	var buf bytes.Buffer
+	if err := WriteText(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	if out := buf.String(); !strings.Contains(out, "thresholds: PASSED · baseline: REGRESSED (2)") {
+		t.Errorf("verdict line wrong:\n%s", out)
 	}
 }

@@ -1,15 +1,82 @@
 package report
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/wsbench/wsbench/metrics"
 )
+
+// ScenarioMismatch returns an error saying how the scenarios of rs differ
+// when they are not the same scenario: different names, or the same name
+// with different flows. Load profiles (phases) may differ, because
+// generators that share a run each run their share of the clients. Merge
+// does not call it: a caller merging on purpose (wsbench merge --force)
+// may combine anything; the merged report carries the first report's
+// scenario and thresholds.
+func ScenarioMismatch(rs ...*Report) error {
+	if len(rs) < 2 {
+		return nil
+	}
+	first := embeddedScenario(rs[0])
+	var names []string
+	for _, r := range rs {
+		n := embeddedScenario(r).name()
+		if !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	if len(names) > 1 {
+		return fmt.Errorf("the reports are of different scenarios (%s)", strings.Join(names, ", "))
+	}
+	for i, r := range rs[1:] {
+		if !jsonEqual(embeddedScenario(r).Flows, first.Flows) {
+			return fmt.Errorf("report %d's scenario %s has different flows from report 1's", i+2, first.name())
+		}
+	}
+	return nil
+}
+
+// scenarioHead is the part of a report's embedded scenario that says
+// which scenario it is.
+type scenarioHead struct {
+	Name   string          `json:"name"`
+	Flows  json.RawMessage `json:"flows"`
+	Phases json.RawMessage `json:"phases"`
+}
+
+func embeddedScenario(r *Report) scenarioHead {
+	var h scenarioHead
+	if len(r.Scenario) > 0 {
+		_ = json.Unmarshal(r.Scenario, &h)
+	}
+	return h
+}
+
+// name quotes the scenario's name for a message.
+func (h scenarioHead) name() string {
+	if h.Name == "" {
+		return "(no scenario)"
+	}
+	return strconv.Quote(h.Name)
+}
+
+// jsonEqual compares two JSON values by content, not by spelling.
+func jsonEqual(a, b json.RawMessage) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return bytes.Equal(a, b)
+	}
+	return reflect.DeepEqual(x, y)
+}
 
 // Merge combines the reports of runs made at the same time from several
 // generators (or one after another) into one report, exactly: histograms

@@ -286,7 +286,17 @@ type Baseline struct {
 	Path      string    `json:"path"`
 	StartedAt time.Time `json:"started_at"`
 	Tolerance string    `json:"tolerance"`
-	Regressed []string  `json:"regressed,omitempty"`
+	Regressed []string  `json:"regressed,omitempty"` // keys of Regressions
+	// ReportOnly: the comparison was shown but did not gate the run
+	// (--baseline without --fail-on-regression). Absent in reports of
+	// versions where every baseline gated.
+	ReportOnly bool `json:"report_only,omitempty"`
+	// Regressions are the regressed rows of the comparison with both
+	// sides' values, the change and the 95% confidence intervals.
+	Regressions []CompareRow `json:"regressions,omitempty"`
+	// Notes are the comparison's notes: different scenarios, an
+	// unreliable generator or an incomplete run on either side.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // ServerObs is what the target itself reported (GET /stats), when it

@@ -15,11 +15,15 @@ import (
 func WriteText(w io.Writer, r *Report) error {
 	ew := &errWriter{w: w}
 	p := ew.printf
-	verdict := "no thresholds"
-	if r.Passed != nil {
+	// The thresholds' verdict comes from the thresholds themselves: Passed
+	// also covers a baseline gate, which has its own word below.
+	verdict := "none"
+	if len(r.Thresholds) > 0 {
 		verdict = "PASSED"
-		if !*r.Passed {
-			verdict = "FAILED"
+		for _, t := range r.Thresholds {
+			if !t.Passed {
+				verdict = "FAILED"
+			}
 		}
 	}
 	p("wsbench %s · target %s\n", r.Environment.WsbenchVersion, r.Target)
@@ -27,7 +31,11 @@ func WriteText(w io.Writer, r *Report) error {
 	if r.EndDetail != "" {
 		p(" (%s)", r.EndDetail)
 	}
-	p(" · thresholds: %s\n", verdict)
+	p(" · thresholds: %s", verdict)
+	if b := r.Baseline; b != nil {
+		p(" · baseline: %s", baselineVerdict(b))
+	}
+	p("\n")
 	if r.Generator.Unreliable {
 		p("\n!! UNRELIABLE: the load generator may have been the bottleneck:\n")
 		for _, why := range r.Generator.Reasons {
@@ -103,6 +111,9 @@ func WriteText(w io.Writer, r *Report) error {
 		}
 		_ = tw.Flush()
 	}
+	if b := r.Baseline; b != nil {
+		writeBaselineText(ew, b)
+	}
 	g := &r.Generator
 	p("\nGenerator    CPU mean %.0f%% peak %.0f%% of %.0f%% · schedule lag p99 %s · GC pauses %d (max %s) · fds peak %d of %d\n",
 		g.CPUPercent, g.CPUPeakPercent, g.CPUCapacity, lagP99(g), g.GCPauses, FormatUS(g.GCPauseMaxUS), g.FDPeak, g.FDLimit)
@@ -110,6 +121,54 @@ func WriteText(w io.Writer, r *Report) error {
 		p("             (the built-in target ran in this process: its CPU, memory and GC are included)\n")
 	}
 	return ew.err
+}
+
+// baselineVerdict is the one-word outcome of a baseline comparison.
+func baselineVerdict(b *Baseline) string {
+	switch {
+	case len(b.Regressed) == 0:
+		return "no regressions"
+	case b.ReportOnly:
+		return fmt.Sprintf("%s (not gating)", plural(len(b.Regressed), "regression"))
+	}
+	return fmt.Sprintf("REGRESSED (%d)", len(b.Regressed))
+}
+
+// writeBaselineText writes the baseline section of the terminal summary:
+// the baseline, whether it gates, and each regressed metric with both
+// values, the change and the noise band.
+func writeBaselineText(ew *errWriter, b *Baseline) {
+	p := ew.printf
+	p("\nBaseline     %s (%s, tolerance %s", b.Path, b.StartedAt.Format("2006-01-02 15:04:05Z07:00"), b.Tolerance)
+	if b.ReportOnly {
+		p(", report only: add --fail-on-regression to gate")
+	}
+	p("): %s\n", baselineVerdict(b))
+	mark := "REGRESSED"
+	if b.ReportOnly {
+		mark = "regressed"
+	}
+	if len(b.Regressions) > 0 {
+		for _, row := range b.Regressions {
+			p("  %s  %s\n", mark, row.Explain())
+		}
+	} else {
+		// A report from before regressions carried their values.
+		for _, k := range b.Regressed {
+			p("  %s  %s\n", mark, k)
+		}
+	}
+	for _, n := range b.Notes {
+		p("  note: %s\n", n)
+	}
+}
+
+// plural returns "1 word" or "N words".
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }
 
 func lagP99(g *Generator) string {

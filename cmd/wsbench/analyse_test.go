@@ -10,20 +10,9 @@ import (
 	"github.com/wsbench/wsbench/report"
 )
 
-// runScenarioReport runs a scenario through the CLI and returns its report's path.
-func runScenarioReport(t *testing.T, dir, name, scenario string) string {
-	t.Helper()
-	path := filepath.Join(dir, name+".json")
-	if code, _, stderr := wsbench(t, "run", "--quiet", "--json", path, scenario); code != exitOK {
-		t.Fatalf("run %s: exit %d: %s", scenario, code, stderr)
-	}
-	return path
-}
-
 func TestCompareAndMerge(t *testing.T) {
 	dir := t.TempDir()
-	fast := runScenarioReport(t, dir, "fast", "testdata/gate-pass.yaml")
-	slow := runScenarioReport(t, dir, "slow", "testdata/gate-slower.yaml")
+	fast, slow := sharedReports(t)
 
 	t.Run("self shows no change", func(t *testing.T) {
 		code, out, stderr := wsbench(t, "compare", "--format", "json", "--fail-on-regression", "10%", fast, fast)
@@ -66,7 +55,7 @@ func TestCompareAndMerge(t *testing.T) {
 
 func TestReportRenders(t *testing.T) {
 	dir := t.TempDir()
-	in := runScenarioReport(t, dir, "r", "testdata/gate-pass.yaml")
+	in, _ := sharedReports(t)
 	code, out, stderr := wsbench(t, "report", "--format", "text", in)
 	if code != exitOK || !strings.Contains(out, "Latency") || !strings.Contains(out, "thresholds: PASSED") {
 		t.Fatalf("text: exit %d\n%s%s", code, out, stderr)

@@ -18,7 +18,23 @@ import (
 )
 
 func init() {
-	register("capacity", "find the highest load that meets an SLO", runCapacity)
+	register(&command{
+		name:    "capacity",
+		summary: "find the highest load that meets an SLO",
+		usage:   []string{"wsbench capacity [flags] SCENARIO.yaml"},
+		about: []string{
+			"Steps the load up until an SLO breaks (or the generator becomes the bottleneck),",
+			"bisects between the last passing and the first failing level, and reports the",
+			"highest load that met the SLO. Flags override the scenario's capacity section.",
+			"The step table goes to stdout (to stderr when the JSON goes to stdout).",
+			"Exit codes: 0 found, 1 failed, 2 could not start, 3 the first step already broke",
+			"the SLO, 4 the generator was the bottleneck from the first step, 5 interrupted.",
+			"See docs/capacity.md.",
+		},
+		args:  argScenario,
+		flags: func() *pflag.FlagSet { return capacityFlags(new(capacityOptions)) },
+		run:   runCapacity,
+	})
 }
 
 // capacityOptions are the capacity command's flags; like run's, a flag
@@ -41,8 +57,8 @@ type capacityOptions struct {
 }
 
 func capacityFlags(o *capacityOptions) *pflag.FlagSet {
-	fs := pflag.NewFlagSet("capacity", pflag.ContinueOnError)
-	fs.StringArrayVar(&o.slo, "slo", nil, "an SLO every step must meet, e.g. 'rtt p99 < 100ms' (repeatable; replaces the scenario's SLO on the same metric and statistic, adds to the others)")
+	fs := newFlagSet("capacity")
+	fs.StringArrayVar(&o.slo, "slo", nil, "an `SLO` every step must meet, e.g. 'rtt p99 < 100ms' (repeatable; replaces the scenario's SLO on the same metric and statistic, adds to the others)")
 	fs.StringVar(&o.variable, "variable", "", "the load to step: clients, arrival_rate or message_rate")
 	fs.Float64Var(&o.start, "start", 0, "first load level")
 	fs.Float64Var(&o.step, "step", 0, "add this much load per step (linear)")
@@ -52,31 +68,24 @@ func capacityFlags(o *capacityOptions) *pflag.FlagSet {
 	fs.DurationVar(&o.warmup, "warmup", 0, "ramp from zero to each level over this long (default 2s)")
 	fs.IntVar(&o.refine, "refine", 0, "bisection steps between the last passing and first failing level (default 2)")
 	fs.DurationVar(&o.budget, "budget", 0, "stop starting steps when this much time would be exceeded (default 10m)")
-	fs.StringVar(&o.target, "target", "", "target: `builtin` or a ws:// URL (overrides the scenario)")
-	fs.StringVar(&o.jsonPath, "json", "wsbench-capacity.json", "write the JSON report (the highest passing step's, with the search) here (- for stdout, empty for none)")
-	fs.StringVar(&o.htmlPath, "html", "", "also write the self-contained HTML report, with the capacity chart, here")
+	fs.StringVar(&o.target, "target", "", "target: builtin or a ws:// `URL` (overrides the scenario)")
+	fs.StringVar(&o.jsonPath, "json", "wsbench-capacity.json", "write the JSON report (the highest passing step's, with the search) to this `file` (- for stdout, empty for none)")
+	fs.StringVar(&o.htmlPath, "html", "", "also write the self-contained HTML report, with the capacity chart, to this `file`")
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "no progress and no table")
+	completeFiles(fs, "json", "json")
+	completeFiles(fs, "html", "html")
+	completeValues(fs, "variable", "clients", "arrival_rate", "message_rate")
 	return fs
 }
 
 func runCapacity(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var o capacityOptions
 	fs := capacityFlags(&o)
-	setUsage(fs, stderr,
-		"Usage: wsbench capacity [flags] SCENARIO.yaml",
-		"\nSteps the load up until an SLO breaks (or the generator becomes the bottleneck),",
-		"bisects between the last passing and the first failing level, and reports the",
-		"highest load that met the SLO. Flags override the scenario's capacity section.",
-		"Exit codes: 0 found, 1 failed, 2 could not start, 3 the first step already broke",
-		"the SLO, 4 the generator was the bottleneck from the first step, 5 interrupted.",
-		"See docs/capacity.md.",
-	)
-	if code, done := parseFlags(fs, args); done {
+	if code, done := parseFlags("capacity", fs, args, stdout, stderr); done {
 		return code
 	}
 	if fs.NArg() != 1 {
-		fs.Usage()
-		return exitCannotStart
+		return usageError("capacity", stderr, "want one scenario file, got %d arguments", fs.NArg())
 	}
 	sc, err := scenario.Load(fs.Arg(0))
 	if err != nil {
@@ -88,11 +97,20 @@ func runCapacity(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintf(stderr, "wsbench capacity: %v\n", err)
 		return exitCannotStart
 	}
+	var rep *report.Report
+	outs := []output{
+		reportOutput("--json", o.jsonPath, "JSON report", &rep, report.WriteJSON),
+		reportOutput("--html", o.htmlPath, "HTML report", &rep, report.WriteHTML),
+	}
+	if err := checkOutputs([]string{fs.Arg(0)}, outs...); err != nil {
+		fmt.Fprintf(stderr, "wsbench capacity: %v\n", err)
+		return exitCannotStart
+	}
 	metric := capacity.LatencyMetric(sc, cfg.SLO)
 
 	// With the JSON on stdout, the table goes to stderr.
 	tableOut := stdout
-	if o.jsonPath == "-" {
+	if anyToStdout(outs...) {
 		tableOut = stderr
 	}
 	var slos []gate.Threshold
@@ -148,26 +166,29 @@ func runCapacity(ctx context.Context, args []string, stdout, stderr io.Writer) i
 			fmt.Fprintf(stderr, "wsbench capacity: %v\n", werr)
 		}
 	}
-	writeErr := writeCapacityReports(capacity.Result(c, reps), o, stdout, stderr)
+	var writeErr error
+	if rep = capacity.Result(c, reps); rep != nil {
+		writeErr = writeOutputs("capacity", o.quiet, stdout, stderr, outs...)
+	} else if o.jsonPath != "" || o.htmlPath != "" {
+		fmt.Fprintln(stderr, "wsbench capacity: no step finished: no report written")
+	}
 
-	code := exitOK
+	var out outcome
 	switch {
 	case errors.Is(err, capacity.ErrInterrupted):
-		code = exitInterrupted
+		out.interrupted = true
 	case err != nil:
 		fmt.Fprintf(stderr, "wsbench capacity: %v\n", err)
-		code = exitFailed
+		out.failed = true
 	case len(c.Steps) == 0:
-		code = exitFailed // nothing was judged; the verdict says why
+		out.failed = true // nothing was judged; the verdict says why
 	case c.LowerBound && c.MaxOK == nil:
-		code = exitUnreliable
+		out.unreliable = true
 	case c.MaxOK == nil && c.FirstFail != nil:
-		code = exitThresholds
+		out.gateFailed = true
 	}
-	if writeErr != nil && (code == exitOK || code == exitThresholds) {
-		code = exitFailed
-	}
-	return code
+	out.failed = out.failed || writeErr != nil
+	return out.code()
 }
 
 // applyCapacityFlags applies the flags that were given to the scenario's
@@ -265,16 +286,4 @@ func mergeSLOs(fromScenario, fromFlags []string) ([]string, error) {
 		}
 	}
 	return out, nil
-}
-
-func writeCapacityReports(rep *report.Report, o capacityOptions, stdout, stderr io.Writer) error {
-	if rep == nil {
-		if o.jsonPath != "" || o.htmlPath != "" {
-			fmt.Fprintln(stderr, "wsbench capacity: no step finished: no report written")
-		}
-		return nil
-	}
-	return writeReports("capacity", rep, o.quiet, stdout, stderr,
-		reportFile{o.jsonPath, "JSON", report.WriteJSON},
-		reportFile{o.htmlPath, "HTML", report.WriteHTML})
 }

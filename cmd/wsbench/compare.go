@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -13,7 +14,25 @@ import (
 )
 
 func init() {
-	register("compare", "compare runs with a baseline; fail on regressions", runCompare)
+	register(&command{
+		name:    "compare",
+		summary: "compare runs with a baseline; fail on regressions",
+		usage:   []string{"wsbench compare [flags] BASE.json NEW.json"},
+		about: []string{
+			"Compares latency percentiles (p50 p90 p99 p99.9 max mean of every metric), throughput,",
+			"error rate, failed connects and dropped load. With several runs per side (--base, --new)",
+			"the medians are compared. A row is 'regressed' only when it changed by more than its",
+			"tolerance (default 10%) in the worse direction AND the 95% confidence intervals of the",
+			"two sides do not overlap; max rows are shown but gate only when --tolerance names them.",
+			"Reports of different scenarios (or of one scenario with different load) are compared",
+			"with a warning at the top and on stderr.",
+			"\nExit codes: 0 no gated regression (or no --fail-on-regression), 1 could not write,",
+			"2 bad input, 3 regressed.",
+		},
+		args:  argReport,
+		flags: func() *pflag.FlagSet { return compareFlags(new(compareOptions)) },
+		run:   runCompare,
+	})
 }
 
 // compareOptions are the compare command's flags and arguments.
@@ -36,30 +55,31 @@ var compareFormats = map[string]func(*report.Comparison, io.Writer) error{
 // runCompare compares one or more runs (NEW) with one or more baseline
 // runs (BASE) and, with --fail-on-regression, exits 3 when a statistic
 // got worse beyond both the tolerance and the noise.
-func runCompare(_ context.Context, args []string, stdout, stderr io.Writer) int {
-	var o compareOptions
-	fs := pflag.NewFlagSet("compare", pflag.ContinueOnError)
+func compareFlags(o *compareOptions) *pflag.FlagSet {
+	fs := newFlagSet("compare")
 	fs.StringArrayVar(&o.base, "base", nil, "another baseline run `REPORT.json` (repeatable): each side's median is compared")
 	fs.StringArrayVar(&o.cur, "new", nil, "another new run `REPORT.json` (repeatable)")
 	fs.StringVar(&o.failOn, "fail-on-regression", "", "exit 3 when a statistic is worse by more than this `tolerance` (10% or 0.1) and beyond noise")
 	fs.StringSliceVar(&o.tolerances, "tolerance", nil, "tolerance of one statistic, `KEY=TOL` (rtt.p99=15%, or rtt=15% for every rtt row); repeatable")
 	fs.StringVar(&o.format, "format", "text", "output `format`: text, markdown or json")
 	fs.StringVarP(&o.out, "output", "o", "-", "write the comparison to this `file` (- for stdout)")
-	setUsage(fs, stderr,
-		"Usage: wsbench compare [flags] BASE.json NEW.json",
-		"\nCompares latency percentiles (p50 p90 p99 p99.9 max mean of every metric), throughput,",
-		"error rate, failed connects and dropped load. With several runs per side (--base, --new)",
-		"the medians are compared. A row is 'regressed' only when it changed by more than its",
-		"tolerance (default 10%) in the worse direction AND the 95% confidence intervals of the",
-		"two sides do not overlap; max rows are shown but gate only when --tolerance names them.",
-		"\nExit codes: 0 no gated regression (or no --fail-on-regression), 2 bad input, 3 regressed.",
-	)
-	if code, done := parseFlags(fs, args); done {
+	completeFiles(fs, "json", "base", "new")
+	completeFiles(fs, "", "output")
+	completeValues(fs, "format", "text", "markdown", "json")
+	return fs
+}
+
+// runCompare compares one or more runs (NEW) with one or more baseline
+// runs (BASE) and, with --fail-on-regression, exits 3 when a statistic
+// got worse beyond both the tolerance and the noise.
+func runCompare(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	var o compareOptions
+	fs := compareFlags(&o)
+	if code, done := parseFlags("compare", fs, args, stdout, stderr); done {
 		return code
 	}
 	if fs.NArg() != 2 {
-		fs.Usage()
-		return exitCannotStart
+		return usageError("compare", stderr, "want two reports, BASE.json and NEW.json, got %d arguments", fs.NArg())
 	}
 	o.base = append([]string{fs.Arg(0)}, o.base...)
 	o.cur = append([]string{fs.Arg(1)}, o.cur...)
@@ -71,7 +91,10 @@ func runCompare(_ context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	render, ok := compareFormats[o.format]
 	if !ok {
-		fmt.Fprintf(stderr, "wsbench compare: unknown --format %q (want text, markdown or json)\n", o.format)
+		return usageError("compare", stderr, "unknown --format %q (want text, markdown or json)", o.format)
+	}
+	if err := checkOutputs(slices.Concat(o.base, o.cur), output{flag: "--output", path: o.out}); err != nil {
+		fmt.Fprintf(stderr, "wsbench compare: %v\n", err)
 		return exitCannotStart
 	}
 	base, errB := readReportArgs(o.base)
@@ -86,24 +109,23 @@ func runCompare(_ context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "wsbench compare: %v\n", err)
 		return exitCannotStart
 	}
-	if o.out == "-" {
-		if err := render(cmp, stdout); err != nil {
-			fmt.Fprintf(stderr, "wsbench compare: %v\n", err)
-			return exitFailed
-		}
-	} else {
-		if err := report.WriteFile(o.out, func(w io.Writer) error { return render(cmp, w) }); err != nil {
-			fmt.Fprintf(stderr, "wsbench compare: %v\n", err)
-			return exitFailed
-		}
-		fmt.Fprintf(stderr, "wrote %s comparison to %s\n", o.format, o.out)
+	for _, w := range cmp.Warnings {
+		fmt.Fprintf(stderr, "wsbench compare: WARNING: %s\n", w)
 	}
-
-	if reg := cmp.RegressedKeys(); fs.Changed("fail-on-regression") && len(reg) > 0 {
-		fmt.Fprintf(stderr, "wsbench compare: regressed beyond %s and noise: %s\n", report.FormatLimit(opts.Tolerance, "ratio"), strings.Join(reg, ", "))
-		return exitThresholds
+	err = writeOutputs("compare", false, stdout, stderr, output{
+		flag: "--output", path: o.out, what: o.format + " comparison",
+		write: func(w io.Writer) error { return render(cmp, w) },
+	})
+	var out outcome
+	out.failed = err != nil
+	if reg := cmp.Regressions(); fs.Changed("fail-on-regression") && len(reg) > 0 {
+		fmt.Fprintf(stderr, "wsbench compare: regressed beyond %s and noise:\n", report.FormatLimit(opts.Tolerance, "ratio"))
+		for _, r := range reg {
+			fmt.Fprintf(stderr, "  %s\n", r.Explain())
+		}
+		out.gateFailed = true
 	}
-	return exitOK
+	return out.code()
 }
 
 // compareOpts turns the tolerance flags into CompareOptions.

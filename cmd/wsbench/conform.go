@@ -15,30 +15,94 @@ import (
 )
 
 func init() {
-	register("conform", "check a target server against the target contract", runConform)
+	register(&command{
+		name:    "conform",
+		summary: "check a target server against the target contract",
+		usage: []string{
+			"wsbench conform [flags] ws://HOST:PORT",
+			"wsbench conform --start NAME [flags]",
+		},
+		about: []string{
+			"Runs every clause of targets/CONTRACT.md as a check; exit 3 if any fails.",
+			"Checks: " + strings.Join(conformance.CheckNames(), ", "),
+			"",
+			"Some checks depend on the target's settings, which conform cannot ask it for.",
+			"Against a URL it assumes the contract's defaults, those of a plain 'wsbench serve':",
+			fmt.Sprintf("--max-message-size %d --ping-interval %s --ping-timeout %s (ping checks then",
+				conformance.DefaultMaxMessageSize, conformance.DefaultPingInterval, conformance.DefaultPingTimeout),
+			"skip: too slow). Give the flags the target was started with. With --start, conform",
+			fmt.Sprintf("starts the target with --max-message-size %d --ping-interval %s --ping-timeout %s",
+				conformStartMaxSize, conformStartPingInterval, conformStartPingTimeout),
+			"(or the flags given), so every check runs quickly. A failed check that depends on",
+			"a setting says which.",
+		},
+		args:  argURL,
+		flags: func() *pflag.FlagSet { return conformFlags(new(conformOptions)) },
+		run:   runConform,
+	})
+}
+
+// The settings conform starts a target with: short pings so the ping
+// checks finish in a second, and a max message size the echo checks reach.
+const (
+	conformStartMaxSize      = 65536
+	conformStartPingInterval = 200 * time.Millisecond
+	conformStartPingTimeout  = 300 * time.Millisecond
+)
+
+type conformOptions struct {
+	start        string
+	maxSize      int64
+	pingInterval time.Duration
+	pingTimeout  time.Duration
+	only         []string
+}
+
+func conformFlags(o *conformOptions) *pflag.FlagSet {
+	fs := newFlagSet("conform")
+	fs.StringVar(&o.start, "start", "", "start this target first ("+strings.Join(launch.Known, ", ")+"), check it, including shutdown, and stop it")
+	fs.Int64Var(&o.maxSize, "max-message-size", 0, "the target's --max-message-size in `bytes` (passed to a started target; default: see above)")
+	fs.DurationVar(&o.pingInterval, "ping-interval", 0, "the target's --ping-interval (passed to a started target; 0 skips the ping checks; default: see above)")
+	fs.DurationVar(&o.pingTimeout, "ping-timeout", 0, "the target's --ping-timeout (default: see above)")
+	fs.StringSliceVar(&o.only, "only", nil, "run only these `checks` (names or prefixes, e.g. echo,ping)")
+	completeValues(fs, "start", launch.Known...)
+	completeValues(fs, "only", conformance.CheckNames()...)
+	return fs
 }
 
 func runConform(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := pflag.NewFlagSet("conform", pflag.ContinueOnError)
-	start := fs.String("start", "", "start this target first (go, tornado, twisted, websockets, aiohttp), check it, including shutdown, and stop it")
-	maxSize := fs.Int64("max-message-size", 65536, "the target's --max-message-size (passed to a started target)")
-	pingInterval := fs.Duration("ping-interval", 200*time.Millisecond, "the target's --ping-interval (passed to a started target; 0 skips the ping checks)")
-	pingTimeout := fs.Duration("ping-timeout", 300*time.Millisecond, "the target's --ping-timeout")
-	only := fs.StringSlice("only", nil, "run only these checks (names or prefixes, e.g. echo,ping)")
-	setUsage(fs, stderr,
-		"Usage: wsbench conform ws://HOST:PORT [flags]",
-		"       wsbench conform --start NAME [flags]",
-		"\nRuns every clause of targets/CONTRACT.md as a check; exit 3 if any fails.",
-		"Checks: "+strings.Join(conformance.CheckNames(), ", "),
-	)
-	if code, done := parseFlags(fs, args); done {
+	var o conformOptions
+	fs := conformFlags(&o)
+	if code, done := parseFlags("conform", fs, args, stdout, stderr); done {
 		return code
 	}
-	opts := conformance.Options{MaxMessageSize: *maxSize, PingInterval: *pingInterval, PingTimeout: *pingTimeout, Only: *only}
-	var url string
 	switch {
-	case *start != "" && fs.NArg() == 0:
-		p, err := launch.StartKnown(ctx, *start, launch.Settings{PingInterval: pingInterval, PingTimeout: *pingTimeout, MaxMessageSize: *maxSize})
+	case o.start != "" && fs.NArg() > 0:
+		return usageError("conform", stderr, "give a URL or --start, not both")
+	case o.start == "" && fs.NArg() != 1:
+		return usageError("conform", stderr, "want the target's ws:// URL (or --start NAME), got %d arguments", fs.NArg())
+	}
+	// The settings the checks assume: given, or the defaults of what runs.
+	maxSize, interval, timeout := int64(conformance.DefaultMaxMessageSize), conformance.DefaultPingInterval, conformance.DefaultPingTimeout
+	if o.start != "" {
+		maxSize, interval, timeout = conformStartMaxSize, conformStartPingInterval, conformStartPingTimeout
+	}
+	if fs.Changed("max-message-size") {
+		maxSize = o.maxSize
+	}
+	if fs.Changed("ping-interval") {
+		interval = o.pingInterval
+	}
+	if fs.Changed("ping-timeout") {
+		timeout = o.pingTimeout
+	}
+	if maxSize <= 0 {
+		return usageError("conform", stderr, "--max-message-size must be positive")
+	}
+	opts := conformance.Options{MaxMessageSize: maxSize, PingInterval: interval, PingTimeout: timeout, Only: o.only}
+	var url string
+	if o.start != "" {
+		p, err := launch.StartKnown(ctx, o.start, launch.Settings{PingInterval: &interval, PingTimeout: timeout, MaxMessageSize: maxSize})
 		if err != nil {
 			fmt.Fprintf(stderr, "wsbench conform: %v\n", err)
 			return exitCannotStart
@@ -46,20 +110,23 @@ func runConform(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		defer p.Stop(syscall.SIGKILL, time.Second)
 		url = p.URL()
 		opts.Shutdown = func() error { return p.Stop(syscall.SIGTERM, 10*time.Second) }
-	case *start == "" && fs.NArg() == 1:
+	} else {
 		url = fs.Arg(0)
 		// A server this command did not start is not shut down.
-	default:
-		fs.Usage()
-		return exitCannotStart
+		fmt.Fprintf(stderr, "wsbench conform: assuming %s runs with --max-message-size %d --ping-interval %s --ping-timeout %s%s\n",
+			url, maxSize, interval, timeout, conformAssumed(fs))
 	}
 	rep := conformance.Check(ctx, url, opts)
-	fmt.Fprintln(stdout, rep.String())
-	switch {
-	case ctx.Err() != nil:
-		return exitInterrupted
-	case !rep.Passed():
-		return exitThresholds
+	fmt.Fprint(stdout, rep.String())
+	return outcome{interrupted: ctx.Err() != nil, gateFailed: !rep.Passed()}.code()
+}
+
+// conformAssumed says where the assumed settings came from.
+func conformAssumed(fs *pflag.FlagSet) string {
+	for _, f := range []string{"max-message-size", "ping-interval", "ping-timeout"} {
+		if !fs.Changed(f) {
+			return " (the contract's defaults where not given)"
+		}
 	}
-	return exitOK
+	return ""
 }

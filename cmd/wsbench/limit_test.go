@@ -12,24 +12,6 @@ import (
 	"github.com/wsbench/wsbench/report"
 )
 
-// The child half of TestNearDescriptorLimitIsANote: a wsbench run in a
-// process whose descriptor limit was lowered, so that a few hundred idle
-// connections take it to the limit.
-func TestMain(m *testing.M) {
-	if args := os.Getenv("WSBENCH_TEST_CHILD_ARGS"); args != "" {
-		var argv []string
-		for i := 0; ; i++ {
-			a, ok := os.LookupEnv(fmt.Sprintf("WSBENCH_TEST_CHILD_ARG%d", i))
-			if !ok {
-				break
-			}
-			argv = append(argv, a)
-		}
-		os.Exit(dispatch(argv, os.Stdout, os.Stderr))
-	}
-	os.Exit(m.Run())
-}
-
 // A run near the generator's descriptor limit in which every connection
 // succeeded measured the target faithfully: the report notes the
 // descriptors, and the run passes. (It used to exit 4 every time, so a
@@ -54,9 +36,9 @@ thresholds: ["errors == 0"]
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "r.json")
-	cmd := exec.Command("/bin/sh", "-c", "ulimit -n "+strconv.Itoa(limit)+" && exec \"$0\" -test.run=NONE", os.Args[0])
-	cmd.Env = append(os.Environ(), "WSBENCH_TEST_CHILD_ARGS=1",
-		"WSBENCH_TEST_CHILD_ARG0=run", "WSBENCH_TEST_CHILD_ARG1=--quiet", "WSBENCH_TEST_CHILD_ARG2=--json", "WSBENCH_TEST_CHILD_ARG3="+out, "WSBENCH_TEST_CHILD_ARG4="+sc)
+	// The test binary is wsbench itself with WSBENCH_TEST_MAIN (TestMain).
+	cmd := exec.Command("/bin/sh", "-c", "ulimit -n "+strconv.Itoa(limit)+` && exec "$0" "$@"`, os.Args[0], "run", "--quiet", "--json", out, sc)
+	cmd.Env = append(os.Environ(), "WSBENCH_TEST_MAIN=1")
 	b, err := cmd.CombinedOutput()
 	var ee *exec.ExitError
 	if err != nil && !errors.As(err, &ee) {

@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 
 	"github.com/spf13/pflag"
 
@@ -16,7 +14,23 @@ import (
 )
 
 func init() {
-	register("merge", "merge reports of generators that ran together into one", runMerge)
+	register(&command{
+		name:    "merge",
+		summary: "merge reports of generators that ran together into one",
+		usage:   []string{"wsbench merge [flags] A.json B.json ... -o ALL.json"},
+		about: []string{
+			"Merges the reports of several load generators (or runs) of one scenario into one,",
+			"exactly: histograms are merged count for count, counters added, time series aligned",
+			"by wall clock. The scenario's thresholds are evaluated on the merged run. Reports of",
+			"different scenarios are refused unless --force (the merged report then carries the",
+			"first report's scenario and thresholds).",
+			"\nExit codes: 0 merged (thresholds passed), 1 could not write, 2 bad input,",
+			"3 a threshold failed on the merged run, 4 a generator was unreliable.",
+		},
+		args:  argReport,
+		flags: func() *pflag.FlagSet { return mergeFlags(new(mergeOptions)) },
+		run:   runMerge,
+	})
 }
 
 // mergeOptions are the merge command's flags and arguments.
@@ -26,6 +40,20 @@ type mergeOptions struct {
 	junitPath  string
 	mdPath     string
 	thresholds bool
+	force      bool
+}
+
+func mergeFlags(o *mergeOptions) *pflag.FlagSet {
+	fs := newFlagSet("merge")
+	fs.StringVarP(&o.out, "output", "o", "", "write the merged JSON report to this `file` (- for stdout); required")
+	fs.StringVar(&o.junitPath, "junit", "", "also write the merged run's thresholds as JUnit XML to this `file`")
+	fs.StringVar(&o.mdPath, "summary-md", "", "also write a one-screen markdown summary of the merged run to this `file`")
+	fs.BoolVar(&o.thresholds, "thresholds", true, "re-evaluate the scenario's thresholds on the merged run (exit 3 if one fails)")
+	fs.BoolVar(&o.force, "force", false, "merge reports of different scenarios anyway")
+	completeFiles(fs, "json", "output")
+	completeFiles(fs, "xml", "junit")
+	completeFiles(fs, "md", "summary-md")
+	return fs
 }
 
 // runMerge merges JSON reports exactly (histograms, counters, time series
@@ -33,112 +61,78 @@ type mergeOptions struct {
 // merged run, and writes the result atomically.
 func runMerge(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	var o mergeOptions
-	fs := pflag.NewFlagSet("merge", pflag.ContinueOnError)
-	fs.StringVarP(&o.out, "output", "o", "", "write the merged JSON report to this `file` (- for stdout); required")
-	fs.StringVar(&o.junitPath, "junit", "", "also write the merged run's thresholds as JUnit XML here")
-	fs.StringVar(&o.mdPath, "summary-md", "", "also write a one-screen markdown summary of the merged run here")
-	fs.BoolVar(&o.thresholds, "thresholds", true, "re-evaluate the scenario's thresholds on the merged run (exit 3 if one fails)")
-	setUsage(fs, stderr,
-		"Usage: wsbench merge [flags] A.json B.json ... -o ALL.json",
-		"\nMerges the reports of several load generators (or runs) into one, exactly: histograms",
-		"are merged count for count, counters added, time series aligned by wall clock. The",
-		"thresholds of the first report's scenario are evaluated on the merged run.",
-		"\nExit codes: 0 merged (thresholds passed), 1 could not write, 2 bad input,",
-		"3 a threshold failed on the merged run, 4 a generator was unreliable.",
-	)
-	if code, done := parseFlags(fs, args); done {
+	fs := mergeFlags(&o)
+	if code, done := parseFlags("merge", fs, args, stdout, stderr); done {
 		return code
 	}
 	o.in = fs.Args()
-	if len(o.in) == 0 || o.out == "" {
-		fs.Usage()
+	switch {
+	case len(o.in) == 0:
+		return usageError("merge", stderr, "no reports to merge")
+	case o.out == "":
+		return usageError("merge", stderr, "-o (--output) is required")
+	}
+	fail := func(format string, args ...any) int {
+		fmt.Fprintf(stderr, "wsbench merge: "+format+"\n", args...)
 		return exitCannotStart
 	}
-	for _, p := range o.in {
-		if o.out != "-" && filepath.Clean(p) == filepath.Clean(o.out) {
-			fmt.Fprintf(stderr, "wsbench merge: output %s would overwrite an input; choose another with -o\n", o.out)
-			return exitCannotStart
-		}
+	var merged *report.Report
+	outs := []output{
+		reportOutput("--output", o.out, fmt.Sprintf("merged report of %s", plural(len(o.in), "run")), &merged, report.WriteJSON),
+		reportOutput("--junit", o.junitPath, "JUnit report", &merged, report.WriteJUnit),
+		reportOutput("--summary-md", o.mdPath, "markdown summary", &merged, report.WriteMarkdownSummary),
+	}
+	if err := checkOutputs(o.in, outs...); err != nil {
+		return fail("%v", err)
 	}
 	rs, err := readReportArgs(o.in)
 	if err != nil {
-		fmt.Fprintf(stderr, "wsbench merge: %v\n", err)
-		return exitCannotStart
+		return fail("%v", err)
 	}
-	merged, err := report.Merge(rs...)
-	if err != nil {
-		fmt.Fprintf(stderr, "wsbench merge: %v\n", err)
-		return exitCannotStart
+	if err := report.ScenarioMismatch(rs...); err != nil {
+		if !o.force {
+			return fail("%v: merging them would label the result with one of them; merge reports of one scenario, or give --force", err)
+		}
+		fmt.Fprintf(stderr, "wsbench merge: warning: %v; merging anyway (--force): the result carries the first report's scenario and thresholds\n", err)
 	}
+	if merged, err = report.Merge(rs...); err != nil {
+		return fail("%v", err)
+	}
+	var results []report.ThresholdResult
 	if o.thresholds {
-		ts, err := mergeThresholds(merged.Scenario)
+		ts, err := embeddedThresholds(merged.Scenario)
 		if err != nil {
-			fmt.Fprintf(stderr, "wsbench merge: thresholds of the embedded scenario: %v\n", err)
-			return exitCannotStart
+			return fail("thresholds of the embedded scenario: %v", err)
 		}
-		if len(ts) > 0 {
-			merged.Thresholds = gate.Evaluate(ts, merged)
-			passed := gate.AllPassed(merged.Thresholds)
-			merged.Passed = &passed
-		}
+		results = gate.Evaluate(ts, merged)
 	}
+	gate.Judge(merged, results, nil)
 
-	var errs []error
-	write := func(path, what string, f func(io.Writer, *report.Report) error) {
-		switch path {
-		case "":
-			return
-		case "-":
-			errs = append(errs, f(stdout, merged))
-			return
-		}
-		if err := report.WriteFile(path, func(w io.Writer) error { return f(w, merged) }); err != nil {
-			errs = append(errs, err)
-			return
-		}
-		fmt.Fprintf(stderr, "wrote %s to %s\n", what, path)
-	}
-	write(o.out, fmt.Sprintf("merged report of %d runs", len(rs)), report.WriteJSON)
-	write(o.junitPath, "JUnit", report.WriteJUnit)
-	write(o.mdPath, "markdown summary", report.WriteMarkdownSummary)
-	if err := errors.Join(errs...); err != nil {
-		fmt.Fprintf(stderr, "wsbench merge: %v\n", err)
-		return exitFailed
-	}
+	writeErr := writeOutputs("merge", false, stdout, stderr, outs...)
 	for _, t := range merged.Thresholds {
 		if !t.Passed {
 			fmt.Fprintf(stderr, "threshold failed: %s\n", t.Describe())
 		}
 	}
-	switch {
-	case merged.Generator.Unreliable:
-		return exitUnreliable
-	case merged.Passed != nil && !*merged.Passed:
-		return exitThresholds
-	}
-	return exitOK
+	out := runOutcome(merged, nil)
+	// A merged run that ended badly was measured; the merge did not fail.
+	out.failed, out.interrupted = writeErr != nil, false
+	return out.code()
 }
 
-// mergeThresholds parses the thresholds of a scenario embedded in a
-// report, with their options.
-func mergeThresholds(raw json.RawMessage) ([]gate.Threshold, error) {
+// embeddedThresholds parses the thresholds of the scenario embedded in a
+// report, with their options, as the scenario does for a run.
+func embeddedThresholds(raw json.RawMessage) ([]gate.Threshold, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, nil
 	}
-	var sc struct {
+	var sc scenario.Scenario
+	var part struct {
 		Thresholds []scenario.ThresholdSpec `json:"thresholds"`
 	}
-	if err := json.Unmarshal(raw, &sc); err != nil {
+	if err := json.Unmarshal(raw, &part); err != nil {
 		return nil, err
 	}
-	var out []gate.Threshold
-	for i, spec := range sc.Thresholds {
-		t, err := gate.Parse(spec.Expr)
-		if err != nil {
-			return nil, fmt.Errorf("thresholds[%d]: %w", i, err)
-		}
-		t.AbortOnFail, t.Delay, t.Window = spec.AbortOnFail, spec.Delay.D(), spec.Window.D()
-		out = append(out, t)
-	}
-	return out, nil
+	sc.Thresholds = part.Thresholds
+	return sc.ParsedThresholds()
 }

@@ -13,7 +13,20 @@ import (
 )
 
 func init() {
-	register("report", "render a JSON report as HTML or text", runReport)
+	register(&command{
+		name:    "report",
+		summary: "render a JSON report as HTML or text",
+		usage:   []string{"wsbench report [flags] IN.json"},
+		about: []string{
+			"Renders a JSON report (from run, capacity or merge) as a self-contained HTML page,",
+			"the terminal summary, or checked JSON. The HTML page loads nothing from the network.",
+			"HTML goes beside the input (IN.html) unless -o says otherwise; text and JSON go to",
+			"stdout.",
+		},
+		args:  argReport,
+		flags: func() *pflag.FlagSet { return reportFlags(new(reportOptions)) },
+		run:   runReport,
+	})
 }
 
 // reportOptions are the report command's flags and argument.
@@ -30,67 +43,54 @@ var reportFormats = map[string]func(io.Writer, *report.Report) error{
 	"json": report.WriteJSON,
 }
 
-// runReport renders a JSON report written by run, capacity or merge. The
-// HTML goes next to the input (IN.html) unless -o says otherwise; text and
-// JSON go to stdout.
-func runReport(_ context.Context, args []string, stdout, stderr io.Writer) int {
-	var o reportOptions
-	fs := pflag.NewFlagSet("report", pflag.ContinueOnError)
+func reportFlags(o *reportOptions) *pflag.FlagSet {
+	fs := newFlagSet("report")
 	fs.StringVarP(&o.out, "output", "o", "", "write to this `file` (- for stdout); default: IN.html beside the input for html, stdout for text and json")
 	fs.StringVar(&o.format, "format", "html", "output `format`: html (self-contained page with charts), text (terminal summary) or json (checked, re-indented)")
-	setUsage(fs, stderr,
-		"Usage: wsbench report [flags] IN.json",
-		"\nRenders a JSON report (from run, capacity or merge) as a self-contained HTML page,",
-		"the terminal summary, or checked JSON. The HTML page loads nothing from the network.",
-	)
-	if code, done := parseFlags(fs, args); done {
+	completeFiles(fs, "", "output")
+	completeValues(fs, "format", "html", "text", "json")
+	return fs
+}
+
+// runReport renders a JSON report written by run, capacity or merge.
+func runReport(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	var o reportOptions
+	fs := reportFlags(&o)
+	if code, done := parseFlags("report", fs, args, stdout, stderr); done {
 		return code
 	}
 	if fs.NArg() != 1 {
-		fs.Usage()
-		return exitCannotStart
+		return usageError("report", stderr, "want one JSON report, got %d arguments", fs.NArg())
 	}
 	o.in = fs.Arg(0)
-	out, err := reportOutput(o)
-	if err != nil {
+	render, ok := reportFormats[o.format]
+	if !ok {
+		return usageError("report", stderr, "unknown --format %q (want html, text or json)", o.format)
+	}
+	var r *report.Report
+	outs := []output{reportOutput("--output", reportDestination(o), o.format+" report", &r, render)}
+	if err := checkOutputs([]string{o.in}, outs...); err != nil {
 		fmt.Fprintf(stderr, "wsbench report: %v\n", err)
 		return exitCannotStart
 	}
-	r, err := report.ReadJSONFile(o.in)
-	if err != nil {
+	var err error
+	if r, err = report.ReadJSONFile(o.in); err != nil {
 		fmt.Fprintf(stderr, "wsbench report: %v\n", err)
 		return exitCannotStart
 	}
-	render := reportFormats[o.format]
-	if out == "-" {
-		if err := render(stdout, r); err != nil {
-			fmt.Fprintf(stderr, "wsbench report: %v\n", err)
-			return exitFailed
-		}
-		return exitOK
-	}
-	if err := report.WriteFile(out, func(w io.Writer) error { return render(w, r) }); err != nil {
-		fmt.Fprintf(stderr, "wsbench report: %v\n", err)
+	if err := writeOutputs("report", false, stdout, stderr, outs...); err != nil {
 		return exitFailed
 	}
-	fmt.Fprintf(stderr, "wrote %s report to %s\n", o.format, out)
 	return exitOK
 }
 
-// reportOutput checks the format and works out where the output goes.
-func reportOutput(o reportOptions) (string, error) {
-	if _, ok := reportFormats[o.format]; !ok {
-		return "", fmt.Errorf("unknown --format %q (want html, text or json)", o.format)
+// reportDestination works out where the output goes.
+func reportDestination(o reportOptions) string {
+	if o.out != "" {
+		return o.out
 	}
-	out := o.out
-	if out == "" {
-		if o.format != "html" {
-			return "-", nil
-		}
-		out = strings.TrimSuffix(o.in, filepath.Ext(o.in)) + ".html"
+	if o.format != "html" {
+		return "-"
 	}
-	if out != "-" && filepath.Clean(out) == filepath.Clean(o.in) {
-		return "", fmt.Errorf("output %s would overwrite the input; choose another with -o", out)
-	}
-	return out, nil
+	return strings.TrimSuffix(o.in, filepath.Ext(o.in)) + ".html"
 }

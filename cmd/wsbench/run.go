@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,8 +11,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/wsbench/wsbench/engine"
+	"github.com/wsbench/wsbench/gate"
 	"github.com/wsbench/wsbench/internal/coord"
-	gatepkg "github.com/wsbench/wsbench/gate"
 	"github.com/wsbench/wsbench/report"
 	"github.com/wsbench/wsbench/scenario"
 	"github.com/wsbench/wsbench/targets"
@@ -21,7 +20,27 @@ import (
 )
 
 func init() {
-	register("run", "run a scenario and write its reports", runRun)
+	register(&command{
+		name:    "run",
+		summary: "run a scenario and write its reports",
+		usage:   []string{"wsbench run [flags] SCENARIO.yaml"},
+		about: []string{
+			"Runs a scenario against its target, prints the terminal summary (on stdout, or on",
+			"stderr when a report goes to stdout) and writes the reports. Report paths are",
+			"checked before the run starts; an existing report is replaced atomically, and a",
+			"device, FIFO or symlink is written through, never replaced.",
+			"",
+			"With --baseline the run is compared with an earlier JSON report and the regressed",
+			"metrics are shown; only --fail-on-regression makes a regression fail the run.",
+			"",
+			"Exit codes: 0 passed, 1 run failed or a report could not be written, 2 could not",
+			"start, 3 a threshold failed (or a regression, with --fail-on-regression),",
+			"4 generator unreliable, 5 interrupted.",
+		},
+		args:  argScenario,
+		flags: func() *pflag.FlagSet { return runFlags(new(runOptions)) },
+		run:   runRun,
+	})
 }
 
 // runOptions are the run command's flags; a flag overrides the scenario
@@ -44,98 +63,191 @@ type runOptions struct {
 }
 
 func runFlags(o *runOptions) *pflag.FlagSet {
-	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
-	fs.StringVar(&o.target, "target", "", "target: `builtin` or a ws:// URL (overrides the scenario)")
-	fs.StringVar(&o.start, "start-target", "", "start the target as a child process: a name ("+catalog.List()+") or a command line with {{addr}}")
+	fs := newFlagSet("run")
+	fs.StringVar(&o.target, "target", "", "target: builtin or a ws:// `URL` (overrides the scenario)")
+	fs.StringVar(&o.start, "start-target", "", "start the target as a child process: a `name` ("+catalog.List()+") or a command line with {{addr}}")
 	fs.DurationVar(&o.duration, "duration", 0, "total run time (short form: replaces duration; phases: scaled to it)")
 	fs.IntVar(&o.clients, "clients", 0, "concurrent clients (short form: replaces clients; phases: scales the peak to it)")
 	fs.Float64Var(&o.rate, "rate", 0, "messages per second per client of the short form's echo flow")
 	fs.Uint64Var(&o.seed, "seed", 0, "random seed for payloads, think times and sizes (0: from the clock)")
-	fs.StringVar(&o.jsonPath, "json", "wsbench-report.json", "write the JSON report here (- for stdout, empty for none)")
-	fs.StringVar(&o.htmlPath, "html", "", "also write the self-contained HTML report here")
-	fs.StringVar(&o.junitPath, "junit", "", "write thresholds as JUnit XML here (one test case each)")
-	fs.StringVar(&o.mdPath, "summary-md", "", "write a one-screen markdown summary here (for a pull-request comment)")
+	fs.StringVar(&o.jsonPath, "json", "wsbench-report.json", "write the JSON report to this `file` (- for stdout, empty for none)")
+	fs.StringVar(&o.htmlPath, "html", "", "also write the self-contained HTML report to this `file`")
+	fs.StringVar(&o.junitPath, "junit", "", "write thresholds (and baseline regressions) as JUnit XML to this `file`")
+	fs.StringVar(&o.mdPath, "summary-md", "", "write a one-screen markdown summary to this `file` (for a pull-request comment)")
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "no progress line and no terminal summary")
-	fs.IntVar(&o.workers, "workers", 0, "split the load over this many worker processes on this machine (0: one process, or as many as the connection plan needs)")
-	fs.StringVar(&o.baseline, "baseline", "", "judge the run against this earlier JSON report")
-	fs.StringVar(&o.tolerance, "fail-on-regression", "", "with --baseline: fail when a metric regressed by more than this (e.g. 10%)")
+	fs.StringVar(&o.baseline, "baseline", "", "compare the run with this earlier JSON `report` and show what regressed (gates only with --fail-on-regression)")
+	fs.StringVar(&o.tolerance, "fail-on-regression", "", "with --baseline: fail the run (exit 3) when a metric regressed by more than this `tolerance` (10% or 0.1) and beyond noise")
+	completeFiles(fs, "json", "json", "baseline")
+	completeFiles(fs, "html", "html")
+	completeFiles(fs, "xml", "junit")
+	completeFiles(fs, "md", "summary-md")
+	fs.IntVar(&o.workers, "workers", 0, "split the load over this many worker `processes` on this machine (0: one, or as many as the connection plan needs)")
+	completeValues(fs, "start-target", catalog.Names()...)
 	return fs
 }
 
 func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var o runOptions
 	fs := runFlags(&o)
-	setUsage(fs, stderr,
-		"Usage: wsbench run [flags] SCENARIO.yaml",
-		"\nRuns a scenario against its target and writes the terminal summary and reports.",
-		"Exit codes: 0 passed, 1 run failed, 2 could not start, 3 thresholds failed,",
-		"4 generator unreliable, 5 interrupted.",
-	)
-	if code, done := parseFlags(fs, args); done {
+	if code, done := parseFlags("run", fs, args, stdout, stderr); done {
 		return code
 	}
 	if fs.NArg() != 1 {
-		fs.Usage()
+		return usageError("run", stderr, "want one scenario file, got %d arguments", fs.NArg())
+	}
+	fail := func(err error) int {
+		fmt.Fprintf(stderr, "wsbench run: %v\n", err)
 		return exitCannotStart
 	}
 	sc, err := scenario.Load(fs.Arg(0))
 	if err != nil {
-		fmt.Fprintln(stderr, err)
+		fmt.Fprintln(stderr, err) // every line already says file:line:col
 		return exitCannotStart
 	}
 	if err := applyRunFlags(fs, &o, sc); err != nil {
-		fmt.Fprintf(stderr, "wsbench run: %v\n", err)
-		return exitCannotStart
+		return fail(err)
 	}
-	gate, err := newRunGate(sc, o)
+	ts, err := sc.ParsedThresholds()
 	if err != nil {
-		fmt.Fprintf(stderr, "wsbench run: %v\n", err)
-		return exitCannotStart
+		return fail(err)
+	}
+	base, err := runBaseline(o)
+	if err != nil {
+		return fail(err)
+	}
+	var rep *report.Report
+	outs := []output{
+		reportOutput("--json", o.jsonPath, "JSON report", &rep, report.WriteJSON),
+		reportOutput("--html", o.htmlPath, "HTML report", &rep, report.WriteHTML),
+		reportOutput("--junit", o.junitPath, "JUnit report", &rep, report.WriteJUnit),
+		reportOutput("--summary-md", o.mdPath, "markdown summary", &rep, report.WriteMarkdownSummary),
+	}
+	// Before the run: a typo in a path should not cost a run.
+	if err := checkOutputs([]string{fs.Arg(0), o.baseline}, outs...); err != nil {
+		return fail(err)
 	}
 
-	eopts := engine.Options{Sinks: []engine.Sink{gate.live}, LagBudget: gatepkg.LagBudget(gate.live.Thresholds)}
+	workers, err := planWorkers(sc, o.workers)
+	if err != nil {
+		return fail(err)
+	}
+	live := gate.NewLive(ts)
+	eopts := engine.Options{Sinks: []engine.Sink{live}, LagBudget: gate.LagBudget(ts)}
 	logf := func(string, ...any) {}
 	if !o.quiet {
 		eopts.Progress = stderr
 		eopts.ProgressTTY = isTerminal(stderr)
-		logf = func(format string, args ...any) { fmt.Fprintf(stderr, "wsbench run: "+format+"\n", args...) }
-	}
-	workers, err := planWorkers(sc, o.workers)
-	if err != nil {
-		fmt.Fprintf(stderr, "wsbench run: %v\n", err)
-		return exitCannotStart
+		logf = func(format string, args ...any) {
+			fmt.Fprintln(stderr, "wsbench run: "+sc.Mask(fmt.Sprintf(format, args...)))
+		}
 	}
 	rep, runErr := runScenario(ctx, sc, eopts, workers, logf)
-	gate.judge(rep)
+	gate.Judge(rep, live.Final(rep), base)
 
 	if !o.quiet {
-		// A report going to stdout keeps stdout for itself.
 		summary := stdout
-		if o.jsonPath == "-" || o.htmlPath == "-" || o.junitPath == "-" || o.mdPath == "-" {
-			summary = stderr
+		if anyToStdout(outs...) {
+			summary = stderr // a report on stdout keeps stdout for itself
 		}
 		if err := report.WriteText(summary, rep); err != nil {
-			fmt.Fprintf(stderr, "wsbench run: %v\n", err)
+			fmt.Fprintf(stderr, "wsbench run: terminal summary: %v\n", err)
 		}
 	}
-	writeErr := writeReports("run", rep, o.quiet, stdout, stderr,
-		reportFile{o.jsonPath, "JSON", report.WriteJSON},
-		reportFile{o.htmlPath, "HTML", report.WriteHTML},
-		reportFile{o.junitPath, "JUnit", report.WriteJUnit},
-		reportFile{o.mdPath, "markdown", report.WriteMarkdownSummary})
-
-	code := runExitCode(rep, runErr)
-	if writeErr != nil && code == exitOK {
-		code = exitFailed
-	}
+	writeErr := writeOutputs("run", o.quiet, stdout, stderr, outs...)
 	if runErr != nil {
 		fmt.Fprintf(stderr, "wsbench run: %v\n", runErr)
 	}
-	return code
+	out := runOutcome(rep, runErr)
+	out.failed = out.failed || writeErr != nil
+	return out.code()
+}
+
+// runBaseline reads the --baseline report before the run, so a typo does
+// not cost a run.
+func runBaseline(o runOptions) (*gate.Baseline, error) {
+	if o.baseline == "" {
+		if o.tolerance != "" {
+			return nil, fmt.Errorf("--fail-on-regression needs --baseline")
+		}
+		return nil, nil
+	}
+	b := &gate.Baseline{Path: o.baseline, Gate: o.tolerance != ""}
+	var err error
+	if b.Report, err = report.ReadJSONFile(o.baseline); err != nil {
+		return nil, fmt.Errorf("--baseline: %w", err)
+	}
+	if b.Gate {
+		if b.Tolerance, err = report.ParseTolerance(o.tolerance); err != nil {
+			return nil, fmt.Errorf("--fail-on-regression: %w", err)
+		}
+		if b.Tolerance == 0 {
+			// Zero reads as "the default" downstream; a zero tolerance
+			// means any change beyond noise.
+			b.Tolerance = 1e-12
+		}
+	}
+	return b, nil
+}
+
+// applyRunFlags applies the flags that were given to the scenario: the
+// target, the seed, and the scaling (scenario.Scale).
+func applyRunFlags(fs *pflag.FlagSet, o *runOptions, sc *scenario.Scenario) error {
+	if fs.Changed("target") && fs.Changed("start-target") {
+		return fmt.Errorf("--target and --start-target exclude each other")
+	}
+	if fs.Changed("target") {
+		sc.Target = o.target
+		sc.StartTarget = nil
+		if o.target != "builtin" {
+			sc.Builtin = nil
+		}
+	}
+	if fs.Changed("start-target") {
+		st := &scenario.StartTarget{}
+		if catalog.IsKnown(o.start) {
+			st.Name = o.start
+		} else {
+			st.Command = strings.Fields(o.start)
+		}
+		if old := sc.StartTarget; old != nil && old.Name == st.Name && st.Name != "" {
+			st = old // keep the scenario's settings for the same target
+		}
+		sc.Target, sc.Builtin, sc.StartTarget = "", nil, st
+	}
+	if fs.Changed("seed") {
+		sc.Seed = o.seed
+	}
+	// Each flag is applied on its own, so an error names the flag.
+	if fs.Changed("clients") {
+		if o.clients < 1 {
+			return fmt.Errorf("--clients must be at least 1")
+		}
+		if err := sc.Scale(scenario.Scaling{Clients: o.clients}); err != nil {
+			return fmt.Errorf("--%w", err)
+		}
+	}
+	if fs.Changed("duration") {
+		if o.duration <= 0 {
+			return fmt.Errorf("--duration must be positive")
+		}
+		if err := sc.Scale(scenario.Scaling{Duration: o.duration}); err != nil {
+			return fmt.Errorf("--%w", err)
+		}
+	}
+	if fs.Changed("rate") {
+		if err := sc.Scale(scenario.Scaling{Rate: &o.rate}); err != nil {
+			return fmt.Errorf("--%w", err)
+		}
+	}
+	if ps := sc.Validate(); len(ps) > 0 {
+		return fmt.Errorf("after applying flags: %w", ps)
+	}
+	return nil
 }
 
 // runScenario starts the scenario's target, runs the scenario against it
-// and stops it. A target that cannot start is a run that could not start.
+// (over worker processes when workers says so) and stops it. A target
+// that cannot start is a run that could not start.
 func runScenario(ctx context.Context, sc *scenario.Scenario, eopts engine.Options, workers *coord.Plan, logf func(string, ...any)) (*report.Report, error) {
 	t, err := targets.Start(ctx, sc, logf)
 	if err != nil {
@@ -167,153 +279,6 @@ func planWorkers(sc *scenario.Scenario, asked int) (*coord.Plan, error) {
 		return nil, err
 	}
 	return p, nil
-}
-
-// runExitCode maps the outcome to the documented exit codes. An unreliable
-// generator outranks failed thresholds: a threshold that failed because
-// the generator was starved says nothing about the target.
-func runExitCode(rep *report.Report, runErr error) int {
-	var se *engine.StartError
-	switch {
-	case errors.As(runErr, &se):
-		return exitCannotStart
-	case runErr != nil || rep.EndReason == report.EndFailed:
-		return exitFailed
-	case rep.EndReason == report.EndInterrupted:
-		return exitInterrupted
-	case rep.Generator.Unreliable:
-		return exitUnreliable
-	case rep.Passed != nil && !*rep.Passed:
-		return exitThresholds
-	}
-	return exitOK
-}
-
-func applyRunFlags(fs *pflag.FlagSet, o *runOptions, sc *scenario.Scenario) error {
-	if fs.Changed("target") && fs.Changed("start-target") {
-		return fmt.Errorf("--target and --start-target exclude each other")
-	}
-	if fs.Changed("target") {
-		sc.Target = o.target
-		sc.StartTarget = nil
-		if o.target != "builtin" {
-			sc.Builtin = nil
-		}
-	}
-	if fs.Changed("start-target") {
-		st := &scenario.StartTarget{}
-		if catalog.IsKnown(o.start) {
-			st.Name = o.start
-		} else {
-			st.Command = strings.Fields(o.start)
-		}
-		if old := sc.StartTarget; old != nil && old.Name == st.Name && st.Name != "" {
-			st = old // keep the scenario's settings for the same target
-		}
-		sc.Target, sc.Builtin, sc.StartTarget = "", nil, st
-	}
-	if fs.Changed("seed") {
-		sc.Seed = o.seed
-	}
-	shortForm := sc.Clients > 0
-	if fs.Changed("clients") {
-		if o.clients < 1 {
-			return fmt.Errorf("--clients must be at least 1")
-		}
-		if shortForm {
-			sc.Clients = o.clients
-		} else {
-			scaleClients(sc, o.clients)
-		}
-	}
-	if fs.Changed("duration") {
-		if o.duration <= 0 {
-			return fmt.Errorf("--duration must be positive")
-		}
-		if shortForm {
-			sc.Duration = scenario.Duration(o.duration)
-			if sc.RampUp >= sc.Duration {
-				sc.RampUp = sc.Duration / 5
-			}
-		} else {
-			scaleDuration(sc, o.duration)
-		}
-	}
-	if fs.Changed("rate") {
-		if sc.Message == nil {
-			return fmt.Errorf("--rate applies to the short form's message: the scenario has flows; edit their steps")
-		}
-		sc.Message.Rate = o.rate
-	}
-	if shortForm && (fs.Changed("clients") || fs.Changed("duration") || fs.Changed("rate")) {
-		// Re-expand the short form with the new values.
-		sc.Phases, sc.Flows = nil, nil
-		sc.Complete()
-	}
-	if ps := sc.Validate(); len(ps) > 0 {
-		return fmt.Errorf("after applying flags: %w", ps)
-	}
-	return nil
-}
-
-func scaleClients(sc *scenario.Scenario, peak int) {
-	maxC := 0
-	for _, p := range sc.Phases {
-		if p.Clients != nil {
-			maxC = max(maxC, *p.Clients)
-		}
-	}
-	if maxC == 0 {
-		return
-	}
-	for i := range sc.Phases {
-		if c := sc.Phases[i].Clients; c != nil {
-			n := (*c*peak + maxC/2) / maxC
-			sc.Phases[i].Clients = &n
-		}
-	}
-}
-
-func scaleDuration(sc *scenario.Scenario, total time.Duration) {
-	old := sc.TotalDuration()
-	if old <= 0 {
-		return
-	}
-	f := float64(total) / float64(old)
-	for i := range sc.Phases {
-		sc.Phases[i].Duration = scenario.Duration(float64(sc.Phases[i].Duration) * f)
-	}
-}
-
-// reportFile is one report a command was asked to write.
-type reportFile struct {
-	path, what string
-	write      func(io.Writer, *report.Report) error
-}
-
-// writeReports writes rep to every output with a path, each file
-// atomically ("-" is stdout), and goes on past a failed one so that one bad
-// path does not cost the others.
-func writeReports(cmd string, rep *report.Report, quiet bool, stdout, stderr io.Writer, outs ...reportFile) error {
-	var errs []error
-	for _, o := range outs {
-		if o.path == "" {
-			continue
-		}
-		if o.path == "-" {
-			errs = append(errs, o.write(stdout, rep))
-			continue
-		}
-		if err := report.WriteFile(o.path, func(w io.Writer) error { return o.write(w, rep) }); err != nil {
-			errs = append(errs, err)
-			fmt.Fprintf(stderr, "wsbench %s: %v\n", cmd, err)
-			continue
-		}
-		if !quiet {
-			fmt.Fprintf(stderr, "wrote %s report to %s\n", o.what, o.path)
-		}
-	}
-	return errors.Join(errs...)
 }
 
 func isTerminal(w io.Writer) bool {

@@ -14,15 +14,6 @@ import (
 	"github.com/wsbench/wsbench/report"
 )
 
-// wsbench runs the CLI in-process, as main would, and returns the exit
-// code with what it printed.
-func wsbench(t *testing.T, args ...string) (int, string, string) {
-	t.Helper()
-	var out, errb bytes.Buffer
-	code := dispatch(args, &out, &errb)
-	return code, out.String(), errb.String()
-}
-
 func TestRunExitCodes(t *testing.T) {
 	dir := t.TempDir()
 	closed := func() string {
@@ -106,21 +97,25 @@ func TestJUnitNamesFailedThreshold(t *testing.T) {
 	}
 }
 
-// One report that cannot be written does not cost the others, and the run
-// then does not pass.
-func TestRunUnwritableReportKeepsTheOthers(t *testing.T) {
+// A report path that cannot be written is found before the run, which
+// then does not start (nothing is lost: no run was made).
+func TestRunUnwritableReportStopsBeforeTheRun(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	html := filepath.Join(dir, "r.html")
 	bad := filepath.Join(dir, "no-such-dir", "r.json")
-	code, _, stderr := wsbench(t, "run", "--quiet", "--json", bad, "--html", html, "testdata/gate-pass.yaml")
-	if code != exitFailed {
-		t.Errorf("exit %d, want %d", code, exitFailed)
+	code, out, stderr := wsbench(t, "run", "--json", bad, "--html", html, "testdata/gate-pass.yaml")
+	if code != exitCannotStart {
+		t.Errorf("exit %d, want %d", code, exitCannotStart)
 	}
-	if !strings.Contains(stderr, "no-such-dir") {
-		t.Errorf("stderr does not name the path that failed:\n%s", stderr)
+	if want := "--json: write " + bad + ": directory " + filepath.Dir(bad) + " does not exist"; !strings.Contains(stderr, want) {
+		t.Errorf("stderr does not say %q:\n%s", want, stderr)
 	}
-	if b, err := os.ReadFile(html); err != nil || !bytes.Contains(b, []byte("<html")) {
-		t.Errorf("the HTML report was not written: %v", err)
+	if out != "" || strings.Contains(stderr, "Latency") {
+		t.Errorf("the run started:\n%s%s", out, stderr)
+	}
+	if _, err := os.Stat(html); err == nil {
+		t.Error("the HTML report was written though the run could not start")
 	}
 }
 
@@ -167,11 +162,20 @@ func TestHelpAndUnknownCommand(t *testing.T) {
 	if code, out, _ := wsbench(t, "--help"); code != exitOK || !strings.Contains(out, "run ") {
 		t.Fatalf("help: %d %q", code, out)
 	}
-	if code, _, errOut := wsbench(t, "frobnicate"); code != exitCannotStart || !strings.Contains(errOut, "unknown command") {
+	if code, _, errOut := wsbench(t, "frobnicate"); code != exitCannotStart || !strings.Contains(errOut, `unknown command "frobnicate"`) {
 		t.Fatalf("unknown: %d %q", code, errOut)
 	}
-	if code, _, errOut := wsbench(t, "run", "--help"); code != exitOK || !strings.Contains(errOut, "Exit codes") {
-		t.Fatalf("run --help: %d %q", code, errOut)
+	if code, _, errOut := wsbench(t, "rnu"); code != exitCannotStart || !strings.Contains(errOut, "did you mean run?") {
+		t.Fatalf("typo: %d %q", code, errOut)
+	}
+	if code, out, errOut := wsbench(t, "run", "--help"); code != exitOK || !strings.Contains(out, "Exit codes") || errOut != "" {
+		t.Fatalf("run --help: %d %q %q", code, out, errOut)
+	}
+	if code, out, _ := wsbench(t, "help", "compare"); code != exitOK || !strings.Contains(out, "Usage: wsbench compare") {
+		t.Fatalf("help compare: %d %q", code, out)
+	}
+	if code, _, errOut := wsbench(t); code != exitCannotStart || !strings.Contains(errOut, "Commands:") {
+		t.Fatalf("no command: %d %q", code, errOut)
 	}
 }
 

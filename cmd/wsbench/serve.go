@@ -15,7 +15,19 @@ import (
 )
 
 func init() {
-	register("serve", "run the reference WebSocket target server", runServe)
+	register(&command{
+		name:    "serve",
+		summary: "run the reference WebSocket target server",
+		usage:   []string{"wsbench serve [flags]"},
+		about: []string{
+			"Runs the reference WebSocket target (targets/CONTRACT.md): /healthz, /stats,",
+			"/echo, /broadcast?room=R, /push?rate=N&size=B&count=C. Prints",
+			"'LISTENING HOST:PORT' once it accepts connections. Durations are Go",
+			"durations (500ms) or decimal seconds (0.5).",
+		},
+		flags: func() *pflag.FlagSet { fs, _, _ := serveFlags(&refserver.Config{}); return fs },
+		run:   runServe,
+	})
 }
 
 // serveShutdownTimeout bounds the graceful shutdown after a signal.
@@ -24,50 +36,16 @@ const serveShutdownTimeout = 5 * time.Second
 // runServe runs the Go reference target (targets/refserver) until ctx is
 // cancelled, then shuts it down gracefully with close 1001.
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
-	cfg := refserver.Config{
-		PingInterval:   20 * time.Second,
-		PingTimeout:    20 * time.Second,
-		MaxMessageSize: refserver.DefaultMaxMessageSize,
+	var cfg refserver.Config
+	fs, addr, verbose := serveFlags(&cfg)
+	if code, done := parseFlags("serve", fs, args, stdout, stderr); done {
+		return code
 	}
-	addr := fs.String("addr", "127.0.0.1:8765", "listen address `HOST:PORT`; port 0 picks a free port")
-	fs.Var(seconds{&cfg.PingInterval}, "ping-interval", "ping every client this often; 0 disables")
-	fs.Var(seconds{&cfg.PingTimeout}, "ping-timeout", "close with 1011 when no pong arrives this long after a ping")
-	fs.Int64Var(&cfg.MaxMessageSize, "max-message-size", cfg.MaxMessageSize, "close with 1009 on a data message larger than this many `bytes`")
-	fs.Var(seconds{&cfg.ProcessDelay}, "process-delay", "add this delay to every echo and broadcast reply (latency, not throughput)")
-	fs.Var(seconds{&cfg.ServiceTime}, "service-time", "serve all echo and broadcast messages one at a time, this long each (capacity 1/service-time msgs/s); 0 disables")
-	fs.IntVar(&cfg.MaxConns, "max-conns", 0, "answer upgrades beyond this many open connections with HTTP 503; 0 means no limit")
-	fs.IntVar(&cfg.DropEvery, "drop-every", 0, "fault injection: silently skip every `N`th broadcast delivery; 0 disables")
-	verbose := fs.BoolP("verbose", "v", false, "log rejected handshakes, protocol errors and heartbeat timeouts to stderr")
-
-	usage := func(w io.Writer) {
-		fmt.Fprintln(w, "Usage: wsbench serve [flags]")
-		fmt.Fprintln(w)
-		fmt.Fprintln(w, "Runs the reference WebSocket target (targets/CONTRACT.md): /healthz, /stats,")
-		fmt.Fprintln(w, "/echo, /broadcast?room=R, /push?rate=N&size=B&count=C. Prints")
-		fmt.Fprintln(w, "'LISTENING HOST:PORT' once it accepts connections. Durations are Go")
-		fmt.Fprintln(w, "durations (500ms) or decimal seconds (0.5).")
-		fmt.Fprintln(w)
-		fmt.Fprintln(w, "Flags:")
-		fmt.Fprint(w, fs.FlagUsages())
+	if fs.NArg() > 0 {
+		return usageError("serve", stderr, "unexpected arguments: %q", fs.Args())
 	}
-	err := fs.Parse(args)
-	if errors.Is(err, pflag.ErrHelp) {
-		usage(stdout)
-		return exitOK
-	}
-	if err == nil && fs.NArg() > 0 {
-		err = fmt.Errorf("unexpected arguments: %q", fs.Args())
-	}
-	if err == nil {
-		err = validateServe(cfg)
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "wsbench serve: %v\n\n", err)
-		usage(stderr)
-		return exitCannotStart
+	if err := validateServe(cfg); err != nil {
+		return usageError("serve", stderr, "%v", err)
 	}
 	if *verbose {
 		cfg.Logf = func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) }
@@ -89,6 +67,27 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "wsbench serve: shutdown: %v (connections closed)\n", err)
 	}
 	return exitOK
+}
+
+// serveFlags returns serve's flag set writing into cfg (given its
+// defaults here) and the listen address and verbosity.
+func serveFlags(cfg *refserver.Config) (fs *pflag.FlagSet, addr *string, verbose *bool) {
+	fs = newFlagSet("serve")
+	*cfg = refserver.Config{
+		PingInterval:   20 * time.Second,
+		PingTimeout:    20 * time.Second,
+		MaxMessageSize: refserver.DefaultMaxMessageSize,
+	}
+	addr = fs.String("addr", "127.0.0.1:8765", "listen address `HOST:PORT`; port 0 picks a free port")
+	fs.Var(seconds{&cfg.PingInterval}, "ping-interval", "ping every client this often; 0 disables")
+	fs.Var(seconds{&cfg.PingTimeout}, "ping-timeout", "close with 1011 when no pong arrives this long after a ping")
+	fs.Int64Var(&cfg.MaxMessageSize, "max-message-size", cfg.MaxMessageSize, "close with 1009 on a data message larger than this many `bytes`")
+	fs.Var(seconds{&cfg.ProcessDelay}, "process-delay", "add this delay to every echo and broadcast reply (latency, not throughput)")
+	fs.Var(seconds{&cfg.ServiceTime}, "service-time", "serve all echo and broadcast messages one at a time, this long each (capacity 1/service-time msgs/s); 0 disables")
+	fs.IntVar(&cfg.MaxConns, "max-conns", 0, "answer upgrades beyond this many open connections with HTTP 503; 0 means no limit")
+	fs.IntVar(&cfg.DropEvery, "drop-every", 0, "fault injection: silently skip every `N`th broadcast delivery; 0 disables")
+	verbose = fs.BoolP("verbose", "v", false, "log rejected handshakes, protocol errors and heartbeat timeouts to stderr")
+	return fs, addr, verbose
 }
 
 // validateServe reports every invalid setting at once.

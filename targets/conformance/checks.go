@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -258,10 +259,22 @@ func checkTooBig(ctx context.Context, t *target) (string, error) {
 		defer close(done)
 		_ = c.write(ws.OpBinary, binaryPayload(size))
 	}()
-	err = expectClose(c, ws.StatusMessageTooBig)
+	// A server with a larger limit echoes the message back: say so at
+	// once rather than wait for a close that never comes.
+	_, p, err := c.read()
+	var echoed int
+	if err == nil {
+		echoed = len(p)
+		err = errors.New("no close")
+	}
+	got, desc := closeCode(err)
+	c.closeHandshake(err)
 	<-done
-	if err != nil {
-		return "", fmt.Errorf("sent %d bytes (max %d): %w", size, t.opts.MaxMessageSize, err)
+	switch {
+	case echoed > 0:
+		return "", fmt.Errorf("sent %d bytes (max %d) and got a %d-byte message back instead of close 1009: the target's max message size is larger", size, t.opts.MaxMessageSize, echoed)
+	case got != ws.StatusMessageTooBig:
+		return "", fmt.Errorf("sent %d bytes (max %d): want close 1009, got %s", size, t.opts.MaxMessageSize, desc)
 	}
 	return fmt.Sprintf("%d-byte message closed with 1009", size), nil
 }
@@ -585,14 +598,24 @@ func checkPingTimeout(ctx context.Context, t *target) (string, error) {
 	var firstPing time.Duration
 	pings := 0
 	c.autoPong = false
+	// Until the first ping, wait only as long as the interval allows: a
+	// target that pings less often fails here, quickly, not at the
+	// check's timeout.
+	firstDue := 2*interval + pingSlack
+	_ = c.nc.SetReadDeadline(start.Add(firstDue))
 	c.onPing = func(_ []byte, at time.Time) {
 		if pings == 0 {
 			firstPing = at.Sub(start)
+			_ = c.nc.SetReadDeadline(c.deadline)
 		}
 		pings++
 	}
 	_, err = c.readClose()
 	elapsed := time.Since(start)
+	if pings == 0 && errors.Is(err, os.ErrDeadlineExceeded) {
+		c.Close()
+		return "", fmt.Errorf("no ping within %s (interval %s): the target pings less often, or not at all", firstDue, interval)
+	}
 	code, desc := closeCode(err)
 	c.closeHandshake(err)
 	if code != ws.StatusInternalServerError && code != ws.StatusGoingAway {

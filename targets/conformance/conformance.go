@@ -9,9 +9,18 @@ import (
 	"time"
 )
 
-// DefaultMaxMessageSize is the contract's default max message size, used
-// when Options.MaxMessageSize is zero.
-const DefaultMaxMessageSize = 1 << 20
+// The contract's defaults for a target's settings, which the reference
+// server (wsbench serve) and every target use when not told otherwise.
+// DefaultMaxMessageSize is used when Options.MaxMessageSize is zero; a
+// zero PingInterval means pings are off, so callers checking a target
+// started with its defaults pass DefaultPingInterval and
+// DefaultPingTimeout themselves (the ping checks then skip: 20 s is too
+// long for a quick check).
+const (
+	DefaultMaxMessageSize = 1 << 20
+	DefaultPingInterval   = 20 * time.Second
+	DefaultPingTimeout    = 20 * time.Second
+)
 
 // DefaultCheckTimeout bounds each check when Options.CheckTimeout is zero.
 const DefaultCheckTimeout = 10 * time.Second
@@ -68,6 +77,10 @@ type Result struct {
 	Status  Status
 	Detail  string // what was measured, or why it failed or was skipped
 	Elapsed time.Duration
+	// Hint, for a failed check that depends on the target's settings,
+	// names them with the values the check assumed: the usual cause of
+	// such a failure is a target started with other settings.
+	Hint string
 }
 
 // Report lists the results of Check in the order the checks ran.
@@ -101,6 +114,9 @@ func (r Report) String() string {
 			fmt.Fprintf(&b, "  %s", res.Detail)
 		}
 		b.WriteByte('\n')
+		if res.Hint != "" {
+			fmt.Fprintf(&b, "     hint: %s\n", res.Hint)
+		}
 	}
 	fmt.Fprintf(&b, "%s: %d passed, %d failed, %d skipped\n", r.URL, counts[Pass], counts[Fail], counts[Skip])
 	return b.String()
@@ -127,27 +143,64 @@ type target struct {
 type check struct {
 	name string
 	run  func(ctx context.Context, t *target) (string, error)
+	// depends lists the target settings the check assumes (setting*).
+	depends []setting
+}
+
+// setting is one of the target's settings in the contract.
+type setting int
+
+const (
+	settingMaxMessageSize setting = iota
+	settingPingInterval
+	settingPingTimeout
+)
+
+// flag names the setting as the contract's command line (and wsbench
+// conform) spell it, with the value the check assumed.
+func (s setting) flag(o Options) string {
+	switch s {
+	case settingMaxMessageSize:
+		return fmt.Sprintf("--max-message-size %d", o.MaxMessageSize)
+	case settingPingInterval:
+		return fmt.Sprintf("--ping-interval %s", o.PingInterval)
+	case settingPingTimeout:
+		return fmt.Sprintf("--ping-timeout %s", o.PingTimeout)
+	}
+	return fmt.Sprintf("setting(%d)", int(s))
+}
+
+// hint says which settings a failed check assumed.
+func (c check) hint(o Options) string {
+	if len(c.depends) == 0 {
+		return ""
+	}
+	var flags []string
+	for _, s := range c.depends {
+		flags = append(flags, s.flag(o))
+	}
+	return fmt.Sprintf("this check assumes the target runs with %s; if it was started with other values, pass them to the check (wsbench conform takes the same flags)", strings.Join(flags, " "))
 }
 
 // checks lists every check in the order Check runs them. The stats check
 // runs early, while no earlier connection can still be closing, and the
 // shutdown check runs last because it ends the server.
 var checks = []check{
-	{"healthz", checkHealthz},
-	{"stats", checkStats},
-	{"echo/text", checkEchoText},
-	{"echo/binary", checkEchoBinary},
-	{"echo/order", checkEchoOrder},
-	{"close/echo", checkCloseEcho},
-	{"ping/client", checkClientPing},
-	{"limit/1009", checkTooBig},
-	{"utf8/1007", checkBadUTF8},
-	{"broadcast", checkBroadcast},
-	{"push", checkPush},
-	{"push/sizes", checkPushSizes},
-	{"ping/server", checkServerPing},
-	{"ping/timeout", checkPingTimeout},
-	{"shutdown/1001", checkShutdown},
+	{name: "healthz", run: checkHealthz},
+	{name: "stats", run: checkStats},
+	{name: "echo/text", run: checkEchoText, depends: []setting{settingMaxMessageSize}},
+	{name: "echo/binary", run: checkEchoBinary, depends: []setting{settingMaxMessageSize}},
+	{name: "echo/order", run: checkEchoOrder},
+	{name: "close/echo", run: checkCloseEcho},
+	{name: "ping/client", run: checkClientPing},
+	{name: "limit/1009", run: checkTooBig, depends: []setting{settingMaxMessageSize}},
+	{name: "utf8/1007", run: checkBadUTF8},
+	{name: "broadcast", run: checkBroadcast},
+	{name: "push", run: checkPush},
+	{name: "push/sizes", run: checkPushSizes},
+	{name: "ping/server", run: checkServerPing, depends: []setting{settingPingInterval, settingPingTimeout}},
+	{name: "ping/timeout", run: checkPingTimeout, depends: []setting{settingPingInterval, settingPingTimeout}},
+	{name: "shutdown/1001", run: checkShutdown},
 }
 
 // CheckNames returns the names of all checks in the order Check runs them.
@@ -224,6 +277,7 @@ func runCheck(ctx context.Context, t *target, c check) (res Result) {
 		if ctx.Err() != nil {
 			res.Detail += fmt.Sprintf(" (check timed out after %s)", t.opts.CheckTimeout)
 		}
+		res.Hint = c.hint(t.opts)
 	default:
 		res.Status, res.Detail = Pass, detail
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
@@ -60,12 +61,14 @@ func Load(path string) (*Scenario, error) {
 }
 
 // Parse decodes, completes and validates a scenario; name is used in
-// error messages.
+// error messages, and file paths in the scenario are relative to its
+// directory.
 func Parse(name string, data []byte) (*Scenario, error) {
 	sc, err := Decode(name, data)
 	if err != nil {
 		return nil, err
 	}
+	sc.Client.TLS.resolvePaths(filepath.Dir(name))
 	sc.Complete()
 	if ps := sc.Validate(); len(ps) > 0 {
 		return nil, locate(name, data, ps)

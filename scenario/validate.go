@@ -19,6 +19,7 @@ import (
 func (sc *Scenario) Validate() Problems {
 	v := &validator{sc: sc}
 	v.target()
+	v.tls()
 	v.phases()
 	v.flows()
 	v.thresholds()

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -119,6 +120,11 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Repo
 		logf("built-in reference server on %s", addr)
 	}
 	rep.Target = base
+	rep.TLS = tlsInfo(sc.Client.TLS, base)
+	tlsConfig, err := sc.Client.TLS.Config()
+	if err != nil {
+		return fail(fmt.Errorf("client.tls: %w", err))
+	}
 
 	r := &runner{sc: sc, reg: metrics.NewRegistry(), ledger: newLedger(leaveGrace), seed: sc.Seed}
 	if r.seed == 0 {
@@ -136,6 +142,7 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Repo
 		ConnectTimeout: sc.Client.ConnectTimeout.D(),
 		MaxMessageSize: int64(sc.Client.MaxMessageSize),
 		Compression:    sc.Client.Compression,
+		TLS:            tlsConfig,
 	}
 	if len(sc.Client.Headers) > 0 {
 		r.dialOpts.Headers = http.Header{}
@@ -151,7 +158,7 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Repo
 		rep.Counters.ErrorsByCause = map[string]int64{wsclient.Classify(err): 1}
 		return fail(fmt.Errorf("target %s unreachable: %w", base, err))
 	}
-	statsBefore := serverStats(base)
+	statsBefore := serverStats(base, tlsConfig)
 
 	r.col = metrics.NewCollector(r.reg, 4*runtime.GOMAXPROCS(0))
 	r.clock = NewClock()
@@ -268,7 +275,7 @@ loop:
 	final.Generator.IncludesTarget = inProcessTarget
 	final.EndReason, final.EndDetail = endReason, endDetail
 	if statsBefore != nil {
-		final.Server = &report.ServerObs{Before: statsBefore, After: serverStats(base)}
+		final.Server = &report.ServerObs{Before: statsBefore, After: serverStats(base, tlsConfig)}
 	}
 	if proc != nil {
 		// The target's memory, for comparisons of memory per connection.
@@ -510,8 +517,9 @@ func preflight(ctx context.Context, base string, timeout time.Duration) error {
 	return c.Close()
 }
 
-// serverStats reads the contract's GET /stats, or returns nil.
-func serverStats(base string) map[string]int64 {
+// serverStats reads the contract's GET /stats, or returns nil; a wss://
+// target is asked over HTTPS with the run's TLS settings.
+func serverStats(base string, tlsConfig *tls.Config) map[string]int64 {
 	u, err := url.Parse(base)
 	if err != nil {
 		return nil
@@ -520,7 +528,8 @@ func serverStats(base string) map[string]int64 {
 	if u.Scheme == "wss" {
 		scheme = "https"
 	}
-	client := http.Client{Timeout: time.Second}
+	client := http.Client{Timeout: time.Second, Transport: &http.Transport{TLSClientConfig: tlsConfig}}
+	defer client.CloseIdleConnections()
 	resp, err := client.Get(scheme + "://" + u.Host + "/stats")
 	if err != nil {
 		return nil

@@ -291,6 +291,9 @@ func (s *session) connect(ctx context.Context, st *step) error {
 		set.Counters.ConnectsOK++
 		set.Record(metrics.Connect, timing.Connect.Microseconds())
 		set.Record(metrics.Handshake, timing.Handshake.Microseconds())
+		if timing.TLS > 0 {
+			set.Record(metrics.TLSHandshake, timing.TLS.Microseconds())
+		}
 	})
 	if err != nil {
 		return err

@@ -79,7 +79,7 @@ var counterField = func() map[string]int {
 }()
 
 // builtinLatency are the latency metrics every run has.
-var builtinLatency = []string{"rtt", "connect", "handshake", "ping", "push_delay", "broadcast_delivery", "broadcast_complete", "schedule_lag"}
+var builtinLatency = []string{"rtt", "connect", "tls_handshake", "handshake", "ping", "push_delay", "broadcast_delivery", "broadcast_complete", "schedule_lag"}
 
 // CounterNames returns the counter metrics thresholds accept (the JSON
 // names of metrics.Counters' counts), sorted.

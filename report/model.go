@@ -52,6 +52,7 @@ type Report struct {
 	Baseline   *Baseline  `json:"baseline,omitempty"`
 	MergedFrom []string   `json:"merged_from,omitempty"`
 	Server     *ServerObs `json:"server,omitempty"`
+	TLS        *TLSInfo   `json:"tls,omitempty"` // how wss:// connections were secured
 }
 
 // Metric summarises one latency histogram, all values in microseconds. HDR

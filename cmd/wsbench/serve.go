@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -40,6 +41,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.Var(seconds{&cfg.ServiceTime}, "service-time", "serve all echo and broadcast messages one at a time, this long each (capacity 1/service-time msgs/s); 0 disables")
 	fs.IntVar(&cfg.MaxConns, "max-conns", 0, "answer upgrades beyond this many open connections with HTTP 503; 0 means no limit")
 	fs.IntVar(&cfg.DropEvery, "drop-every", 0, "fault injection: silently skip every `N`th broadcast delivery; 0 disables")
+	tlsCert := fs.String("tls-cert", "", "serve wss:// and https:// with this PEM certificate `FILE` (chain allowed); needs --tls-key")
+	tlsKey := fs.String("tls-key", "", "PEM private key `FILE` of --tls-cert")
+	tlsClientCA := fs.String("tls-client-ca", "", "require client certificates issued by the CAs in this PEM `FILE`")
 	verbose := fs.BoolP("verbose", "v", false, "log rejected handshakes, protocol errors and heartbeat timeouts to stderr")
 
 	usage := func(w io.Writer) {
@@ -48,7 +52,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(w, "Runs the reference WebSocket target (targets/CONTRACT.md): /healthz, /stats,")
 		fmt.Fprintln(w, "/echo, /broadcast?room=R, /push?rate=N&size=B&count=C. Prints")
 		fmt.Fprintln(w, "'LISTENING HOST:PORT' once it accepts connections. Durations are Go")
-		fmt.Fprintln(w, "durations (500ms) or decimal seconds (0.5).")
+		fmt.Fprintln(w, "durations (500ms) or decimal seconds (0.5). With --tls-cert and --tls-key")
+		fmt.Fprintln(w, "it serves wss:// and https:// instead.")
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "Flags:")
 		fmt.Fprint(w, fs.FlagUsages())
@@ -63,6 +68,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if err == nil {
 		err = validateServe(cfg)
+	}
+	if err == nil {
+		cfg.TLS, err = serveTLS(*tlsCert, *tlsKey, *tlsClientCA)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "wsbench serve: %v\n\n", err)
@@ -89,6 +97,18 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "wsbench serve: shutdown: %v (connections closed)\n", err)
 	}
 	return exitOK
+}
+
+// serveTLS returns the TLS configuration the --tls-* flags ask for, or nil
+// when they are not set.
+func serveTLS(cert, key, clientCA string) (*tls.Config, error) {
+	switch {
+	case cert == "" && key == "" && clientCA == "":
+		return nil, nil
+	case cert == "" || key == "":
+		return nil, errors.New("--tls-cert and --tls-key go together")
+	}
+	return refserver.LoadTLS(cert, key, clientCA)
 }
 
 // validateServe reports every invalid setting at once.

@@ -366,8 +366,8 @@ func (s *session) read(c *conn) {
 		if m, ok := parseMarker(p); ok {
 			switch m.kind {
 			case 'e':
-				if m.conn == c.id {
-					id, us = metrics.ID(m.metric), (now-m.ts)/1000
+				if mid, ok := m.echoMetric(len(s.r.reg.Names())); ok && m.conn == c.id {
+					id, us = mid, (now-m.ts)/1000
 					c.outstanding.Add(-1)
 					if c.window != nil {
 						select {

@@ -18,6 +18,7 @@ func TestInsecureTLSIsFlagged(t *testing.T) {
 		{"text", func(b *bytes.Buffer, r *Report) error { return WriteText(b, r) }, "!! INSECURE: TLS certificates were NOT verified"},
 		{"markdown", func(b *bytes.Buffer, r *Report) error { return WriteMarkdownSummary(b, r) }, "**Insecure TLS**"},
 		{"html", func(b *bytes.Buffer, r *Report) error { return WriteHTML(b, r) }, `id="insecure-tls"`},
+		{"junit", func(b *bytes.Buffer, r *Report) error { return WriteJUnit(b, r) }, `name="tls_insecure_skip_verify" value="true"`},
 	}
 	for _, insecure := range []bool{true, false} {
 		r := failedHTMLFixture()

@@ -123,7 +123,7 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Repo
 	rep.TLS = tlsInfo(sc.Client.TLS, base)
 	tlsConfig, err := sc.Client.TLS.Config()
 	if err != nil {
-		return fail(fmt.Errorf("client.tls: %w", err))
+		return fail(err)
 	}
 
 	r := &runner{sc: sc, reg: metrics.NewRegistry(), ledger: newLedger(leaveGrace), seed: sc.Seed}

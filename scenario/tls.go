@@ -74,8 +74,12 @@ func (t *TLS) Config() (*tls.Config, error) {
 		return nil, nil
 	}
 	cfg, ps := t.build("client.tls")
-	if len(ps) > 0 {
-		return nil, ps
+	errs := make([]error, len(ps))
+	for i, p := range ps {
+		errs[i] = fmt.Errorf("%s: %s", p.Field, p.Msg)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	return cfg, nil
 }

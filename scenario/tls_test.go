@@ -180,3 +180,21 @@ func TestTLSPathsSurvivePrinting(t *testing.T) {
 		t.Errorf("printed scenario's tls %+v, want %+v", back.Client.TLS, sc.Client.TLS)
 	}
 }
+
+// TestTLSConfigRereadsFiles: Config reads the files again when the run
+// starts, and names the field of one that went missing since validation.
+func TestTLSConfigRereadsFiles(t *testing.T) {
+	t.Parallel()
+	f := newTLSFixture(t)
+	sc, err := f.load(t, "ca_files: [certs/ca.pem]")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(f.dir, "certs", "ca.pem")); err != nil {
+		t.Fatal(err)
+	}
+	_, err = sc.Client.TLS.Config()
+	if err == nil || !strings.HasPrefix(err.Error(), "client.tls.ca_files[0]: ") || !strings.Contains(err.Error(), "does not exist") {
+		t.Fatalf("Config after the CA file went: %v", err)
+	}
+}

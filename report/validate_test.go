@@ -64,6 +64,7 @@ func TestReadJSONRejects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			r := valid()
 			tt.change(r)
 			got, err := ReadJSON(bytes.NewReader(encode(r)))

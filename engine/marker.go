@@ -2,7 +2,10 @@ package engine
 
 import (
 	"bytes"
+	"math"
 	"strconv"
+
+	"github.com/wsbench/wsbench/metrics"
 )
 
 // Marked messages start with
@@ -82,6 +85,9 @@ func parseMarker(p []byte) (m marker, ok bool) {
 	return m, true
 }
 
+// parseUint reads a decimal number of at most 19 digits that fits an
+// int64. A larger one is rejected rather than wrapped: a wrapped sequence
+// number or timestamp would be a plausible wrong value, not an error.
 func parseUint(p []byte) (int64, []byte, bool) {
 	var n int64
 	i := 0
@@ -90,9 +96,23 @@ func parseUint(p []byte) (int64, []byte, bool) {
 		if c < '0' || c > '9' {
 			break
 		}
-		n = n*10 + int64(c-'0')
+		d := int64(c - '0')
+		if n > (math.MaxInt64-d)/10 {
+			return 0, p, false
+		}
+		n = n*10 + d
 	}
 	return n, p[i:], i > 0
+}
+
+// echoMetric returns the metric an echo marker records into, if it is one
+// of the run's n metrics. Markers come back from the server, which may
+// mangle them: an ID outside the registry must not index a histogram.
+func (m marker) echoMetric(n int) (metrics.ID, bool) {
+	if m.metric < 0 || m.metric >= n {
+		return -1, false
+	}
+	return metrics.ID(m.metric), true
 }
 
 // pushPrefix is how every contract /push message starts.

@@ -33,25 +33,42 @@ func TestMarkerRoundTrip(t *testing.T) {
 }
 
 func TestParseMarkerRejects(t *testing.T) {
-	for _, in := range []string{"", "wsb2:", "hello world", "wsb2:e1:2:3;", "wsb2:e1:2:3:4:5:x;", "wsb2:e1:2:3:4:5:6", "wsb1:e0:1:2:3;xxxx", `{"seq":1}`} {
+	for _, in := range []string{"", "wsb2:", "hello world", "wsb2:e1:2:3;", "wsb2:e1:2:3:4:5:x;", "wsb2:e1:2:3:4:5:6", "wsb1:e0:1:2:3;xxxx", `{"seq":1}`,
+		"wsb2:e0:0:1:2:9999999999999999999:0;", "wsb2:e0:0:1:2:9223372036854775808:0;"} {
 		if m, ok := parseMarker([]byte(in)); ok {
 			t.Errorf("parseMarker(%q) = %+v, want rejection", in, m)
 		}
 	}
 }
 
+// FuzzParseMarker feeds the marker and push decoders what a server may
+// send back. Neither may panic; a marker it accepts has non-negative
+// fields (a number too large for int64 is rejected, not wrapped), comes
+// back identical through appendMarker, and names an echo metric only
+// within the registry. Seeds live in testdata/fuzz/FuzzParseMarker.
+//
+//	go test -run='^$' -fuzz=FuzzParseMarker -fuzztime=30s ./engine/
 func FuzzParseMarker(f *testing.F) {
 	f.Add([]byte("wsb2:e0:0:1:2:3:4;xxxx"))
 	f.Add([]byte("wsb2:b7:3:99:123:456:789;"))
 	f.Add([]byte(`{"seq":1,"ts_ns":2,"pad":""}`))
 	f.Fuzz(func(t *testing.T, p []byte) {
 		if m, ok := parseMarker(p); ok {
+			if m.metric < 0 || m.conn < 0 || m.seq < 0 || m.ts < 0 {
+				t.Fatalf("parseMarker(%q) = %+v: a negative field", p, m)
+			}
 			again, ok2 := parseMarker(appendMarker(nil, m, 0))
 			if !ok2 || again != m {
 				t.Fatalf("re-encoding %+v gave %+v", m, again)
 			}
+			const registered = 9
+			if id, ok := m.echoMetric(registered); ok != (m.metric < registered) || ok && int(id) != m.metric {
+				t.Fatalf("echoMetric(%d) of %+v = %d, %v", registered, m, id, ok)
+			}
 		}
-		parsePush(p)
+		if seq, ts, ok := parsePush(p); ok && (seq < 0 || ts < 0) {
+			t.Fatalf("parsePush(%q) = %d, %d: negative", p, seq, ts)
+		}
 	})
 }
 

@@ -185,6 +185,11 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Repo
 	if !strings.HasPrefix(base, "ws://") && !strings.HasPrefix(base, "wss://") {
 		return fail(fmt.Errorf("target %q: engine.Run needs a ws:// or wss:// address; start the target first (package targets)", base))
 	}
+	rep.TLS = tlsInfo(sc.Client.TLS, base)
+	tlsConfig, err := sc.Client.TLS.Config()
+	if err != nil {
+		return fail(err)
+	}
 
 	r := &runner{sc: sc, reg: metrics.NewRegistry(), ledger: newLedger(), seed: sc.Seed, worker: int64(opts.Worker), exportLedger: opts.ExportLedger, lagBudget: opts.LagBudget}
 	if r.seed == 0 {
@@ -227,6 +232,7 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Repo
 		ConnectTimeout: sc.Client.ConnectTimeout.D(),
 		MaxMessageSize: int64(sc.Client.MaxMessageSize),
 		Compression:    sc.Client.Compression,
+		TLS:            tlsConfig,
 	}
 	if len(sc.Client.Headers) > 0 {
 		r.dialOpts.Headers = http.Header{}
@@ -267,6 +273,12 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Repo
 	defer cancelPlanned()
 
 	start := r.clock.Now()
+	if !opts.StartAt.IsZero() {
+		// Processes that start together keep one schedule: it begins at
+		// the agreed instant even if this one woke late (its first sends
+		// are then late, and their lag says so).
+		start = opts.StartAt.UnixNano() - r.clock.Wall(0)
+	}
 	rep.StartedAt = time.Unix(0, r.clock.Wall(start)).UTC()
 	drivers := sync.WaitGroup{}
 	drivers.Add(2)

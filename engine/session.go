@@ -302,6 +302,9 @@ func (s *session) connect(ctx context.Context, st *step) error {
 		set.Counters.ConnectsOK++
 		set.Record(metrics.Connect, timing.Connect.Microseconds())
 		set.Record(metrics.Handshake, timing.Handshake.Microseconds())
+		if timing.TLS > 0 {
+			set.Record(metrics.TLSHandshake, timing.TLS.Microseconds())
+		}
 	})
 	if err != nil {
 		return err
@@ -374,8 +377,8 @@ func (s *session) read(c *conn) {
 		if m, ok := parseMarker(p); ok {
 			switch m.kind {
 			case 'e':
-				if m.conn == c.id && m.worker == r.worker {
-					id, us = metrics.ID(m.metric), (now-m.ts)/1000
+				if mid, ok := m.echoMetric(len(r.reg.Names())); ok && m.conn == c.id && m.worker == r.worker {
+					id, us = mid, (now-m.ts)/1000
 					if m.ts != m.sent {
 						// Open loop: also the service view, from the
 						// actual write, which leaves out the sender's

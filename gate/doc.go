@@ -9,10 +9,10 @@
 //
 // Spaces between the parts are optional ("rtt p99<50ms" is fine).
 //
-// Latency metrics are rtt, connect, handshake, ping, push_delay,
-// broadcast_delivery, broadcast_complete, schedule_lag (the generator's own
-// lag) and any metric a scenario step names (a request step "login" records
-// "login"). Their statistics are min, mean (avg), max, stddev, count and any
+// Latency metrics are rtt, connect, tls_handshake (wss:// only),
+// handshake, ping, push_delay, broadcast_delivery, broadcast_complete,
+// schedule_lag (the generator's own lag) and any metric a scenario step
+// names (a request step "login" records "login"). Their statistics are min, mean (avg), max, stddev, count and any
 // percentile pNN or pNN.N (p50, p99, p99.9, p99.99; median is p50). A
 // latency limit needs a unit: µs or us, ms, s, m (minutes); it is held in
 // microseconds. There is no default statistic for a latency metric.

@@ -1,7 +1,13 @@
 package metrics
 
 import (
+	"bytes"
+	"compress/zlib"
+	"encoding/base64"
+	"encoding/binary"
 	"fmt"
+	"io"
+	"math"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
 )
@@ -80,12 +86,17 @@ func EncodeHistogram(h *Histogram) (string, error) {
 
 // DecodeHistogram parses the form EncodeHistogram writes (or any V2
 // stream of another HdrHistogram implementation), validating it, because
-// reports are read from files wsbench did not necessarily write. The
-// result is re-homed into wsbench's standard range so merges with
-// locally recorded histograms stay exact; values outside it are an error.
+// reports are read from files wsbench did not necessarily write: a
+// geometry that needs more than MaxDecodeCounts counts is refused before
+// it is allocated. The result is re-homed into wsbench's standard range
+// so merges with locally recorded histograms stay exact; values outside
+// it are an error.
 func DecodeHistogram(s string) (*Histogram, error) {
 	if s == "" {
 		return NewHistogram(), nil
+	}
+	if err := checkGeometry(s); err != nil {
+		return nil, fmt.Errorf("decode histogram: %w", err)
 	}
 	h, err := hdr.DecodePacked([]byte(s))
 	if err != nil {
@@ -125,6 +136,42 @@ func mergeInto(dst, src *Histogram) error {
 	return nil
 }
 
+// MaxDecodeCounts bounds the counts array of a histogram DecodeHistogram
+// accepts. The header alone decides that allocation: a 60-byte string can
+// ask for 1 to 2^63 at 5 significant digits, which took two seconds and
+// 94 MB to decode. wsbench's own histograms need 23,552 counts; a foreign
+// one at up to 4 significant digits over any range fits, as does one at 5
+// over a range of 2^20.
+const MaxDecodeCounts = 1 << 20
+
+// checkGeometry reads the header of an encoded histogram (base64, then an
+// 8-byte cookie and length, then zlib around a 40-byte header) and rejects
+// a geometry that needs more than MaxDecodeCounts counts, before anything
+// that large is allocated. Anything it cannot read it leaves to hdr.Decode
+// to reject with its own error.
+func checkGeometry(s string) error {
+	const outer, inner = 8, 40
+	raw, err := base64.StdEncoding.DecodeString(s)
+	if err != nil || len(raw) <= outer {
+		return nil
+	}
+	zr, err := zlib.NewReader(bytes.NewReader(raw[outer:]))
+	if err != nil {
+		return nil
+	}
+	var h [inner]byte
+	if _, err := io.ReadFull(zr, h[:]); err != nil {
+		return nil
+	}
+	sig := int32(binary.BigEndian.Uint32(h[12:]))
+	lowest := int64(binary.BigEndian.Uint64(h[16:]))
+	highest := int64(binary.BigEndian.Uint64(h[24:]))
+	if n := countsNeeded(lowest, highest, sig); n > MaxDecodeCounts {
+		return fmt.Errorf("its geometry (%d to %d at %d significant digits) needs %d counts, more than the %d accepted", lowest, highest, sig, n, MaxDecodeCounts)
+	}
+	return nil
+}
+
 // Equal reports whether a and b hold the same counts in the same buckets.
 func Equal(a, b *Histogram) bool {
 	if a.TotalCount() != b.TotalCount() || a.Populated() != b.Populated() {
@@ -140,4 +187,33 @@ func Equal(a, b *Histogram) bool {
 		return same
 	})
 	return same && i == len(ab)
+}
+
+// countsNeeded is the length of the counts array of an HdrHistogram of
+// the given range and precision (the standard HdrHistogram layout: buckets
+// of 2^k-unit resolution, each with half a sub-bucket range of counts), or
+// 0 for a geometry the decoder rejects anyway.
+func countsNeeded(lowest, highest int64, sig int32) int64 {
+	if sig < 0 || sig > 5 {
+		return 0
+	}
+	lowest = max(lowest, 1)
+	subMag := int(math.Ceil(math.Log2(2 * math.Pow10(int(sig)))))
+	half := max(subMag, 1) - 1
+	unit := int(math.Floor(math.Log2(float64(lowest))))
+	if unit+half > 61 {
+		return 0
+	}
+	sub := int64(1) << (half + 1)
+	smallestUntrackable := sub << unit
+	buckets := int64(1)
+	for smallestUntrackable <= highest {
+		if smallestUntrackable > math.MaxInt64/2 {
+			buckets++
+			break
+		}
+		smallestUntrackable <<= 1
+		buckets++
+	}
+	return (buckets + 1) * (sub / 2)
 }

@@ -10,16 +10,17 @@ type ID int
 const (
 	RTT               ID = iota // echo round trip, from the intended send time
 	Connect                     // TCP connect
-	Handshake                   // WebSocket upgrade after the TCP connect
+	Handshake                   // WebSocket upgrade after the TCP connect (and TLS handshake)
 	Ping                        // client ping to pong
 	PushDelay                   // server send time to client receive (server push)
 	BroadcastDelivery           // publisher's intended send to one subscriber's receive
 	BroadcastComplete           // publisher's intended send to the last expected subscriber's receive
 	ScheduleLag                 // how late sends left versus their schedule (generator health)
+	TLSHandshake                // TLS handshake of a wss:// connection, after the TCP connect and before the upgrade
 	numBuiltin
 )
 
-var builtinNames = [...]string{"rtt", "connect", "handshake", "ping", "push_delay", "broadcast_delivery", "broadcast_complete", "schedule_lag"}
+var builtinNames = [...]string{"rtt", "connect", "handshake", "ping", "push_delay", "broadcast_delivery", "broadcast_complete", "schedule_lag", "tls_handshake"}
 
 // ServiceSuffix names the service view of an open-loop round-trip metric:
 // rtt_service is rtt measured from each message's actual write instead of

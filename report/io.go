@@ -267,8 +267,8 @@ func WriteJSONFile(path string, r *Report) error {
 	return WriteFile(path, func(w io.Writer) error { return WriteJSON(w, r) })
 }
 
-// ReadJSONFile reads a report written by WriteJSONFile, checking its schema
-// version and every embedded histogram.
+// ReadJSONFile reads a report written by WriteJSONFile and checks it as
+// ReadJSON does.
 func ReadJSONFile(path string) (*Report, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -281,7 +281,10 @@ func ReadJSONFile(path string) (*Report, error) {
 	return r, nil
 }
 
-// ReadJSON decodes and checks a report.
+// ReadJSON decodes a report and checks it before anyone uses it: its
+// schema version, every latency histogram against its summary, counts,
+// broadcast results and the shape of its series (see validate). A report
+// that fails a check is not returned.
 func ReadJSON(rd io.Reader) (*Report, error) {
 	var r Report
 	dec := json.NewDecoder(rd)
@@ -294,18 +297,11 @@ func ReadJSON(rd io.Reader) (*Report, error) {
 	if r.Schema != SchemaVersion {
 		return nil, fmt.Errorf("report schema %q is not supported by this wsbench (reads %q)", r.Schema, SchemaVersion)
 	}
-	var errs []error
-	for name, m := range r.Metrics {
-		if m == nil {
-			errs = append(errs, fmt.Errorf("metric %q: null", name))
-			continue
-		}
-		if _, err := m.Histogram(); err != nil {
-			errs = append(errs, fmt.Errorf("metric %q: %w", name, err))
-		}
+	if err := r.validate(); err != nil {
+		return nil, fmt.Errorf("invalid wsbench report: %w", err)
 	}
 	r.Counters.Normalize()
-	return &r, errors.Join(errs...)
+	return &r, nil
 }
 
 // jsonFloat is a float64 that encodes NaN and ±Inf as null, because a

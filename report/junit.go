@@ -133,6 +133,9 @@ func WriteJUnit(w io.Writer, r *Report) error {
 		prop("end_detail", r.EndDetail)
 	}
 	prop("generator_unreliable", strconv.FormatBool(r.Generator.Unreliable))
+	if r.Insecure() {
+		prop("tls_insecure_skip_verify", "true")
+	}
 	if r.Environment.WsbenchVersion != "" {
 		prop("wsbench_version", r.Environment.WsbenchVersion)
 	}
@@ -163,6 +166,9 @@ func WriteJUnit(w io.Writer, r *Report) error {
 	s.SystemOut.Text = out.String()
 	if r.Generator.Unreliable {
 		s.SystemErr.Text = "load generator unreliable: " + strings.Join(r.Generator.Reasons, "; ") + "\n"
+	}
+	if r.Insecure() {
+		s.SystemErr.Text += insecureWarning + "\n"
 	}
 
 	if _, err := io.WriteString(w, xml.Header); err != nil {

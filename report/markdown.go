@@ -52,6 +52,9 @@ func WriteMarkdownSummary(w io.Writer, r *Report) error {
 	}
 	p(" · %s\n\n", r.StartedAt.UTC().Format("2006-01-02 15:04 UTC"))
 
+	if r.Insecure() {
+		p("> [!WARNING]\n> **Insecure TLS**: %s.\n\n", insecureWarning)
+	}
 	if r.Generator.Unreliable {
 		p("> [!WARNING]\n> **Load generator unreliable**: it may have been the bottleneck, so these numbers may describe it rather than the target.\n")
 		for _, why := range r.Generator.Reasons {

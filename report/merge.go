@@ -221,6 +221,7 @@ func Merge(rs ...*Report) (*Report, error) {
 	} else {
 		out.Broadcast = mergeBroadcast(rs)
 	}
+	out.TLS = mergeTLS(rs)
 	out.Phases = mergePhases(rs, start)
 	if out.Series, err = mergeSeries(rs, start); err != nil {
 		return nil, fmt.Errorf("merge: %w", err)

@@ -59,6 +59,7 @@ type Report struct {
 	// (wsbench run --workers).
 	Workers []WorkerResult `json:"workers,omitempty"`
 	Server  *ServerObs     `json:"server,omitempty"`
+	TLS     *TLSInfo       `json:"tls,omitempty"` // how wss:// connections were secured
 }
 
 // Metric summarises one latency histogram, all values in microseconds. HDR

@@ -83,6 +83,7 @@ var schemaDocs = map[string]string{
 	"baseline":    "The report this run was judged against.",
 	"merged_from": "Inputs of wsbench merge.",
 	"server":      "The target's own /stats before and after the run, when it offers them.",
+	"tls":         "How wss:// connections were secured; insecure_skip_verify=true means server certificates were not verified.",
 }
 
 func reportSchema() map[string]any {

@@ -36,6 +36,9 @@ func WriteText(w io.Writer, r *Report) error {
 		p(" · baseline: %s", baselineVerdict(b))
 	}
 	p("\n")
+	if r.Insecure() {
+		p("\n!! INSECURE: %s\n", insecureWarning)
+	}
 	if r.Generator.Unreliable {
 		p("\n!! UNRELIABLE: the load generator may have been the bottleneck:\n")
 		for _, why := range r.Generator.Reasons {
@@ -181,7 +184,7 @@ func lagP99(g *Generator) string {
 // metricOrder lists the built-in metrics first in a fixed order, then the
 // named ones alphabetically.
 func metricOrder(m map[string]*Metric) []string {
-	fixed := []string{"rtt", "connect", "handshake", "ping", "push_delay", "broadcast_delivery", "broadcast_complete", "schedule_lag"}
+	fixed := []string{"rtt", "connect", "tls_handshake", "handshake", "ping", "push_delay", "broadcast_delivery", "broadcast_complete", "schedule_lag"}
 	var out []string
 	for _, n := range fixed {
 		if _, ok := m[n]; ok {

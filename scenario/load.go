@@ -37,7 +37,8 @@ func Load(path string) (*Scenario, error) {
 }
 
 // Parse decodes, completes and validates a scenario; name is used in
-// error messages, and relative data files are found beside it.
+// error messages, and file paths in the scenario (data files, TLS files)
+// are relative to its directory.
 func Parse(name string, data []byte) (*Scenario, error) {
 	return ParseWith(name, data, Options{})
 }
@@ -59,6 +60,7 @@ func ParseWith(name string, data []byte, o Options) (*Scenario, error) {
 		}
 		ps = append(ps, p)
 	}
+	sc.Client.TLS.resolvePaths(filepath.Dir(name))
 	sc.Complete()
 	for _, p := range sc.Validate() {
 		if sc.meta.failedNear(p.Field) {

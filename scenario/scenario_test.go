@@ -188,7 +188,7 @@ flows:
 	if cp.StepDuration.D() != 10*time.Second || cp.Warmup.D() != 2*time.Second || cp.Budget.D() != 10*time.Minute || cp.Factor != 2 || cp.Refine != 2 {
 		t.Errorf("capacity %+v", cp)
 	}
-	want := []string{"rtt", "connect", "handshake", "ping", "push_delay", "broadcast_delivery", "broadcast_complete", "schedule_lag", "rtt_service", "fast", "request"}
+	want := []string{"rtt", "connect", "handshake", "ping", "push_delay", "broadcast_delivery", "broadcast_complete", "schedule_lag", "tls_handshake", "rtt_service", "fast", "request"}
 	if got := sc.MetricNames(); !slices.Equal(got, want) {
 		t.Errorf("MetricNames %v, want %v", got, want)
 	}

@@ -77,6 +77,7 @@ type Client struct {
 	ReplyTimeout   Duration          `yaml:"reply_timeout,omitempty" json:"reply_timeout"` // default timeout of expect and request
 	MaxSessions    int               `yaml:"max_sessions,omitempty" json:"max_sessions"`   // open model: concurrent sessions at most
 	SourceAddrs    []string          `yaml:"source_addrs,omitempty" json:"source_addrs,omitempty"`
+	TLS            *TLS              `yaml:"tls,omitempty" json:"tls,omitempty"` // wss:// settings
 }
 
 // Message is the short form's echo traffic.

@@ -21,6 +21,7 @@ import (
 func (sc *Scenario) Validate() Problems {
 	v := &validator{sc: sc}
 	v.target()
+	v.tls()
 	v.phases()
 	v.data()
 	v.flows()

@@ -2,6 +2,7 @@ package targets
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,6 +27,7 @@ type Target struct {
 	builtin *refserver.Server
 	proc    *launch.Process
 	st      *scenario.StartTarget
+	tls     *tls.Config // to read a wss:// target's /stats over HTTPS
 	logf    func(string, ...any)
 }
 
@@ -38,6 +40,10 @@ func Start(ctx context.Context, sc *scenario.Scenario, logf func(string, ...any)
 		logf = func(string, ...any) {}
 	}
 	t := &Target{url: sc.Target, logf: logf}
+	var err error
+	if t.tls, err = sc.Client.TLS.Config(); err != nil {
+		return nil, err
+	}
 	switch {
 	case sc.StartTarget != nil && sc.Target == "":
 		p, err := startProcess(ctx, sc.StartTarget)
@@ -89,7 +95,7 @@ func (t *Target) Run(ctx context.Context, sc *scenario.Scenario, opts engine.Opt
 // coordinator of worker processes, say): run gets the context that a
 // dying target process cancels, and its report is completed as Run's.
 func (t *Target) RunWith(ctx context.Context, run func(ctx context.Context) (*report.Report, error)) (*report.Report, error) {
-	before := Stats(t.url)
+	before := Stats(t.url, t.tls)
 	if t.proc != nil {
 		var cancel context.CancelCauseFunc
 		ctx, cancel = context.WithCancelCause(ctx)
@@ -109,7 +115,7 @@ func (t *Target) RunWith(ctx context.Context, run func(ctx context.Context) (*re
 		return rep, err
 	}
 	if before != nil {
-		rep.Server = &report.ServerObs{Before: before, After: Stats(t.url)}
+		rep.Server = &report.ServerObs{Before: before, After: Stats(t.url, t.tls)}
 	}
 	if t.proc != nil {
 		// The target's memory, for comparisons of memory per connection.
@@ -205,8 +211,9 @@ func startProcess(ctx context.Context, st *scenario.StartTarget) (*launch.Proces
 }
 
 // Stats reads the contract's GET /stats of the target at base (a ws://
-// URL), or returns nil when it has none.
-func Stats(base string) map[string]int64 {
+// URL), or returns nil when it has none; a wss:// target is asked over
+// HTTPS with tlsConfig.
+func Stats(base string, tlsConfig *tls.Config) map[string]int64 {
 	u, err := url.Parse(base)
 	if err != nil {
 		return nil
@@ -215,7 +222,8 @@ func Stats(base string) map[string]int64 {
 	if u.Scheme == "wss" {
 		scheme = "https"
 	}
-	client := http.Client{Timeout: time.Second}
+	client := http.Client{Timeout: time.Second, Transport: &http.Transport{TLSClientConfig: tlsConfig}}
+	defer client.CloseIdleConnections()
 	resp, err := client.Get(scheme + "://" + u.Host + "/stats")
 	if err != nil {
 		return nil

@@ -2,6 +2,7 @@ package targets
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"os"
 	"os/exec"
@@ -9,8 +10,10 @@ import (
 	"time"
 
 	"github.com/wsbench/wsbench/engine"
+	"github.com/wsbench/wsbench/internal/testcert"
 	"github.com/wsbench/wsbench/report"
 	"github.com/wsbench/wsbench/scenario"
+	"github.com/wsbench/wsbench/targets/refserver"
 )
 
 func mustScenario(t *testing.T, y string) *scenario.Scenario {
@@ -133,5 +136,39 @@ func TestStartRejectsUnknownTargets(t *testing.T) {
 		if _, err := Start(context.Background(), &scenario.Scenario{Target: target}, nil); err == nil {
 			t.Errorf("target %q accepted", target)
 		}
+	}
+}
+
+// A wss:// target's /stats is read over HTTPS with the run's TLS
+// settings, so its own counts land in the report beside the client's.
+func TestStatsOverTLS(t *testing.T) {
+	ca := testcert.NewCA(t, "targets test CA")
+	cert := ca.Issue(t, testcert.Leaf{})
+	srv := refserver.New(refserver.Config{TLS: &tls.Config{Certificates: []tls.Certificate{cert.Cert}}})
+	addr, err := srv.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	})
+	caFile := ca.WriteFile(t, t.TempDir(), "ca.pem")
+	sc := mustScenario(t, `
+name: stats-over-tls
+target: wss://`+addr+`
+clients: 2
+duration: 500ms
+message: {size: 64, rate: 10}
+client:
+  tls: {ca_files: [`+caFile+`]}
+`)
+	rep := run(t, sc)
+	if rep.Server == nil || rep.Server.After["messages_in"]-rep.Server.Before["messages_in"] != rep.Counters.MessagesSent {
+		t.Fatalf("server stats %+v, client sent %d: /stats was not read over TLS", rep.Server, rep.Counters.MessagesSent)
+	}
+	if Stats("wss://"+addr, nil) != nil {
+		t.Fatal("/stats read without trusting the test CA")
 	}
 }

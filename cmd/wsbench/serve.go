@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -23,9 +24,10 @@ func init() {
 			"Runs the reference WebSocket target (targets/CONTRACT.md): /healthz, /stats,",
 			"/echo, /broadcast?room=R, /push?rate=N&size=B&count=C. Prints",
 			"'LISTENING HOST:PORT' once it accepts connections. Durations are Go",
-			"durations (500ms) or decimal seconds (0.5).",
+			"durations (500ms) or decimal seconds (0.5). With --tls-cert and --tls-key",
+			"it serves wss:// and https:// instead.",
 		},
-		flags: func() *pflag.FlagSet { fs, _, _ := serveFlags(&refserver.Config{}); return fs },
+		flags: func() *pflag.FlagSet { fs, _ := serveFlags(&refserver.Config{}); return fs },
 		run:   runServe,
 	})
 }
@@ -37,22 +39,26 @@ const serveShutdownTimeout = 5 * time.Second
 // cancelled, then shuts it down gracefully with close 1001.
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var cfg refserver.Config
-	fs, addr, verbose := serveFlags(&cfg)
+	fs, f := serveFlags(&cfg)
 	if code, done := parseFlags("serve", fs, args, stdout, stderr); done {
 		return code
 	}
 	if fs.NArg() > 0 {
 		return usageError("serve", stderr, "unexpected arguments: %q", fs.Args())
 	}
-	if err := validateServe(cfg); err != nil {
+	err := validateServe(cfg)
+	if err == nil {
+		cfg.TLS, err = serveTLS(*f.tlsCert, *f.tlsKey, *f.tlsCAs)
+	}
+	if err != nil {
 		return usageError("serve", stderr, "%v", err)
 	}
-	if *verbose {
+	if *f.verbose {
 		cfg.Logf = func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) }
 	}
 
 	srv := refserver.New(cfg)
-	hostport, err := srv.Start(*addr)
+	hostport, err := srv.Start(*f.addr)
 	if err != nil {
 		fmt.Fprintf(stderr, "wsbench serve: %v\n", err)
 		return exitCannotStart
@@ -69,16 +75,23 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	return exitOK
 }
 
+// serveOptions are serve's flags that are not the server's Config.
+type serveOptions struct {
+	addr                    *string
+	verbose                 *bool
+	tlsCert, tlsKey, tlsCAs *string
+}
+
 // serveFlags returns serve's flag set writing into cfg (given its
-// defaults here) and the listen address and verbosity.
-func serveFlags(cfg *refserver.Config) (fs *pflag.FlagSet, addr *string, verbose *bool) {
+// defaults here) and its other options.
+func serveFlags(cfg *refserver.Config) (fs *pflag.FlagSet, o serveOptions) {
 	fs = newFlagSet("serve")
 	*cfg = refserver.Config{
 		PingInterval:   20 * time.Second,
 		PingTimeout:    20 * time.Second,
 		MaxMessageSize: refserver.DefaultMaxMessageSize,
 	}
-	addr = fs.String("addr", "127.0.0.1:8765", "listen address `HOST:PORT`; port 0 picks a free port")
+	o.addr = fs.String("addr", "127.0.0.1:8765", "listen address `HOST:PORT`; port 0 picks a free port")
 	fs.Var(seconds{&cfg.PingInterval}, "ping-interval", "ping every client this often; 0 disables")
 	fs.Var(seconds{&cfg.PingTimeout}, "ping-timeout", "close with 1011 when no pong arrives this long after a ping")
 	fs.Int64Var(&cfg.MaxMessageSize, "max-message-size", cfg.MaxMessageSize, "close with 1009 on a data message larger than this many `bytes`")
@@ -86,8 +99,23 @@ func serveFlags(cfg *refserver.Config) (fs *pflag.FlagSet, addr *string, verbose
 	fs.Var(seconds{&cfg.ServiceTime}, "service-time", "serve all echo and broadcast messages one at a time, this long each (capacity 1/service-time msgs/s); 0 disables")
 	fs.IntVar(&cfg.MaxConns, "max-conns", 0, "answer upgrades beyond this many open connections with HTTP 503; 0 means no limit")
 	fs.IntVar(&cfg.DropEvery, "drop-every", 0, "fault injection: silently skip every `N`th broadcast delivery; 0 disables")
-	verbose = fs.BoolP("verbose", "v", false, "log rejected handshakes, protocol errors and heartbeat timeouts to stderr")
-	return fs, addr, verbose
+	o.tlsCert = fs.String("tls-cert", "", "serve wss:// and https:// with this PEM certificate `FILE` (chain allowed); needs --tls-key")
+	o.tlsKey = fs.String("tls-key", "", "PEM private key `FILE` of --tls-cert")
+	o.tlsCAs = fs.String("tls-client-ca", "", "require client certificates issued by the CAs in this PEM `FILE`")
+	o.verbose = fs.BoolP("verbose", "v", false, "log rejected handshakes, protocol errors and heartbeat timeouts to stderr")
+	return fs, o
+}
+
+// serveTLS returns the TLS configuration the --tls-* flags ask for, or nil
+// when they are not set.
+func serveTLS(cert, key, clientCA string) (*tls.Config, error) {
+	switch {
+	case cert == "" && key == "" && clientCA == "":
+		return nil, nil
+	case cert == "" || key == "":
+		return nil, errors.New("--tls-cert and --tls-key go together")
+	}
+	return refserver.LoadTLS(cert, key, clientCA)
 }
 
 // validateServe reports every invalid setting at once.

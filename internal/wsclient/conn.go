@@ -2,8 +2,7 @@ package wsclient
 
 import (
 	"bufio"
-	"bytes"
-	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -14,7 +13,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/gobwas/httphead"
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsflate"
 )
@@ -28,18 +26,22 @@ const DefaultMaxMessageSize = 16 << 20
 type Options struct {
 	Headers        http.Header
 	Subprotocols   []string
-	ConnectTimeout time.Duration // TCP connect plus upgrade; 0 means 10 s
+	ConnectTimeout time.Duration // TCP connect, TLS handshake and upgrade together; 0 means 10 s
 	MaxMessageSize int64         // largest message accepted from the server; 0 means DefaultMaxMessageSize
 	Compression    bool          // offer permessage-deflate (no context takeover)
 	ReadBufferSize int           // bufio size; 0 means 4096
 	LocalAddr      *net.TCPAddr  // source address, to spread connections over loopback addresses
 	SkipUTF8Check  bool          // do not validate server text messages
+	// TLS configures wss:// connections; nil verifies against the
+	// system's roots. An empty ServerName is filled from the URL's host.
+	TLS *tls.Config
 }
 
-// Timing is how long the two halves of opening a connection took.
+// Timing is how long each stage of opening a connection took.
 type Timing struct {
 	Connect   time.Duration // TCP three-way handshake
-	Handshake time.Duration // HTTP upgrade, from connected to 101 parsed
+	TLS       time.Duration // TLS handshake (wss:// only), from connected to handshake done
+	Handshake time.Duration // HTTP upgrade, from connected (or TLS done) to 101 parsed
 }
 
 // Message is one data message from the server. Payload is valid only until
@@ -75,78 +77,6 @@ type Conn struct {
 	wbuf      []byte
 	scratch   []byte // WriteMessages: one payload before framing
 	closeSent bool   // under wmu
-}
-
-// Dial opens a WebSocket connection to url. On failure the error can be
-// classified with Classify.
-func Dial(ctx context.Context, url string, o Options) (*Conn, Timing, error) {
-	var t Timing
-	timeout := o.ConnectTimeout
-	if timeout <= 0 {
-		timeout = 10 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-
-	bufSize := o.ReadBufferSize
-	if bufSize <= 0 {
-		bufSize = 4096
-	}
-	start := time.Now()
-	var connected time.Time
-	nd := net.Dialer{}
-	if o.LocalAddr != nil {
-		nd.LocalAddr = o.LocalAddr
-	}
-	d := ws.Dialer{
-		ReadBufferSize:  bufSize,
-		WriteBufferSize: 1024,
-		Protocols:       o.Subprotocols,
-		NetDial: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			c, err := nd.DialContext(ctx, network, addr)
-			connected = time.Now()
-			return c, err
-		},
-	}
-	if len(o.Headers) > 0 {
-		d.Header = ws.HandshakeHeaderHTTP(o.Headers)
-	}
-	if o.Compression {
-		d.Extensions = []httphead.Option{wsflate.DefaultParameters.Option()}
-	}
-	nc, br, hs, err := d.Dial(ctx, url)
-	if connected.IsZero() {
-		connected = time.Now()
-	}
-	t.Connect = connected.Sub(start)
-	if err != nil {
-		return nil, t, fmt.Errorf("dial %s: %w", url, err)
-	}
-	t.Handshake = time.Since(connected)
-
-	c := &Conn{
-		nc:       nc,
-		protocol: hs.Protocol,
-		maxMsg:   o.MaxMessageSize,
-		utf8:     !o.SkipUTF8Check,
-		wbuf:     make([]byte, 0, 256),
-	}
-	if c.maxMsg <= 0 {
-		c.maxMsg = DefaultMaxMessageSize
-	}
-	for _, ext := range hs.Extensions {
-		if bytes.Equal(ext.Name, wsflate.ExtensionNameBytes) {
-			c.deflate = true
-		}
-	}
-	// The dialer hands back its reader only when the server sent frames
-	// right behind the 101; those bytes are in it, so keep reading from it.
-	if br != nil {
-		c.br = br
-	} else {
-		c.br = bufio.NewReaderSize(nc, bufSize)
-	}
-	return c, t, nil
 }
 
 // Protocol returns the negotiated subprotocol.

@@ -2,14 +2,11 @@ package wsclient
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
-	"strings"
 	"syscall"
 
 	"github.com/gobwas/ws"
@@ -23,7 +20,7 @@ const (
 	CauseReset           = "reset"            // connection reset or broken pipe
 	CauseHandshakeStatus = "handshake_status" // the server answered the upgrade with a non-101 status (suffixed _NNN)
 	CauseHandshake       = "handshake"        // malformed or unacceptable upgrade response
-	CauseTLS             = "tls"              // TLS or certificate failure
+	CauseTLS             = "tls"              // TLS failure of no more specific cause (see the CauseTLS… constants)
 	CauseFDLimit         = "fd_limit"         // the generator ran out of file descriptors
 	CausePorts           = "ports_exhausted"  // no free local port for the connection
 	CauseClosed          = "closed"           // the peer closed the connection (no close frame: 1006)
@@ -46,6 +43,10 @@ func Classify(err error) string {
 	var pe *ProtocolError
 	if errors.As(err, &pe) {
 		return pe.Cause
+	}
+	var te *TLSError
+	if errors.As(err, &te) {
+		return te.Cause
 	}
 	var se ws.StatusError
 	if errors.As(err, &se) {
@@ -80,13 +81,8 @@ func Classify(err error) string {
 	if errors.As(err, &ne) && ne.Timeout() {
 		return CauseTimeout
 	}
-	var recErr tls.RecordHeaderError
-	var certErr *tls.CertificateVerificationError
-	var unkAuth x509.UnknownAuthorityError
-	var hostErr x509.HostnameError
-	if errors.As(err, &recErr) || errors.As(err, &certErr) || errors.As(err, &unkAuth) || errors.As(err, &hostErr) ||
-		strings.Contains(err.Error(), "tls: ") {
-		return CauseTLS
+	if c := tlsCause(err); c != "" {
+		return c
 	}
 	return CauseOther
 }

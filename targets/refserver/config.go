@@ -1,6 +1,9 @@
 package refserver
 
-import "time"
+import (
+	"crypto/tls"
+	"time"
+)
 
 // Defaults used for zero Config fields.
 const (
@@ -62,6 +65,9 @@ type Config struct {
 	// HandshakeTimeout bounds reading the HTTP request and writing the
 	// response; 0 means DefaultHandshakeTimeout.
 	HandshakeTimeout time.Duration
+	// TLS, if set, makes Serve and Start serve wss:// and https:// (for
+	// /healthz and /stats) with this configuration; see LoadTLS.
+	TLS *tls.Config
 	// Logf, if set, receives one line per noteworthy event (rejected
 	// handshakes, protocol errors, heartbeat timeouts). nil is silent.
 	Logf func(format string, args ...any)

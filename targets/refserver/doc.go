@@ -1,7 +1,8 @@
 // Package refserver is the Go reference implementation of the wsbench target
 // contract (targets/CONTRACT.md): /healthz, /stats, /echo,
-// /broadcast?room=R and /push?rate=N&size=B&count=C over plain ws://, with
-// server heartbeats, size and UTF-8 limits and a graceful 1001 shutdown.
+// /broadcast?room=R and /push?rate=N&size=B&count=C over ws:// (or wss://
+// with Config.TLS), with server heartbeats, size and UTF-8 limits and a
+// graceful 1001 shutdown.
 //
 // It is the baseline other targets are compared to and the target of
 // wsbench's own throughput benchmarks, so the echo path is built for speed:

@@ -141,6 +141,7 @@ func (s *Server) Addr() string {
 // Serve accepts connections on ln until Shutdown, which closes ln. It
 // returns nil after Shutdown and the accept error otherwise.
 func (s *Server) Serve(ln net.Listener) error {
+	ln = s.tlsListener(ln)
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()

@@ -29,6 +29,10 @@ type ledger struct {
 	mu    sync.Mutex
 	rooms map[string]*room
 	grace int64 // a member must stay at least this long after a publish to be expected to get it
+	// origin and interval place publishes on the run's series (run-clock
+	// start of the series and its interval); interval 0 means no
+	// per-interval accounting.
+	origin, interval int64
 }
 
 type room struct {
@@ -55,6 +59,15 @@ type member struct {
 
 func newLedger(grace time.Duration) *ledger {
 	return &ledger{rooms: map[string]*room{}, grace: int64(grace)}
+}
+
+// timeline makes results attribute deliveries to the series interval of
+// their publish time: [origin + i·interval, origin + (i+1)·interval). Call
+// it before the load starts.
+func (l *ledger) timeline(origin int64, interval time.Duration) {
+	l.mu.Lock()
+	l.origin, l.interval = origin, int64(interval)
+	l.mu.Unlock()
 }
 
 func (l *ledger) room(url, pattern string) *room {
@@ -133,11 +146,22 @@ func (m *member) deliver(conn, seq, latency int64) {
 
 // results computes reach, loss, duplicates and reordering per room
 // pattern, and records the time until the last expected member got each
-// fully delivered message into complete (microseconds).
+// fully delivered message into complete (microseconds). With a timeline,
+// each pattern's expected and lost deliveries are also counted per series
+// interval of their message's publish time (report.BroadcastIntervals),
+// from the timeline's origin to end.
 func (l *ledger) results(end int64, complete *metrics.Set) []report.BroadcastResult {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	byPattern := map[string]*report.BroadcastResult{}
+	intervals := 0
+	if l.interval > 0 {
+		intervals = int(max(1, (end-l.origin+l.interval-1)/l.interval))
+	}
+	// bucket is the interval of a publish at run time at.
+	bucket := func(at int64) int {
+		return int(min(max(0, (at-l.origin)/l.interval), int64(intervals-1)))
+	}
 	for _, r := range l.rooms {
 		r.mu.Lock()
 		if len(r.pubs) == 0 {
@@ -147,6 +171,9 @@ func (l *ledger) results(end int64, complete *metrics.Set) []report.BroadcastRes
 		res := byPattern[r.pattern]
 		if res == nil {
 			res = &report.BroadcastResult{Room: r.pattern}
+			if intervals > 0 {
+				res.Intervals = report.NewBroadcastIntervals(time.Duration(l.interval).Seconds(), intervals)
+			}
 			byPattern[r.pattern] = res
 		}
 		res.Rooms++
@@ -157,6 +184,7 @@ func (l *ledger) results(end int64, complete *metrics.Set) []report.BroadcastRes
 				}
 				res.Published++
 				all := true
+				var expected, lost int64
 				for _, m := range r.members {
 					left := m.left
 					if left == math.MaxInt64 {
@@ -172,14 +200,21 @@ func (l *ledger) results(end int64, complete *metrics.Set) []report.BroadcastRes
 					eligible := m.joined <= at-int64(joinGrace) && left >= at+max(l.grace, p.last[seq])
 					switch {
 					case eligible && got:
-						res.Expected++
-						res.Delivered++
+						expected++
 					case eligible:
-						res.Expected++
+						expected++
+						lost++
 						all = false
 					case got:
 						res.Unexpected++
 					}
+				}
+				res.Expected += expected
+				res.Delivered += expected - lost
+				if iv := res.Intervals; iv != nil {
+					b := bucket(at)
+					iv.Expected[b] += expected
+					iv.Lost[b] += lost
 				}
 				if all && p.last[seq] > 0 {
 					complete.Record(metrics.BroadcastComplete, p.last[seq]/1000)
@@ -195,6 +230,9 @@ func (l *ledger) results(end int64, complete *metrics.Set) []report.BroadcastRes
 	out := make([]report.BroadcastResult, 0, len(byPattern))
 	for _, res := range byPattern {
 		res.Lost = res.Expected - res.Delivered
+		if res.Intervals != nil {
+			res.Intervals.Compact()
+		}
 		res.Reach, res.Loss = 1, 0
 		if res.Expected > 0 {
 			res.Reach = float64(res.Delivered) / float64(res.Expected)

@@ -134,6 +134,26 @@ flows:
 	if dropped == 0 || b.Lost != dropped {
 		t.Fatalf("lost %d, server dropped %d (%+v)", b.Lost, dropped, b)
 	}
+	// Over time, by publish time: the intervals cover the run and add up
+	// to the totals, and nothing is lost where nothing was published.
+	iv := b.Intervals
+	if iv == nil || iv.IntervalS != rep.Series.IntervalS {
+		t.Fatalf("broadcast intervals %+v, want the series interval %gs", iv, rep.Series.IntervalS)
+	}
+	if span := float64(iv.Len()) * iv.IntervalS; span < rep.DurationS || span > rep.DurationS+iv.IntervalS+1 {
+		t.Errorf("%d intervals of %gs for a run of %gs", iv.Len(), iv.IntervalS, rep.DurationS)
+	}
+	var exp, lost int64
+	for i := range iv.Expected {
+		exp += iv.Expected[i]
+		lost += iv.Lost[i]
+		if iv.Lost[i] > iv.Expected[i] {
+			t.Errorf("interval %d: %d lost of %d expected", i, iv.Lost[i], iv.Expected[i])
+		}
+	}
+	if exp != b.Expected || lost != b.Lost {
+		t.Errorf("intervals sum to %d expected, %d lost; totals %d, %d", exp, lost, b.Expected, b.Lost)
+	}
 }
 
 func TestPushGapsAndDelay(t *testing.T) {

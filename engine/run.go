@@ -172,6 +172,7 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Repo
 	defer cancelPlanned()
 
 	start := r.clock.Now()
+	r.ledger.timeline(start, sc.Interval.D())
 	drivers := sync.WaitGroup{}
 	drivers.Add(2)
 	go func() { defer drivers.Done(); r.runClosed(planned, start) }()

@@ -30,7 +30,9 @@ const maxMergedIntervals = 1_000_000
 //     active connections summed and generator CPU summed. When the inputs'
 //     intervals differ, the merged series uses the coarsest. If any input
 //     has no series, the merged report has none.
-//   - Broadcast results are summed per room pattern and reach recomputed.
+//   - Broadcast results are summed per room pattern and reach recomputed;
+//     their intervals are aligned by wall clock like the series (at the
+//     coarsest interval) and dropped when an input lacks them.
 //   - Phases of the same name that line up in time are summed; others are
 //     listed side by side.
 //   - The generator is the worst of the inputs: unreliable if any was, with
@@ -140,7 +142,7 @@ func Merge(rs ...*Report) (*Report, error) {
 	if out.Generator, err = mergeGenerators(rs, multi); err != nil {
 		return nil, fmt.Errorf("merge: %w", err)
 	}
-	out.Broadcast = mergeBroadcast(rs)
+	out.Broadcast = mergeBroadcast(rs, start)
 	out.Phases = mergePhases(rs, start)
 	if out.Series, err = mergeSeries(rs, start); err != nil {
 		return nil, fmt.Errorf("merge: %w", err)
@@ -296,9 +298,13 @@ func mergeGenerators(rs []*Report, multi bool) (Generator, error) {
 	return g, nil
 }
 
-func mergeBroadcast(rs []*Report) []BroadcastResult {
+func mergeBroadcast(rs []*Report, origin time.Time) []BroadcastResult {
 	var out []BroadcastResult
 	idx := map[string]int{}
+	// The intervals of each room pattern, with their inputs' offsets from
+	// origin, merged once every input is in.
+	parts := map[string][]*BroadcastIntervals{}
+	offs := map[string][]float64{}
 	for _, r := range rs {
 		for _, b := range r.Broadcast {
 			i, ok := idx[b.Room]
@@ -307,6 +313,8 @@ func mergeBroadcast(rs []*Report) []BroadcastResult {
 				out = append(out, BroadcastResult{Room: b.Room})
 				i = len(out) - 1
 			}
+			parts[b.Room] = append(parts[b.Room], b.Intervals)
+			offs[b.Room] = append(offs[b.Room], r.StartedAt.Sub(origin).Seconds())
 			o := &out[i]
 			o.Rooms = max(o.Rooms, b.Rooms)
 			o.Published += b.Published
@@ -320,6 +328,7 @@ func mergeBroadcast(rs []*Report) []BroadcastResult {
 	}
 	for i := range out {
 		o := &out[i]
+		o.Intervals = mergeBroadcastIntervals(parts[o.Room], offs[o.Room])
 		o.Reach, o.Loss = 1, 0
 		if o.Expected > 0 {
 			o.Reach = float64(o.Delivered) / float64(o.Expected)

@@ -18,9 +18,10 @@ func init() {
 
 // reportOptions are the report command's flags and argument.
 type reportOptions struct {
-	in     string // the JSON report to read
-	out    string // where to write; "-" is stdout, "" the format's default
-	format string // html, text or json
+	in       string // the JSON report to read
+	out      string // where to write; "-" is stdout, "" the format's default
+	format   string // html, text or json
+	baseline string // a JSON report the HTML overlays on this one's charts
 }
 
 // reportFormats maps each output format to its renderer.
@@ -38,6 +39,7 @@ func runReport(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet("report", pflag.ContinueOnError)
 	fs.StringVarP(&o.out, "output", "o", "", "write to this `file` (- for stdout); default: IN.html beside the input for html, stdout for text and json")
 	fs.StringVar(&o.format, "format", "html", "output `format`: html (self-contained page with charts), text (terminal summary) or json (checked, re-indented)")
+	fs.StringVar(&o.baseline, "baseline", "", "with html: draw this earlier JSON `report`'s latency percentiles over time and spectra under this one's, and compare their numbers")
 	setUsage(fs, stderr,
 		"Usage: wsbench report [flags] IN.json",
 		"\nRenders a JSON report (from run, capacity or merge) as a self-contained HTML page,",
@@ -62,6 +64,14 @@ func runReport(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitCannotStart
 	}
 	render := reportFormats[o.format]
+	if o.baseline != "" {
+		base, err := report.ReadJSONFile(o.baseline)
+		if err != nil {
+			fmt.Fprintf(stderr, "wsbench report: --baseline: %v\n", err)
+			return exitCannotStart
+		}
+		render = report.HTMLOptions{Baseline: base, BaselineLabel: o.baseline}.Write
+	}
 	if out == "-" {
 		if err := render(stdout, r); err != nil {
 			fmt.Fprintf(stderr, "wsbench report: %v\n", err)
@@ -81,6 +91,9 @@ func runReport(_ context.Context, args []string, stdout, stderr io.Writer) int {
 func reportOutput(o reportOptions) (string, error) {
 	if _, ok := reportFormats[o.format]; !ok {
 		return "", fmt.Errorf("unknown --format %q (want html, text or json)", o.format)
+	}
+	if o.baseline != "" && o.format != "html" {
+		return "", fmt.Errorf("--baseline draws on the HTML report's charts; it does nothing with --format %s", o.format)
 	}
 	out := o.out
 	if out == "" {

@@ -108,7 +108,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	writeErr := writeReports("run", rep, o.quiet, stdout, stderr,
 		reportFile{o.jsonPath, "JSON", report.WriteJSON},
-		reportFile{o.htmlPath, "HTML", report.WriteHTML},
+		reportFile{o.htmlPath, "HTML", report.HTMLOptions{Baseline: gate.baseline, BaselineLabel: o.baseline}.Write},
 		reportFile{o.junitPath, "JUnit", report.WriteJUnit},
 		reportFile{o.mdPath, "markdown", report.WriteMarkdownSummary})
 

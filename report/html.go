@@ -707,8 +707,8 @@ func (p *htmlPage) timeCharts() {
 	}
 	if d := ds.drain; d >= 0 {
 		p.Data.Drain = &span{Start: s.T[d-1], End: s.T[d]}
-		p.DrainNote = fmt.Sprintf("The last interval, hatched and labelled \"drain\", is the %s after the load stopped while replies were still arriving. "+
-			"Rates over so short a span mean nothing and would squash the charts, so the rate charts leave it out; "+
+		p.DrainNote = fmt.Sprintf("The last interval (%s), hatched and labelled \"drain\", is partial: the load stopped during it and the run waited for the last replies. "+
+			"A per-second rate over it mixes load with waiting, and over a short span would squash the charts, so the rate charts leave it out; "+
 			"its counts are in every total and table, and latency and open connections show it.",
 			fmtDuration(s.T[d]-s.T[d-1]))
 	}

@@ -596,7 +596,7 @@ func TestWriteHTMLDrain(t *testing.T) {
 	if d.Drain == nil || d.Drain.Start != 60 || d.Drain.End != 60.02 {
 		t.Fatalf("drain %+v, want 60s to 60.02s", d.Drain)
 	}
-	if !bytes.Contains(page, []byte(`is the 20ms after the load stopped`)) {
+	if !bytes.Contains(page, []byte(`The last interval (20ms), hatched and labelled`)) {
 		t.Error("the page does not say what the drain is")
 	}
 	thr := d.chart(t, "-throughput")

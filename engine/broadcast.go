@@ -4,6 +4,7 @@ import (
 	"math"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/wsbench/wsbench/report"
 )
@@ -17,6 +18,9 @@ import (
 type ledger struct {
 	mu    sync.Mutex
 	rooms map[string]*room
+	// origin and interval place publishes on the run's series (its
+	// run-clock start and interval), for the per-interval loss.
+	origin, interval int64
 }
 
 type room struct {
@@ -129,6 +133,15 @@ func (m *member) deliver(id report.PubID, seq, latency int64) {
 	}
 }
 
+// timeline makes the results count expected and lost deliveries per
+// series interval of their publish time: [origin + i·interval, origin +
+// (i+1)·interval). Call it before the run's first publish.
+func (l *ledger) timeline(origin int64, interval time.Duration) {
+	l.mu.Lock()
+	l.origin, l.interval = origin, int64(interval)
+	l.mu.Unlock()
+}
+
 // export returns the ledger's data as of run time end: members still
 // connected count as having left at end.
 func (l *ledger) export(end int64) *report.Ledger {
@@ -139,7 +152,7 @@ func (l *ledger) export(end int64) *report.Ledger {
 		urls = append(urls, u)
 	}
 	sort.Strings(urls)
-	out := &report.Ledger{}
+	out := &report.Ledger{Origin: l.origin, IntervalNS: l.interval, End: end}
 	for _, u := range urls {
 		r := l.rooms[u]
 		r.mu.Lock()

@@ -43,7 +43,7 @@ flows:
   - name: writer
     steps:
       - connect: {path: "/broadcast?room=split"}
-      - sleep: 300ms
+      - sleep: 600ms
       - publish: {rate: 10, size: 64, duration: 1500ms}
       - listen: {}
 `)
@@ -96,12 +96,47 @@ flows:
 			if sent := reps[0].Counters.SendsIntended - reps[0].Counters.SendsDropped; b.Published != sent || b.Expected <= b.Published || b.Expected > 5*b.Published {
 				t.Fatalf("published %d (publishers sent %d), expected %d", b.Published, sent, b.Expected)
 			}
-			if b.Lost != dropped || (tc.drop == 0 && b.Reach != 1) || (tc.drop > 0 && dropped == 0) {
-				t.Fatalf("lost %d reach %v, server dropped %d", b.Lost, b.Reach, dropped)
+			// Every drop is a loss when every member had joined before the
+			// first publish; a member that joined later (a busy machine)
+			// was not expected to get the earlier messages, so the
+			// server's drops to it are no loss.
+			if allJoinedInTime(merged.Ledger) {
+				if b.Lost != dropped {
+					t.Fatalf("lost %d, server dropped %d", b.Lost, dropped)
+				}
+			} else if b.Lost > dropped {
+				t.Fatalf("lost %d, more than the server dropped (%d)", b.Lost, dropped)
+			}
+			if (tc.drop == 0 && b.Reach != 1) || (tc.drop > 0 && dropped == 0) {
+				t.Fatalf("reach %v, server dropped %d", b.Reach, dropped)
 			}
 			if m := merged.Metrics["broadcast_complete"]; tc.drop == 0 && (m == nil || m.Count != b.Published) {
 				t.Fatalf("broadcast_complete %+v, want one sample per fully delivered message", m)
 			}
 		})
 	}
+}
+
+// allJoinedInTime reports whether every member of every room joined in
+// time for every message: before the first publish, less the join grace.
+func allJoinedInTime(l *report.Ledger) bool {
+	if l == nil {
+		return false
+	}
+	for _, r := range l.Rooms {
+		first := int64(-1)
+		for _, p := range r.Pubs {
+			for _, at := range p.Sent {
+				if at >= 0 && (first < 0 || at < first) {
+					first = at
+				}
+			}
+		}
+		for _, m := range r.Members {
+			if m.Joined > first-int64(report.JoinGrace) {
+				return false
+			}
+		}
+	}
+	return true
 }

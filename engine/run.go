@@ -280,6 +280,7 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Repo
 		start = opts.StartAt.UnixNano() - r.clock.Wall(0)
 	}
 	rep.StartedAt = time.Unix(0, r.clock.Wall(start)).UTC()
+	r.ledger.timeline(start, sc.Interval.D())
 	drivers := sync.WaitGroup{}
 	drivers.Add(2)
 	go func() { defer drivers.Done(); r.runClosed(planned, start) }()

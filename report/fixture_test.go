@@ -47,6 +47,37 @@ func htmlFixture(tb testing.TB) *Report {
 
 var sharedHTMLFixture = sync.OnceValues(buildHTMLFixture)
 
+// htmlBaselineFixture is the run htmlFixture is compared with: the same
+// scenario a day earlier, faster and without the stall. Shared like
+// htmlFixture.
+func htmlBaselineFixture(tb testing.TB) *Report {
+	tb.Helper()
+	r, err := sharedHTMLBaselineFixture()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return r
+}
+
+var sharedHTMLBaselineFixture = sync.OnceValues(func() (*Report, error) {
+	return buildRunFixture(runFixture{seed: 5, rttMedianUS: 1700, stall: false, started: fixtureStart.Add(-24 * time.Hour)})
+})
+
+// plainHTMLFixture is htmlFixture as a plain run: no broadcast, capacity
+// search or baseline.
+func plainHTMLFixture(tb testing.TB) *Report {
+	r := *htmlFixture(tb)
+	r.Broadcast, r.Capacity, r.Baseline = nil, nil, nil
+	return &r
+}
+
+// broadcastHTMLFixture is the plain run with its broadcast accounting.
+func broadcastHTMLFixture(tb testing.TB) *Report {
+	r := *htmlFixture(tb)
+	r.Capacity, r.Baseline = nil, nil
+	return &r
+}
+
 // bigHTMLFixture is shared like htmlFixture.
 func bigHTMLFixture(tb testing.TB) *Report {
 	tb.Helper()
@@ -60,7 +91,22 @@ func bigHTMLFixture(tb testing.TB) *Report {
 var sharedBigHTMLFixture = sync.OnceValues(buildBigHTMLFixture)
 
 func buildHTMLFixture() (*Report, error) {
-	rng := rand.New(rand.NewPCG(1, 2))
+	return buildRunFixture(runFixture{seed: 1, rttMedianUS: 2000, stall: true, started: fixtureStart})
+}
+
+// runFixture varies the one-minute run of buildRunFixture.
+type runFixture struct {
+	seed        uint64
+	rttMedianUS float64
+	stall       bool // the target stalls for four seconds half way
+	started     time.Time
+}
+
+// buildRunFixture builds the one-minute run of htmlFixture: 60 intervals
+// of one second and the drain, 20 ms of late replies after the load
+// stopped.
+func buildRunFixture(f runFixture) (*Report, error) {
+	rng := rand.New(rand.NewPCG(f.seed, f.seed+1))
 	reg := metrics.NewRegistry()
 	login := reg.Add("chat/login")
 	total := metrics.NewSet(reg)
@@ -112,8 +158,8 @@ func buildHTMLFixture() (*Report, error) {
 		c.BytesSent, c.WireBytesSent = 64*msgs, 70*msgs
 		c.BytesReceived, c.WireBytesReceived = 64*(msgs+msgs/2), 68*(msgs+msgs/2)
 		c.PingsSent, c.PongsReceived = active/10, active/10
-		median := 2000.0
-		if i >= 30 && i < 34 {
+		median := f.rttMedianUS
+		if f.stall && i >= 30 && i < 34 {
 			median = 15000 // the target stalls for a few seconds
 		}
 		for range msgs {
@@ -132,16 +178,45 @@ func buildHTMLFixture() (*Report, error) {
 		}
 		total.Merge(iv)
 	}
+	// The drain: 20 ms after the load stopped, late replies arrive and
+	// the last connections close. Per second, its 150 replies would be a
+	// rate of 7 500/s against the run's 2 000.
+	{
+		iv := metrics.NewSet(reg)
+		c := &iv.Counters
+		c.MessagesReceived = 150
+		c.BytesReceived, c.WireBytesReceived = 64*150, 68*150
+		c.Disconnects, c.SessionsCompleted = 20, 20
+		c.ClosesByCode = map[string]int64{"1000": 20}
+		c.ClosesByInitiator = map[string]int64{"client": 20}
+		for range 150 {
+			iv.Record(metrics.RTT, logNormalUS(rng, 3*f.rttMedianUS, 0.3))
+		}
+		if err := series.Append(60.02, 0, 80, iv); err != nil {
+			return nil, err
+		}
+		total.Merge(iv)
+	}
 	// An empty interval's histogram is "" in the series; keep that case
 	// visible in the fixture by checking it is there.
 	if series.Latency["connect"].HDR[59] != "" {
 		return nil, errors.New("fixture: expected an empty interval for connect")
 	}
+	// Broadcast over time, by publish time: the lobby loses ten
+	// deliveries in the stall, the alerts room sixty in a burst later.
+	lobby := NewBroadcastIntervals(1, 61)
+	alerts := NewBroadcastIntervals(1, 61)
+	for i := range 60 {
+		lobby.Expected[i] = 950
+		alerts.Expected[i] = 100
+	}
+	lobby.Lost[30], lobby.Lost[31] = 4, 6
+	alerts.Lost[45], alerts.Lost[46], alerts.Lost[47] = 10, 35, 15
 
 	r := &Report{
 		Schema:    SchemaVersion,
 		EndReason: EndCompleted,
-		StartedAt: fixtureStart,
+		StartedAt: f.started,
 		DurationS: 60.02,
 		Target:    "ws://127.0.0.1:8765/echo?room=lobby&x=<1>",
 		Scenario:  json.RawMessage(`{"target":"ws://127.0.0.1:8765/echo","phases":[{"name":"ramp","duration":"10s","clients":200},{"name":"steady","duration":"50s","clients":200}],"note":"` + "</script>" + `"}`),
@@ -153,7 +228,8 @@ func buildHTMLFixture() (*Report, error) {
 			{Name: "steady", StartS: 10, EndS: 60, Model: "closed", Target: 200, Achieved: 196.5},
 		},
 		Broadcast: []BroadcastResult{
-			{Room: "lobby-*", Rooms: 4, Published: 1500, Expected: 57000, Delivered: 56990, Lost: 10, Duplicates: 2, Reordered: 1, Unexpected: 0, Reach: 56990.0 / 57000, Loss: 10.0 / 57000},
+			{Room: "lobby-*", Rooms: 4, Published: 1500, Expected: 57000, Delivered: 56990, Lost: 10, Duplicates: 2, Reordered: 1, Unexpected: 0, Reach: 56990.0 / 57000, Loss: 10.0 / 57000, Intervals: lobby},
+			{Room: "alerts", Rooms: 1, Published: 600, Expected: 6000, Delivered: 5940, Lost: 60, Unexpected: 3, Reach: 0.99, Loss: 0.01, Intervals: alerts},
 		},
 		Thresholds: []ThresholdResult{
 			{Expr: "rtt p99 < 50ms", Metric: "rtt", Stat: "p99", Op: "<", Limit: 50000, Unit: "us", Passed: true},

@@ -29,27 +29,60 @@ var htmlAssets embed.FS
 // are downsampled into buckets for display; see downsample.
 const maxChartPoints = 1500
 
-// WriteHTML renders r as a self-contained HTML page: summary and verdict,
-// key numbers, latency tables with charts over time and percentile
-// spectra, throughput, connections, errors, close codes, broadcast,
-// phases, thresholds, capacity, baseline, and the generator's health.
+// WriteHTML renders r as a self-contained HTML page. It is
+// HTMLOptions{}.Write: see there.
+func WriteHTML(w io.Writer, r *Report) error { return HTMLOptions{}.Write(w, r) }
+
+// HTMLOptions are what the HTML report can show beside the report itself.
+type HTMLOptions struct {
+	// Baseline is the report this one is judged against (wsbench run
+	// --baseline, wsbench report --baseline). Its latency percentiles over
+	// time (aligned by time since each run's start) and its percentile
+	// spectra are drawn under this run's, and a table compares the two.
+	Baseline *Report
+	// BaselineLabel names the baseline on the page; empty: the path in
+	// r.Baseline, else "baseline".
+	BaselineLabel string
+}
+
+// Write renders r as a self-contained HTML page that answers its question
+// first: a capacity search opens with load against latency, the SLO and
+// the answer; a run with thresholds with the verdict; a run judged against
+// a baseline with the comparison. Then key numbers, latency tables with
+// charts over time and percentile spectra, throughput, connections,
+// errors, close codes, broadcast (per room pattern and loss over time),
+// phases, and the generator's health.
+//
+// Every chart over time shows the phases as labelled bands. The last
+// interval of a run is usually the drain, a few milliseconds to seconds
+// after the load stopped; it is hatched and labelled "drain", and charts
+// of rates (messages, bytes, connects, errors per second, CPU) leave it
+// out, because a count over so short a span makes a per-second rate that
+// means nothing and would squash the rest of the chart. Its counts are in
+// every total and table; latency and open connections, which are real
+// samples and a level, show it.
 //
 // Tables show the report's exact numbers. Charts of series longer than
-// about 1500 intervals are downsampled for display (see downsample); the
+// about 1500 intervals are downsampled for display (see downsampler); the
 // per-interval histograms are not embedded, so a long run stays small.
-// The output depends only on r: rendering the same report twice gives the
-// same bytes.
-func WriteHTML(w io.Writer, r *Report) error {
+// The output depends only on r and o: rendering the same report twice
+// gives the same bytes.
+func (o HTMLOptions) Write(w io.Writer, r *Report) error {
+	page, err := newHTMLPage(r, o)
+	if err != nil {
+		return err
+	}
+	return page.write(w)
+}
+
+func (p *htmlPage) write(w io.Writer) error {
 	t, err := htmlTemplate()
 	if err != nil {
 		return err
 	}
-	page, err := newHTMLPage(r)
-	if err != nil {
-		return err
-	}
+	p.ExpectedCharts = len(p.Data.Charts)
 	var buf bytes.Buffer
-	if err := t.Execute(&buf, page); err != nil {
+	if err := t.Execute(&buf, p); err != nil {
 		return fmt.Errorf("render HTML report: %w", err)
 	}
 	_, err = w.Write(buf.Bytes())
@@ -71,6 +104,7 @@ var htmlTemplate = sync.OnceValues(func() (*template.Template, error) {
 		"bytes": FormatBytes,
 		"value": FormatValue,
 		"num":   fmtFloat,
+		"bcrow": func(r *broadcastRow, latency bool) broadcastCells { return broadcastCells{R: r, Latency: latency} },
 	}).Parse(string(src))
 	if err != nil {
 		return nil, fmt.Errorf("parse HTML report template: %w", err)
@@ -82,6 +116,7 @@ var htmlTemplate = sync.OnceValues(func() (*template.Template, error) {
 // template from these fields; charts are drawn in the browser from Data.
 type htmlPage struct {
 	R        *Report
+	Base     *Report // the baseline to overlay, nil without
 	Title    string
 	Started  string
 	Duration string
@@ -94,6 +129,7 @@ type htmlPage struct {
 	Latency       []latencyRow
 	LatencyCharts []latencyCharts
 	SeriesNote    string // how the time-series charts were downsampled
+	DrainNote     string // what the drain band is, when there is one
 	HasSeries     bool
 
 	Throughput, Bytes, Active, Churn, ClosesOverTime, ErrorsOverTime, CPU, Lag string // chart IDs, "" when absent
@@ -106,6 +142,8 @@ type htmlPage struct {
 
 	Thresholds  []thresholdRow
 	Capacity    *capacityView
+	Broadcast   *broadcastView
+	Baseline    *baselineView
 	Generator   generatorView
 	ServerStats []serverRow
 	Scenario    string
@@ -146,12 +184,6 @@ type thresholdRow struct {
 	ActualS, LimitS string
 }
 
-type capacityView struct {
-	*Capacity
-	MaxOK, FirstFail, Knee string
-	Chart                  string
-}
-
 type generatorView struct {
 	*Generator
 	Lag *latencyRow // schedule lag summary, nil without samples
@@ -162,15 +194,34 @@ type serverRow struct {
 	Before, After, Delta string
 }
 
-// chartData is the JSON the page's script draws from.
+// chartData is the JSON the page's script draws from. Phases and Drain
+// are drawn as bands on every chart over time.
 type chartData struct {
 	Charts []chartSpec   `json:"charts"`
 	Phases []phaseMarker `json:"phases"`
+	Drain  *span         `json:"drain,omitempty"`
 }
 
 type phaseMarker struct {
 	Name  string  `json:"name"`
 	Start float64 `json:"start"`
+	End   float64 `json:"end"`
+}
+
+// span is a stretch of the x axis.
+type span struct {
+	Start float64 `json:"start"`
+	End   float64 `json:"end"`
+}
+
+// refLine is a labelled reference line across a chart: horizontal at a y
+// value (an SLO, a capacity) or vertical at an x value (a capacity
+// search's answers). Kind picks the colour: good, bad, warn or muted.
+type refLine struct {
+	Value float64 `json:"value"`
+	Label string  `json:"label"`
+	Kind  string  `json:"kind,omitempty"`
+	Right bool    `json:"right,omitempty"` // on the right y axis
 }
 
 // chartSpec is one chart: Kind "time" (x is seconds since the start),
@@ -183,17 +234,34 @@ type chartSpec struct {
 	Series []seriesSpec `json:"series"`
 	YLabel string       `json:"y_label"`
 	YLog   bool         `json:"y_log,omitempty"`
+	YAsinh float64      `json:"y_asinh,omitempty"`  // an asinh y axis, linear within ± this value
 	Y2     string       `json:"y2_label,omitempty"` // label of the right axis, when a series uses it
 	XLabel string       `json:"x_label,omitempty"`
 	Points bool         `json:"points,omitempty"` // mark every point (few points)
+	HLines []refLine    `json:"hlines,omitempty"`
+	VLines []refLine    `json:"vlines,omitempty"`
 }
 
+// Line styles besides solid, so lines differ in grayscale too.
+const (
+	dashed  = "dash"
+	dotted  = "dot"
+	dashDot = "dashdot"
+)
+
 type seriesSpec struct {
-	Label  string `json:"label"`
-	Unit   string `json:"unit"` // ms, /s, %, or "" for a plain count
-	Color  int    `json:"color"`
-	Right  bool   `json:"right,omitempty"`
-	Dash   bool   `json:"dash,omitempty"`
+	Label string  `json:"label"`
+	Unit  string  `json:"unit"` // ms, /s, B/s, %, loss%, or "" for a plain count
+	Color int     `json:"color"`
+	Right bool    `json:"right,omitempty"`
+	Dash  string  `json:"dash,omitempty"`  // "", dash, dot or dashdot
+	Width float64 `json:"width,omitempty"` // line width in CSS pixels; 0: 1.5
+	// Ref marks a reference line (a baseline): drawn, but not the chart's
+	// own data, which the screenshot test looks for.
+	Ref bool `json:"ref,omitempty"`
+	// X is the series' own x column, when it is not the chart's (a
+	// baseline run's intervals); the page joins them.
+	X      column `json:"x,omitempty"`
 	Values column `json:"values"`
 }
 
@@ -220,8 +288,8 @@ func (c column) MarshalJSON() ([]byte, error) {
 	return append(b, ']'), nil
 }
 
-func newHTMLPage(r *Report) (*htmlPage, error) {
-	p := &htmlPage{R: r}
+func newHTMLPage(r *Report, o HTMLOptions) (*htmlPage, error) {
+	p := &htmlPage{R: r, Base: o.Baseline}
 	if err := p.loadAssets(); err != nil {
 		return nil, err
 	}
@@ -234,14 +302,16 @@ func newHTMLPage(r *Report) (*htmlPage, error) {
 	}
 	p.Duration = fmtDuration(r.DurationS)
 	p.verdict()
+	// Charts are added in page order, so the JSON reads top to bottom.
+	p.capacity()
 	p.cards()
+	p.baseline(o.BaselineLabel)
 	p.latency()
 	p.timeCharts()
+	p.broadcast()
 	p.tables()
-	p.capacity()
 	p.generator()
 	p.scenario()
-	p.ExpectedCharts = len(p.Data.Charts)
 	return p, nil
 }
 
@@ -413,11 +483,11 @@ func (p *htmlPage) latency() {
 	}
 	for _, name := range latencyNames(r) {
 		lc := latencyCharts{Name: name}
-		if ls := p.seriesLatency(name); ls != nil {
-			lc.OverTime = p.addLatencyOverTime("lat-"+name, ls)
+		if ls := seriesLatency(r.Series, name); ls != nil {
+			lc.OverTime = p.addLatencyOverTime("lat-"+name, ls, p.baseLatency(name))
 		}
 		if m := r.Metrics[name]; m != nil && m.Count > 0 {
-			spec, err := spectrum(m)
+			spec, err := p.spectrumChart(name, m)
 			switch {
 			case err != nil:
 				lc.Note = fmt.Sprintf("percentile spectrum unavailable: %v", err)
@@ -434,10 +504,52 @@ func (p *htmlPage) latency() {
 	}
 }
 
-// seriesLatency returns the time series of a latency metric, or nil when
-// there is none or it never had a sample.
-func (p *htmlPage) seriesLatency(name string) *LatencySeries {
-	s := p.R.Series
+// baseLatency returns the baseline's time series of a latency metric, or
+// nil.
+func (p *htmlPage) baseLatency(name string) *baseSeries {
+	if p.Base == nil {
+		return nil
+	}
+	if ls := seriesLatency(p.Base.Series, name); ls != nil {
+		return &baseSeries{s: p.Base.Series, ls: ls}
+	}
+	return nil
+}
+
+// baseSeries is a latency series of the baseline with the series it
+// belongs to (for its own time axis).
+type baseSeries struct {
+	s  *Series
+	ls *LatencySeries
+}
+
+// spectrumChart is the percentile spectrum of m, with the baseline's
+// spectrum of the same metric under it when there is one.
+func (p *htmlPage) spectrumChart(name string, m *Metric) (*chartSpec, error) {
+	spec, err := spectrum(m)
+	if err != nil || spec == nil || p.Base == nil {
+		return spec, err
+	}
+	bm := p.Base.Metrics[name]
+	if bm == nil || bm.Count == 0 {
+		return spec, nil
+	}
+	// A baseline histogram that does not decode leaves this run's chart
+	// as it is; the comparison table shows what the baseline has.
+	base, berr := spectrum(bm)
+	if berr != nil || base == nil {
+		return spec, nil
+	}
+	spec.Series[0].Label = "this run"
+	b := base.Series[0]
+	b.Label, b.Color, b.Dash, b.Ref, b.X = "baseline", 7, dashed, true, base.X
+	spec.Series = append(spec.Series, b)
+	return spec, nil
+}
+
+// seriesLatency returns the time series of a latency metric in s, or nil
+// when there is none or it never had a sample.
+func seriesLatency(s *Series, name string) *LatencySeries {
 	if s == nil || s.Len() == 0 {
 		return nil
 	}
@@ -519,37 +631,56 @@ func spectrum(m *Metric) (*chartSpec, error) {
 	return &chartSpec{
 		Kind:   "spectrum",
 		X:      xs,
-		Series: []seriesSpec{{Label: "latency", Unit: "ms", Color: 2, Values: ys}},
-		YLabel: "ms",
+		Series: []seriesSpec{{Label: "latency", Unit: "ms", Color: 2, Width: 2, Values: ys}},
+		YLabel: "latency, ms (log)",
 		YLog:   true,
-		XLabel: "percentile",
+		XLabel: "percentile (log scale of 1/(1−p))",
 	}, nil
 }
 
-func (p *htmlPage) addLatencyOverTime(id string, ls *LatencySeries) string {
-	ds := p.downsampler()
-	lat := func(vals []int64) column {
-		return ds.extremes(func(i int) float64 {
-			if ls.Count[i] == 0 {
-				return math.NaN()
-			}
-			return float64(vals[i]) / 1e3
-		})
-	}
-	return p.addChart(&chartSpec{
-		ID:   id,
-		Kind: "time",
-		X:    ds.x(),
-		Series: []seriesSpec{
-			{Label: "p50", Unit: "ms", Color: 0, Values: lat(ls.P50)},
-			{Label: "p90", Unit: "ms", Color: 1, Values: lat(ls.P90)},
-			{Label: "p99", Unit: "ms", Color: 3, Values: lat(ls.P99)},
-			{Label: "max", Unit: "ms", Color: 4, Dash: true, Values: lat(ls.Max)},
-		},
-		YLabel: "ms",
-		YLog:   true,
+// latencyColumn is one statistic of a latency series per chart point, in
+// ms; intervals without samples are gaps.
+func latencyColumn(ds *downsampler, ls *LatencySeries, vals []int64) column {
+	return ds.extremes(func(i int) float64 {
+		if ls.Count[i] == 0 {
+			return math.NaN()
+		}
+		return float64(vals[i]) / 1e3
 	})
 }
+
+// addLatencyOverTime charts p50, p90, p99 and max of ls per interval, and
+// the baseline's p50 and p99 when base is set, each on its own time since
+// the start.
+func (p *htmlPage) addLatencyOverTime(id string, ls *LatencySeries, base *baseSeries) string {
+	ds := p.downsampler()
+	series := []seriesSpec{
+		{Label: "p50", Unit: "ms", Color: 0, Values: latencyColumn(ds, ls, ls.P50)},
+		{Label: "p90", Unit: "ms", Color: 1, Dash: dashDot, Values: latencyColumn(ds, ls, ls.P90)},
+		{Label: "p99", Unit: "ms", Color: 3, Width: 2, Values: latencyColumn(ds, ls, ls.P99)},
+		{Label: "max", Unit: "ms", Color: 4, Dash: dotted, Values: latencyColumn(ds, ls, ls.Max)},
+	}
+	if base != nil {
+		bds := newDownsampler(base.s, maxChartPoints)
+		bx := bds.x()
+		series = append(series,
+			seriesSpec{Label: "p50 baseline", Unit: "ms", Color: 7, Dash: dashed, Width: 1, Ref: true, X: bx, Values: latencyColumn(bds, base.ls, base.ls.P50)},
+			seriesSpec{Label: "p99 baseline", Unit: "ms", Color: 7, Dash: dashDot, Width: 2, Ref: true, X: bx, Values: latencyColumn(bds, base.ls, base.ls.P99)},
+		)
+	}
+	return p.addChart(&chartSpec{
+		ID:     id,
+		Kind:   "time",
+		X:      ds.x(),
+		Series: series,
+		YLabel: "latency, ms (log)",
+		YLog:   true,
+		XLabel: timeAxisLabel,
+	})
+}
+
+// timeAxisLabel is the x axis of every chart over time.
+const timeAxisLabel = "time since start (m:ss)"
 
 func (p *htmlPage) downsampler() *downsampler {
 	return newDownsampler(p.R.Series, maxChartPoints)
@@ -560,7 +691,7 @@ func (p *htmlPage) timeCharts() {
 	r := p.R
 	s := r.Series
 	for _, ph := range r.Phases {
-		p.Data.Phases = append(p.Data.Phases, phaseMarker{Name: ph.Name, Start: ph.StartS})
+		p.Data.Phases = append(p.Data.Phases, phaseMarker{Name: ph.Name, Start: ph.StartS, End: ph.EndS})
 	}
 	if s == nil || s.Len() == 0 {
 		return
@@ -574,6 +705,13 @@ func (p *htmlPage) timeCharts() {
 			"CPU is each bucket's mean. Tables hold the exact values.",
 			fmtInt(int64(s.Len())), fmtDuration(s.IntervalS), ds.k, fmtDuration(float64(ds.k)*s.IntervalS))
 	}
+	if d := ds.drain; d >= 0 {
+		p.Data.Drain = &span{Start: s.T[d-1], End: s.T[d]}
+		p.DrainNote = fmt.Sprintf("The last interval (%s), hatched and labelled \"drain\", is partial: the load stopped during it and the run waited for the last replies. "+
+			"A per-second rate over it mixes load with waiting, and over a short span would squash the charts, so the rate charts leave it out; "+
+			"its counts are in every total and table, and latency and open connections show it.",
+			fmtDuration(s.T[d]-s.T[d-1]))
+	}
 	n := s.Len()
 	ok := func(col []int64) []int64 {
 		if len(col) != n {
@@ -582,40 +720,43 @@ func (p *htmlPage) timeCharts() {
 		return col
 	}
 	x := ds.x()
+	// Sent and received differ in colour, line style and width, so they
+	// stay apart in grayscale and print.
 	throughput := []seriesSpec{
-		{Label: "sent", Unit: "/s", Color: 0, Values: ds.rate(ok(s.Sent))},
-		{Label: "received", Unit: "/s", Color: 2, Values: ds.rate(ok(s.Received))},
+		{Label: "sent", Unit: "/s", Color: 0, Width: 2, Values: ds.rate(ok(s.Sent))},
+		{Label: "received", Unit: "/s", Color: 3, Width: 2, Dash: dashed, Values: ds.rate(ok(s.Received))},
 	}
 	if r.Counters.SendsIntended > 0 || sum(ok(s.SendsDropped)) > 0 {
-		throughput = append(throughput, seriesSpec{Label: "sends dropped", Unit: "/s", Color: 4, Values: ds.rate(ok(s.SendsDropped))})
+		throughput = append(throughput, seriesSpec{Label: "sends dropped", Unit: "/s", Color: 4, Dash: dotted, Values: ds.rate(ok(s.SendsDropped))})
 	}
 	if r.Counters.SessionsIntended > 0 || sum(ok(s.SessionsDropped)) > 0 {
-		throughput = append(throughput, seriesSpec{Label: "sessions dropped", Unit: "/s", Color: 5, Values: ds.rate(ok(s.SessionsDropped))})
+		throughput = append(throughput, seriesSpec{Label: "sessions dropped", Unit: "/s", Color: 5, Dash: dashDot, Values: ds.rate(ok(s.SessionsDropped))})
 	}
-	p.Throughput = p.addChart(&chartSpec{ID: "throughput", Kind: "time", X: x, Series: throughput, YLabel: "messages/s"})
-	p.Bytes = p.addChart(&chartSpec{ID: "bytes", Kind: "time", X: x, YLabel: "bytes/s", Series: []seriesSpec{
-		{Label: "payload sent", Unit: "B/s", Color: 0, Values: ds.rate(ok(s.BytesSent))},
-		{Label: "payload received", Unit: "B/s", Color: 2, Values: ds.rate(ok(s.BytesReceived))},
+	p.Throughput = p.addChart(&chartSpec{ID: "throughput", Kind: "time", X: x, Series: throughput, YLabel: "messages per second", XLabel: timeAxisLabel})
+	p.Bytes = p.addChart(&chartSpec{ID: "bytes", Kind: "time", X: x, YLabel: "payload bytes per second", XLabel: timeAxisLabel, Series: []seriesSpec{
+		{Label: "sent", Unit: "B/s", Color: 0, Width: 2, Values: ds.rate(ok(s.BytesSent))},
+		{Label: "received", Unit: "B/s", Color: 3, Width: 2, Dash: dashed, Values: ds.rate(ok(s.BytesReceived))},
 	}})
-	p.Active = p.addChart(&chartSpec{ID: "active", Kind: "time", X: x, YLabel: "connections", Series: []seriesSpec{
-		{Label: "open", Unit: "", Color: 0, Values: ds.extremes(func(i int) float64 { return float64(ok(s.Active)[i]) })},
+	p.Active = p.addChart(&chartSpec{ID: "active", Kind: "time", X: x, YLabel: "open connections", XLabel: timeAxisLabel, Series: []seriesSpec{
+		{Label: "open", Unit: "", Color: 0, Width: 2, Values: ds.extremes(func(i int) float64 { return float64(ok(s.Active)[i]) })},
 	}})
-	p.Churn = p.addChart(&chartSpec{ID: "churn", Kind: "time", X: x, YLabel: "per second", Series: []seriesSpec{
+	p.Churn = p.addChart(&chartSpec{ID: "churn", Kind: "time", X: x, YLabel: "events per second", XLabel: timeAxisLabel, Series: []seriesSpec{
 		{Label: "connects", Unit: "/s", Color: 2, Values: ds.rate(ok(s.Connects))},
-		{Label: "disconnects", Unit: "/s", Color: 1, Values: ds.rate(ok(s.Disconnects))},
-		{Label: "connect failures", Unit: "/s", Color: 4, Values: ds.rate(ok(s.ConnectFailures))},
-		{Label: "errors", Unit: "/s", Color: 3, Values: ds.rate(ok(s.Errors))},
+		{Label: "disconnects", Unit: "/s", Color: 1, Dash: dashed, Values: ds.rate(ok(s.Disconnects))},
+		{Label: "connect failures", Unit: "/s", Color: 4, Dash: dotted, Values: ds.rate(ok(s.ConnectFailures))},
+		{Label: "errors", Unit: "/s", Color: 3, Dash: dashDot, Values: ds.rate(ok(s.Errors))},
 	}})
 	if len(s.DisconnectsBy) > 0 {
-		p.ClosesOverTime = p.addChart(&chartSpec{ID: "closes", Kind: "time", X: x, YLabel: "closes/s",
+		p.ClosesOverTime = p.addChart(&chartSpec{ID: "closes", Kind: "time", X: x, YLabel: "closes per second", XLabel: timeAxisLabel,
 			Series: keyedRates(ds, s.DisconnectsBy, n, closeCodeLabel)})
 	}
 	if len(s.ErrorsBy) > 0 {
-		p.ErrorsOverTime = p.addChart(&chartSpec{ID: "errors", Kind: "time", X: x, YLabel: "errors/s",
+		p.ErrorsOverTime = p.addChart(&chartSpec{ID: "errors", Kind: "time", X: x, YLabel: "errors per second", XLabel: timeAxisLabel,
 			Series: keyedRates(ds, s.ErrorsBy, n, func(k string) string { return k })})
 	}
 	if len(s.CPUPercent) == n {
-		cpu := []seriesSpec{{Label: "CPU", Unit: "%", Color: 0, Values: ds.mean(s.CPUPercent)}}
+		cpu := &chartSpec{ID: "cpu", Kind: "time", X: x, YLabel: "CPU, % of one core", XLabel: timeAxisLabel,
+			Series: []seriesSpec{{Label: "CPU", Unit: "%", Color: 0, Width: 2, Values: ds.mean(s.CPUPercent)}}}
 		// The capacity line is drawn when the generator came near it;
 		// otherwise it would flatten the curve that matters.
 		peak := 0.0
@@ -623,18 +764,17 @@ func (p *htmlPage) timeCharts() {
 			peak = math.Max(peak, v)
 		}
 		if c := r.Generator.CPUCapacity; c > 0 && peak >= c/2 {
-			capacity := make(column, len(x))
-			for i := range capacity {
-				capacity[i] = c
-			}
-			cpu = append(cpu, seriesSpec{Label: "capacity", Unit: "%", Color: 4, Dash: true, Values: capacity})
+			cpu.HLines = []refLine{{Value: c, Label: fmt.Sprintf("every core (%.0f%%)", c), Kind: "bad"}}
 		}
-		p.CPU = p.addChart(&chartSpec{ID: "cpu", Kind: "time", X: x, YLabel: "% of one core", Series: cpu})
+		p.CPU = p.addChart(cpu)
 	}
-	if ls := p.seriesLatency("schedule_lag"); ls != nil {
-		p.Lag = p.addLatencyOverTime("lag", ls)
+	if ls := seriesLatency(s, "schedule_lag"); ls != nil {
+		p.Lag = p.addLatencyOverTime("lag", ls, nil)
 	}
 }
+
+// lineStyles cycle over the lines of a chart with one line per key.
+var lineStyles = []string{"", dashed, dotted, dashDot}
 
 // keyedRates turns per-key count columns into rate series: the eight
 // largest keys by total, and the rest summed as "other".
@@ -657,10 +797,10 @@ func keyedRates(ds *downsampler, cols map[string][]int64, n int, label func(stri
 			}
 			continue
 		}
-		out = append(out, seriesSpec{Label: label(k), Unit: "/s", Color: i % 8, Values: ds.rate(cols[k])})
+		out = append(out, seriesSpec{Label: label(k), Unit: "/s", Color: i % 7, Dash: lineStyles[i%len(lineStyles)], Values: ds.rate(cols[k])})
 	}
 	if len(keys) > top {
-		out = append(out, seriesSpec{Label: fmt.Sprintf("%d others", len(keys)-top), Unit: "/s", Color: 7, Dash: true, Values: ds.rate(other)})
+		out = append(out, seriesSpec{Label: fmt.Sprintf("%d others", len(keys)-top), Unit: "/s", Color: 7, Dash: dashed, Values: ds.rate(other)})
 	}
 	return out
 }
@@ -688,22 +828,55 @@ func sum(col []int64) int64 {
 //
 // Latency percentiles are never merged across intervals here: the value
 // shown for a bucket is one that an interval of it really had.
+//
+// The drain interval at the end (see drainIndex) is never bucketed with
+// others: it is always a point of its own, and rates and means leave it
+// out (a gap), since a rate over a few milliseconds means nothing.
 type downsampler struct {
 	s      *Series
 	k      int      // intervals per bucket; 1: no downsampling
 	bounds [][2]int // first and last interval of each bucket
+	drain  int      // index of the drain interval, -1 without
 }
 
 func newDownsampler(s *Series, max int) *downsampler {
 	n := s.Len()
-	d := &downsampler{s: s, k: 1}
-	if n > max {
-		d.k = (n + max/2 - 1) / (max / 2)
+	d := &downsampler{s: s, k: 1, drain: drainIndex(s)}
+	regular, budget := n, max
+	if d.drain >= 0 {
+		regular, budget = n-1, max-1
 	}
-	for i := 0; i < n; i += d.k {
-		d.bounds = append(d.bounds, [2]int{i, min(i+d.k, n) - 1})
+	if regular > budget {
+		d.k = (regular + budget/2 - 1) / (budget / 2)
+	}
+	for i := 0; i < regular; i += d.k {
+		d.bounds = append(d.bounds, [2]int{i, min(i+d.k, regular) - 1})
+	}
+	if d.drain >= 0 {
+		d.bounds = append(d.bounds, [2]int{d.drain, d.drain})
 	}
 	return d
+}
+
+// drainTolerance is how far the last interval's length may be from the
+// series interval and still count as a full interval, not the drain:
+// ticks come late by a little on a busy machine.
+const drainTolerance = 0.05
+
+// drainIndex returns the index of the series' last interval when it is
+// the partial one a run ends with (the drain after the load stopped, or
+// the short remainder of a coarsened series): its length differs from the
+// interval by more than drainTolerance. It returns -1 otherwise, and for
+// a series of one interval (the whole run).
+func drainIndex(s *Series) int {
+	if s == nil || s.Len() < 2 || s.IntervalS <= 0 {
+		return -1
+	}
+	n := s.Len()
+	if d := s.T[n-1] - s.T[n-2]; math.Abs(d-s.IntervalS) > drainTolerance*s.IntervalS {
+		return n - 1
+	}
+	return -1
 }
 
 // each calls f for every chart point with its bucket and whether it is
@@ -740,6 +913,10 @@ func (d *downsampler) start(i int) float64 {
 func (d *downsampler) rate(counts []int64) column {
 	var out column
 	d.each(func(b [2]int, _ bool) {
+		if b[0] == d.drain {
+			out = append(out, math.NaN())
+			return
+		}
 		var n int64
 		for i := b[0]; i <= b[1]; i++ {
 			n += counts[i]
@@ -760,6 +937,10 @@ func (d *downsampler) rate(counts []int64) column {
 func (d *downsampler) mean(vals []float64) column {
 	var out column
 	d.each(func(b [2]int, _ bool) {
+		if b[0] == d.drain {
+			out = append(out, math.NaN())
+			return
+		}
 		var s, w float64
 		for i := b[0]; i <= b[1]; i++ {
 			dur := d.s.T[i] - d.start(i)
@@ -905,40 +1086,6 @@ func closeCodeLabel(code string) string {
 		return code + " " + name
 	}
 	return code
-}
-
-func (p *htmlPage) capacity() {
-	c := p.R.Capacity
-	if c == nil {
-		return
-	}
-	v := &capacityView{Capacity: c}
-	load := func(f *float64) string {
-		if f == nil {
-			return "none"
-		}
-		return fmtFloat(*f)
-	}
-	v.MaxOK, v.FirstFail, v.Knee = load(c.MaxOK), load(c.FirstFail), load(c.Knee)
-	steps := append([]CapacityStep(nil), c.Steps...)
-	sort.SliceStable(steps, func(i, j int) bool { return steps[i].Load < steps[j].Load })
-	if len(steps) > 0 {
-		var x, p50, p99, thr column
-		for _, s := range steps {
-			x = append(x, s.Load)
-			p50 = append(p50, positiveMS(s.P50US))
-			p99 = append(p99, positiveMS(s.P99US))
-			thr = append(thr, s.Throughput)
-		}
-		v.Chart = p.addChart(&chartSpec{ID: "capacity", Kind: "load", X: x, YLabel: "latency ms", YLog: true, Y2: "throughput/s",
-			XLabel: strings.ReplaceAll(c.Variable, "_", " "), Points: true,
-			Series: []seriesSpec{
-				{Label: "p50", Unit: "ms", Color: 0, Values: p50},
-				{Label: "p99", Unit: "ms", Color: 3, Values: p99},
-				{Label: "throughput", Unit: "/s", Color: 2, Right: true, Dash: true, Values: thr},
-			}})
-	}
-	p.Capacity = v
 }
 
 // positiveMS converts µs to ms for a log axis, where 0 cannot be drawn.

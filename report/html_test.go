@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
+	"html"
 	"math"
 	"os"
 	"path/filepath"
@@ -21,6 +23,24 @@ func renderHTML(tb testing.TB, r *Report) []byte {
 	var buf bytes.Buffer
 	if err := WriteHTML(&buf, r); err != nil {
 		tb.Fatalf("WriteHTML: %v", err)
+	}
+	return buf.Bytes()
+}
+
+// renderHTMLWith renders r with options, after mutate (if not nil) has
+// had its way with the page: the tests break a chart on purpose with it.
+func renderHTMLWith(tb testing.TB, r *Report, o HTMLOptions, mutate func(*htmlPage)) []byte {
+	tb.Helper()
+	p, err := newHTMLPage(r, o)
+	if err != nil {
+		tb.Fatalf("newHTMLPage: %v", err)
+	}
+	if mutate != nil {
+		mutate(p)
+	}
+	var buf bytes.Buffer
+	if err := p.write(&buf); err != nil {
+		tb.Fatalf("write: %v", err)
 	}
 	return buf.Bytes()
 }
@@ -89,16 +109,42 @@ func pageData(tb testing.TB, page []byte) chartDataJSON {
 // chartDataJSON mirrors chartData for decoding (column writes null for
 // missing values, which decodes as a nil pointer).
 type chartDataJSON struct {
-	Charts []struct {
-		ID     string     `json:"id"`
-		Kind   string     `json:"kind"`
-		X      []*float64 `json:"x"`
-		Series []struct {
-			Label  string     `json:"label"`
-			Values []*float64 `json:"values"`
-		} `json:"series"`
-	} `json:"charts"`
+	Charts []chartJSON   `json:"charts"`
 	Phases []phaseMarker `json:"phases"`
+	Drain  *span         `json:"drain"`
+}
+
+type chartJSON struct {
+	ID     string       `json:"id"`
+	Kind   string       `json:"kind"`
+	X      []*float64   `json:"x"`
+	XLabel string       `json:"x_label"`
+	YLabel string       `json:"y_label"`
+	Series []seriesJSON `json:"series"`
+	HLines []refLine    `json:"hlines"`
+	VLines []refLine    `json:"vlines"`
+}
+
+type seriesJSON struct {
+	Label  string     `json:"label"`
+	Color  int        `json:"color"`
+	Dash   string     `json:"dash"`
+	Width  float64    `json:"width"`
+	Ref    bool       `json:"ref"`
+	X      []*float64 `json:"x"`
+	Values []*float64 `json:"values"`
+}
+
+// chart returns the chart whose id ends in suffix.
+func (d chartDataJSON) chart(tb testing.TB, suffix string) chartJSON {
+	tb.Helper()
+	for _, c := range d.Charts {
+		if strings.HasSuffix(c.ID, suffix) {
+			return c
+		}
+	}
+	tb.Fatalf("no chart %q in the page", suffix)
+	return chartJSON{}
 }
 
 func TestWriteHTMLEscaping(t *testing.T) {
@@ -172,13 +218,21 @@ func TestWriteHTMLContent(t *testing.T) {
 			t.Errorf("chart %q has no container", c.ID)
 		}
 		for _, s := range c.Series {
-			if len(s.Values) != len(c.X) {
+			if len(s.Values) != len(c.X) && len(s.Values) != len(s.X) {
 				t.Errorf("chart %s series %s: %d values for %d x", c.ID, s.Label, len(s.Values), len(c.X))
 			}
 		}
+		// Every axis says what it shows, with its unit.
+		if c.XLabel == "" || c.YLabel == "" {
+			t.Errorf("chart %s: x label %q, y label %q; want both", c.ID, c.XLabel, c.YLabel)
+		}
 	}
-	if len(d.Phases) != 2 {
-		t.Errorf("phases in chart data: %d, want 2", len(d.Phases))
+	if len(d.Phases) != 2 || d.Phases[1] != (phaseMarker{Name: "steady", Start: 10, End: 60}) {
+		t.Errorf("phases in chart data: %+v, want ramp and steady with their ends", d.Phases)
+	}
+	// A capacity report opens with its answer, before the step's numbers.
+	if c, n := strings.Index(page, `<section id="capacity"`), strings.Index(page, `<section id="numbers"`); c < 0 || c > n {
+		t.Errorf("capacity section at %d, key numbers at %d: the answer must come first", c, n)
 	}
 }
 
@@ -217,9 +271,10 @@ func TestWriteHTMLSparseReports(t *testing.T) {
 		// CPU; no latency, closes or lag charts (nothing was measured).
 		{"failed", failedHTMLFixture(), 6},
 		{"empty", emptyHTMLFixture(), 0},
-		// Without a series only the spectra (six metrics) and the
-		// capacity chart remain.
-		{"no series", func() *Report { r := *htmlFixture(t); r.Series = nil; return &r }(), 7},
+		// Without a series only the spectra (six metrics), the two
+		// capacity charts and broadcast loss over time (which has its own
+		// intervals) remain.
+		{"no series", func() *Report { r := *htmlFixture(t); r.Series = nil; return &r }(), 9},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			page := renderHTML(t, tc.r)
@@ -466,5 +521,249 @@ func TestUnescapeHTMLInJSON(t *testing.T) {
 		if got := unescapeHTMLInJSON([]byte(in)); got != want {
 			t.Errorf("unescapeHTMLInJSON(%s) = %s, want %s", in, got, want)
 		}
+	}
+}
+
+func TestDrainIndex(t *testing.T) {
+	t.Parallel()
+	mk := func(interval float64, ts ...float64) *Series {
+		s := NewSeries(interval)
+		s.T = ts
+		return s
+	}
+	for _, tc := range []struct {
+		name string
+		s    *Series
+		want int
+	}{
+		{"short drain", mk(1, 1, 2, 3, 3.02), 3},
+		{"long drain", mk(1, 1, 2, 3, 9), 3},
+		{"full last interval", mk(1, 1, 2, 3, 4), -1},
+		{"late tick", mk(1, 1, 2, 3, 4.03), -1},
+		{"one interval", mk(1, 0.4), -1},
+		{"none", mk(1), -1},
+		{"nil", nil, -1},
+	} {
+		if got := drainIndex(tc.s); got != tc.want {
+			t.Errorf("%s: drainIndex %d, want %d", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestDownsamplerDrain checks that the drain interval is always a point of
+// its own, left out of rates and means but not of levels.
+func TestDownsamplerDrain(t *testing.T) {
+	t.Parallel()
+	for _, n := range []int{10, 3000} {
+		s := NewSeries(1)
+		counts := make([]int64, n+1)
+		for i := range n {
+			s.T = append(s.T, float64(i+1))
+			counts[i] = 100
+		}
+		s.T = append(s.T, float64(n)+0.004) // 4 ms of drain
+		counts[n] = 50                      // a rate of 12 500/s, were it shown
+		d := newDownsampler(s, 1500)
+		x := d.x()
+		if len(x) > 1500 {
+			t.Fatalf("n=%d: %d points, want at most 1500", n, len(x))
+		}
+		if last := x[len(x)-1]; last != s.T[n] || x[len(x)-2] == last {
+			t.Errorf("n=%d: last points %v, want the drain's end %v on its own", n, x[len(x)-2:], s.T[n])
+		}
+		rates := d.rate(counts)
+		if !math.IsNaN(rates[len(rates)-1]) {
+			t.Errorf("n=%d: drain rate %v, want a gap", n, rates[len(rates)-1])
+		}
+		for i, r := range rates[:len(rates)-1] {
+			if math.Abs(r-100) > 1e-9 {
+				t.Fatalf("n=%d: rate %v at point %d, want 100/s", n, r, i)
+			}
+		}
+		if m := d.mean(make([]float64, n+1)); !math.IsNaN(m[len(m)-1]) {
+			t.Errorf("n=%d: drain mean %v, want a gap", n, m[len(m)-1])
+		}
+		if e := d.extremes(func(i int) float64 { return float64(i) }); e[len(e)-1] != float64(n) {
+			t.Errorf("n=%d: drain level %v, want %d", n, e[len(e)-1], n)
+		}
+	}
+}
+
+func TestWriteHTMLDrain(t *testing.T) {
+	t.Parallel()
+	page := renderHTML(t, plainHTMLFixture(t))
+	d := pageData(t, page)
+	if d.Drain == nil || d.Drain.Start != 60 || d.Drain.End != 60.02 {
+		t.Fatalf("drain %+v, want 60s to 60.02s", d.Drain)
+	}
+	if !bytes.Contains(page, []byte(`The last interval (20ms), hatched and labelled`)) {
+		t.Error("the page does not say what the drain is")
+	}
+	thr := d.chart(t, "-throughput")
+	for _, s := range thr.Series {
+		if last := s.Values[len(s.Values)-1]; last != nil {
+			t.Errorf("throughput %s: drain point %v, want a gap", s.Label, *last)
+		}
+		if s.Label == "received" && s.Values[len(s.Values)-2] == nil {
+			t.Error("throughput received: the last full interval is missing")
+		}
+	}
+	rtt := d.chart(t, "-lat-rtt")
+	if last := rtt.Series[0].Values[len(rtt.Series[0].Values)-1]; last == nil {
+		t.Error("rtt p50: the drain's latency is missing; its replies are real samples")
+	}
+}
+
+// TestWriteHTMLSentReceived checks that sent and received differ in
+// colour and in line style, so they stay apart in grayscale.
+func TestWriteHTMLSentReceived(t *testing.T) {
+	t.Parallel()
+	d := pageData(t, renderHTML(t, plainHTMLFixture(t)))
+	for _, id := range []string{"-throughput", "-bytes"} {
+		c := d.chart(t, id)
+		sent, recv := c.Series[0], c.Series[1]
+		if sent.Label != "sent" || recv.Label != "received" {
+			t.Fatalf("%s: series %q, %q", id, sent.Label, recv.Label)
+		}
+		if sent.Color == recv.Color || sent.Dash == recv.Dash {
+			t.Errorf("%s: sent (colour %d, dash %q) and received (colour %d, dash %q) must differ in both", id, sent.Color, sent.Dash, recv.Color, recv.Dash)
+		}
+	}
+}
+
+func TestWriteHTMLBaselineOverlay(t *testing.T) {
+	t.Parallel()
+	base := htmlBaselineFixture(t)
+	page := renderHTMLWith(t, plainHTMLFixture(t), HTMLOptions{Baseline: base, BaselineLabel: "main@yesterday"}, nil)
+	d := pageData(t, page)
+	rtt := d.chart(t, "-lat-rtt")
+	var p99 *seriesJSON
+	for i := range rtt.Series {
+		if rtt.Series[i].Label == "p99 baseline" {
+			p99 = &rtt.Series[i]
+		}
+	}
+	if p99 == nil || !p99.Ref || p99.Dash == "" {
+		t.Fatalf("rtt over time has no dashed reference line for the baseline's p99: %+v", rtt.Series)
+	}
+	// On the baseline's own time axis, with its own interval values.
+	ls := base.Series.Latency["rtt"]
+	if len(p99.X) != base.Series.Len() || len(p99.Values) != len(p99.X) {
+		t.Fatalf("baseline p99: %d x, %d values; want the baseline's %d intervals", len(p99.X), len(p99.Values), base.Series.Len())
+	}
+	for i, v := range p99.Values {
+		if *p99.X[i] != base.Series.T[i] || v == nil || *v != float64(ls.P99[i])/1e3 {
+			t.Fatalf("baseline p99 point %d: (%v, %v), want (%v, %v)", i, *p99.X[i], v, base.Series.T[i], float64(ls.P99[i])/1e3)
+		}
+	}
+	spec := d.chart(t, "-spec-rtt")
+	want, err := spectrum(base.Metrics["rtt"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(spec.Series) != 2 || spec.Series[1].Label != "baseline" || len(spec.Series[1].Values) != len(want.X) {
+		t.Fatalf("rtt spectrum series %+v, want this run and the baseline's %d points", spec.Series, len(want.X))
+	}
+	for i, v := range spec.Series[1].Values {
+		if *v != want.Series[0].Values[i] {
+			t.Fatalf("baseline spectrum point %d: %v, want %v", i, *v, want.Series[0].Values[i])
+		}
+	}
+	text := html.UnescapeString(string(page))
+	for _, s := range []string{"main@yesterday", "<code>rtt p99</code>", "+470.4%", "2025-03-13 09:26:53 UTC"} {
+		if !strings.Contains(text, s) {
+			t.Errorf("baseline section lacks %q", s)
+		}
+	}
+	// Judged against a baseline whose report is not at hand: the verdict,
+	// and how to get the overlay.
+	judged := plainHTMLFixture(t)
+	judged.Baseline = htmlFixture(t).Baseline
+	text = html.UnescapeString(string(renderHTML(t, judged)))
+	for _, s := range []string{"REGRESSED", "rtt p99 +23%", "wsbench report --baseline"} {
+		if !strings.Contains(text, s) {
+			t.Errorf("judged page lacks %q", s)
+		}
+	}
+}
+
+func TestWriteHTMLCapacity(t *testing.T) {
+	t.Parallel()
+	page := renderHTML(t, htmlFixture(t))
+	d := pageData(t, page)
+	c := d.chart(t, "-capacity")
+	if len(c.HLines) != 1 || c.HLines[0].Value != 50 || !strings.Contains(c.HLines[0].Label, "rtt p99 < 50ms") {
+		t.Errorf("SLO lines %+v, want rtt p99 < 50ms at 50 ms", c.HLines)
+	}
+	var vl []string
+	for _, l := range c.VLines {
+		vl = append(vl, fmt.Sprintf("%s@%g", l.Label, l.Value))
+	}
+	if got := strings.Join(vl, ","); got != "max OK 400@400,first fail 800@800" {
+		t.Errorf("vertical lines %s, want max OK at 400 and first fail at 800", got)
+	}
+	if c.Series[0].Label != "rtt p99" || len(c.X) != 4 || *c.X[0] != 100 || *c.X[3] != 800 {
+		t.Errorf("capacity chart: first series %q, x %d points; want rtt p99 over the four loads in order", c.Series[0].Label, len(c.X))
+	}
+	if thr := d.chart(t, "-capacity-throughput"); len(thr.HLines) != 1 || thr.HLines[0].Value != 0.1 || !thr.HLines[0].Right {
+		t.Errorf("error SLO line %+v, want 0.1%% on the right axis", thr.HLines)
+	}
+	if !bytes.Contains(page, []byte("the run at <b>400 clients (the highest load that met the SLO with a reliable generator)</b>")) {
+		t.Error("the page does not say which step the detail is")
+	}
+}
+
+func TestParseLatencySLO(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in   string
+		ok   bool
+		want latencySLO
+	}{
+		{"rtt p99 < 50ms", true, latencySLO{"rtt p99 < 50ms", "rtt", "p99", 50}},
+		{" connect p99.9 <= 1.5s ", true, latencySLO{"connect p99.9 <= 1.5s", "connect", "p99.9", 1500}},
+		{"chat_login max < 800us", true, latencySLO{"chat_login max < 800us", "chat_login", "max", 0.8}},
+		{"errors rate < 0.1%", false, latencySLO{}},
+		{"rtt p99 > 50ms", false, latencySLO{}},
+		{"reach[lobby] > 99.9%", false, latencySLO{}},
+	} {
+		got, ok := parseLatencySLO(tc.in)
+		if ok != tc.ok || got != tc.want {
+			t.Errorf("parseLatencySLO(%q) = %+v, %v; want %+v, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+	if v, ok := parseErrorSLO("errors rate < 0.1%"); !ok || v != 0.1 {
+		t.Errorf("parseErrorSLO = %v, %v", v, ok)
+	}
+}
+
+func TestWriteHTMLBroadcast(t *testing.T) {
+	t.Parallel()
+	page := renderHTML(t, broadcastHTMLFixture(t))
+	text := html.UnescapeString(string(page))
+	for _, s := range []string{"<code>lobby-*</code>", "<code>alerts</code>", "all patterns", "63\u202f000", "3.00 / 7.68"} {
+		if !strings.Contains(text, s) {
+			t.Errorf("broadcast table lacks %q", s)
+		}
+	}
+	c := pageData(t, page).chart(t, "-broadcast-loss")
+	if len(c.X) != 60 || *c.X[59] != 60 {
+		t.Fatalf("loss over time: %d points ending at %v, want 60 intervals up to the last publish", len(c.X), *c.X[len(c.X)-1])
+	}
+	at := func(series, i int) float64 { return *c.Series[series].Values[i] }
+	if c.Series[0].Label != "lobby-*" || math.Abs(at(0, 30)-100*4.0/950) > 1e-6 || at(0, 29) != 0 {
+		t.Errorf("lobby loss at 30s, 31s: %v, %v; want 0 and %v%%", at(0, 29), at(0, 30), 100*4.0/950)
+	}
+	if c.Series[1].Label != "alerts" || at(1, 46) != 35 {
+		t.Errorf("alerts loss at 47s: %v, want 35%%", at(1, 46))
+	}
+	// A report from before per-interval accounting says so.
+	r := broadcastHTMLFixture(t)
+	r.Broadcast = append([]BroadcastResult(nil), r.Broadcast...)
+	for i := range r.Broadcast {
+		r.Broadcast[i].Intervals = nil
+	}
+	if page := renderHTML(t, r); !bytes.Contains(page, []byte("no broadcast accounting over time")) {
+		t.Error("without intervals the page does not say why there is no loss chart")
 	}
 }

@@ -17,6 +17,13 @@ import (
 // whose origin the processes of one run share.
 type Ledger struct {
 	Rooms []LedgerRoom `json:"rooms"`
+	// Origin and IntervalNS place publishes on the run's series: interval
+	// i of the results' per-interval loss is [Origin + i·IntervalNS,
+	// Origin + (i+1)·IntervalNS) on the run clock, up to End (when the
+	// ledger was taken). IntervalNS 0: no per-interval accounting.
+	Origin     int64 `json:"origin_ns,omitempty"`
+	IntervalNS int64 `json:"interval_ns,omitempty"`
+	End        int64 `json:"end_ns,omitempty"`
 }
 
 // LedgerRoom is one concrete room (a connection URL).
@@ -109,6 +116,18 @@ func MergeLedgers(ls ...*Ledger) *Ledger {
 		}
 	}
 	out := &Ledger{}
+	first := true
+	for _, l := range ls {
+		if l == nil {
+			continue
+		}
+		if first || l.Origin < out.Origin {
+			out.Origin = l.Origin
+		}
+		first = false
+		out.IntervalNS = max(out.IntervalNS, l.IntervalNS)
+		out.End = max(out.End, l.End)
+	}
 	for _, url := range order {
 		out.Rooms = append(out.Rooms, *rooms[url])
 	}
@@ -135,9 +154,18 @@ const (
 // pattern, exactly: every written message against every member that was
 // connected for its whole delivery window. It records the time until the
 // last expected member got each fully delivered message (microseconds)
-// into complete, when complete is not nil.
+// into complete, when complete is not nil. With an interval, each
+// pattern's expected and lost deliveries are also counted per interval of
+// their message's publish time (BroadcastIntervals).
 func (l *Ledger) Results(complete *metrics.Histogram) []BroadcastResult {
 	byPattern := map[string]*BroadcastResult{}
+	intervals := 0
+	if l.IntervalNS > 0 {
+		intervals = int(max(1, (l.End-l.Origin+l.IntervalNS-1)/l.IntervalNS))
+	}
+	bucket := func(at int64) int {
+		return int(min(max(0, (at-l.Origin)/l.IntervalNS), int64(intervals-1)))
+	}
 	for ri := range l.Rooms {
 		r := &l.Rooms[ri]
 		published := false
@@ -154,6 +182,9 @@ func (l *Ledger) Results(complete *metrics.Histogram) []BroadcastResult {
 		res := byPattern[r.Pattern]
 		if res == nil {
 			res = &BroadcastResult{Room: r.Pattern}
+			if intervals > 0 {
+				res.Intervals = NewBroadcastIntervals(time.Duration(l.IntervalNS).Seconds(), intervals)
+			}
 			byPattern[r.Pattern] = res
 		}
 		res.Rooms++
@@ -177,6 +208,7 @@ func (l *Ledger) Results(complete *metrics.Histogram) []BroadcastResult {
 					last = p.Last[seq]
 				}
 				all := true
+				var expected, lost int64
 				for mi, m := range r.Members {
 					got := false
 					if rc := recv[mi][p.PubID]; rc != nil {
@@ -185,14 +217,21 @@ func (l *Ledger) Results(complete *metrics.Histogram) []BroadcastResult {
 					eligible := m.Joined <= at-int64(JoinGrace) && m.Left >= at+max(int64(LeaveGrace), last)
 					switch {
 					case eligible && got:
-						res.Expected++
-						res.Delivered++
+						expected++
 					case eligible:
-						res.Expected++
+						expected++
+						lost++
 						all = false
 					case got:
 						res.Unexpected++
 					}
+				}
+				res.Expected += expected
+				res.Delivered += expected - lost
+				if iv := res.Intervals; iv != nil {
+					b := bucket(at)
+					iv.Expected[b] += expected
+					iv.Lost[b] += lost
 				}
 				if all && last > 0 && complete != nil {
 					metrics.RecordUS(complete, last/1000)
@@ -207,6 +246,9 @@ func (l *Ledger) Results(complete *metrics.Histogram) []BroadcastResult {
 	out := make([]BroadcastResult, 0, len(byPattern))
 	for _, res := range byPattern {
 		res.Lost = res.Expected - res.Delivered
+		if res.Intervals != nil {
+			res.Intervals.Compact()
+		}
 		res.Reach, res.Loss = 1, 0
 		if res.Expected > 0 {
 			res.Reach = float64(res.Delivered) / float64(res.Expected)

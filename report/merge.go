@@ -91,7 +91,9 @@ func jsonEqual(a, b json.RawMessage) bool {
 //     active connections summed and generator CPU summed. When the inputs'
 //     intervals differ, the merged series uses the coarsest. If any input
 //     has no series, the merged report has none.
-//   - Broadcast results are summed per room pattern and reach recomputed.
+//   - Broadcast results are summed per room pattern and reach recomputed;
+//     their intervals are aligned by wall clock like the series (at the
+//     coarsest interval) and dropped when an input lacks them.
 //   - Phases of the same name that line up in time are summed; others are
 //     listed side by side.
 //   - The generator is the worst of the inputs: unreliable if any was, with
@@ -219,7 +221,7 @@ func Merge(rs ...*Report) (*Report, error) {
 			delete(out.Metrics, "broadcast_complete")
 		}
 	} else {
-		out.Broadcast = mergeBroadcast(rs)
+		out.Broadcast = mergeBroadcast(rs, start)
 	}
 	out.TLS = mergeTLS(rs)
 	out.Phases = mergePhases(rs, start)
@@ -381,9 +383,13 @@ func mergeLedgers(rs []*Report) (*Ledger, bool) {
 
 // mergeBroadcast sums per-room results: exact only when each input's
 // rooms had their publishers and subscribers in that input.
-func mergeBroadcast(rs []*Report) []BroadcastResult {
+func mergeBroadcast(rs []*Report, origin time.Time) []BroadcastResult {
 	var out []BroadcastResult
 	idx := map[string]int{}
+	// The intervals of each room pattern, with their inputs' offsets from
+	// origin, merged once every input is in.
+	parts := map[string][]*BroadcastIntervals{}
+	offs := map[string][]float64{}
 	for _, r := range rs {
 		for _, b := range r.Broadcast {
 			i, ok := idx[b.Room]
@@ -392,6 +398,8 @@ func mergeBroadcast(rs []*Report) []BroadcastResult {
 				out = append(out, BroadcastResult{Room: b.Room})
 				i = len(out) - 1
 			}
+			parts[b.Room] = append(parts[b.Room], b.Intervals)
+			offs[b.Room] = append(offs[b.Room], r.StartedAt.Sub(origin).Seconds())
 			o := &out[i]
 			o.Rooms = max(o.Rooms, b.Rooms)
 			o.Published += b.Published
@@ -405,6 +413,7 @@ func mergeBroadcast(rs []*Report) []BroadcastResult {
 	}
 	for i := range out {
 		o := &out[i]
+		o.Intervals = mergeBroadcastIntervals(parts[o.Room], offs[o.Room])
 		o.Reach, o.Loss = 1, 0
 		if o.Expected > 0 {
 			o.Reach = float64(o.Delivered) / float64(o.Expected)

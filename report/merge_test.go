@@ -331,3 +331,70 @@ func firstDiff(a, b string) string {
 	}
 	return "lengths differ"
 }
+
+// TestMergeBroadcastIntervals checks that broadcast intervals merge by wall
+// clock at the coarsest interval, keep their sums, merge one report to
+// itself, and are dropped when an input lacks them.
+func TestMergeBroadcastIntervals(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2025, 3, 14, 10, 0, 0, 0, time.UTC)
+	mk := func(at time.Time, iv *BroadcastIntervals) *Report {
+		var exp, lost int64
+		if iv != nil {
+			for i := range iv.Expected {
+				exp += iv.Expected[i]
+				lost += iv.Lost[i]
+			}
+		}
+		return &Report{Schema: SchemaVersion, StartedAt: at, DurationS: 4, Broadcast: []BroadcastResult{
+			{Room: "lobby", Rooms: 1, Published: 1, Expected: exp, Delivered: exp - lost, Lost: lost, Intervals: iv},
+		}}
+	}
+	a := mk(start, &BroadcastIntervals{IntervalS: 1, Expected: []int64{10, 20, 30, 40}, Lost: []int64{0, 1, 2, 3}})
+	// b started 2s later with 2s intervals: its intervals land at 2-4s and 4-6s.
+	b := mk(start.Add(2*time.Second), &BroadcastIntervals{IntervalS: 2, Expected: []int64{100, 200}, Lost: []int64{5, 6}})
+
+	got, err := Merge(a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &BroadcastIntervals{IntervalS: 2, Expected: []int64{30, 170, 200}, Lost: []int64{1, 10, 6}}
+	if g := got.Broadcast[0]; !reflect.DeepEqual(g.Intervals, want) || g.Expected != 400 || g.Lost != 17 {
+		t.Errorf("merged %+v with intervals %+v, want 400 expected, 17 lost, intervals %+v", g, g.Intervals, want)
+	}
+
+	one, err := Merge(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(one.Broadcast[0].Intervals, a.Broadcast[0].Intervals) {
+		t.Errorf("Merge(a) intervals %+v, want %+v", one.Broadcast[0].Intervals, a.Broadcast[0].Intervals)
+	}
+
+	// A report from before intervals existed: the merged columns could no
+	// longer add up to the totals, so there are none.
+	old := mk(start, nil)
+	old.Broadcast[0].Expected, old.Broadcast[0].Delivered = 50, 50
+	got, err = Merge(a, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Broadcast[0].Intervals != nil {
+		t.Errorf("merged with a report without intervals: %+v, want none", got.Broadcast[0].Intervals)
+	}
+}
+
+func TestBroadcastIntervalsCoarsen(t *testing.T) {
+	t.Parallel()
+	b := &BroadcastIntervals{IntervalS: 0.5, Expected: []int64{1, 2, 3, 4, 5}, Lost: []int64{0, 1, 0, 1, 1}}
+	b.Coarsen(2)
+	want := &BroadcastIntervals{IntervalS: 1, Expected: []int64{3, 7, 5}, Lost: []int64{1, 1, 1}}
+	if !reflect.DeepEqual(b, want) {
+		t.Errorf("coarsened %+v, want %+v", b, want)
+	}
+	long := NewBroadcastIntervals(1, 2*MaxPoints+1)
+	long.Compact()
+	if long.Len() != 2*MaxPoints/3+1 || long.IntervalS != 3 {
+		t.Errorf("compacted to %d intervals of %gs", long.Len(), long.IntervalS)
+	}
+}

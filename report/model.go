@@ -118,6 +118,23 @@ type BroadcastResult struct {
 	Unexpected int64   `json:"unexpected"` // arrived at a member outside its eligible window (not counted in reach)
 	Reach      float64 `json:"reach"`      // Delivered / Expected (1 when nothing was expected)
 	Loss       float64 `json:"loss"`       // Lost / Expected
+	// Intervals is Expected and Lost over the run, by publish time; absent
+	// in reports written before it existed.
+	Intervals *BroadcastIntervals `json:"intervals,omitempty"`
+}
+
+// BroadcastIntervals is one room pattern's delivery accounting over time.
+// Expected[i] and Lost[i] count the expected and the lost deliveries
+// (message × eligible member, exactly as BroadcastResult counts them) of
+// the messages published in interval i: publish time, in seconds since
+// the start of the run's series, in [i·IntervalS, (i+1)·IntervalS). A
+// delivery belongs to when its message was published, not to when it
+// arrived or was found missing, so a loss shows where the message was
+// sent, and the columns sum to the result's Expected and Lost.
+type BroadcastIntervals struct {
+	IntervalS float64 `json:"interval_s"`
+	Expected  []int64 `json:"expected"`
+	Lost      []int64 `json:"lost"`
 }
 
 // Series is the run's time series, column-oriented (one slice per

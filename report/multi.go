@@ -376,8 +376,9 @@ figure .ctitle { font-weight: 600; margin: 4px 0; }
 `
 
 // multiJS draws the charts in #cmp-data and records on <html> what it
-// drew (data-charts-drawn, data-charts-failed, data-report-status), like
-// the single-run report.
+// drew (data-charts-drawn, data-charts-failed, data-chart-geometry,
+// data-report-status), like the single-run report. Lines differ in dash
+// pattern as well as colour, so they stay apart in grayscale and print.
 const multiJS = `(function () {
   'use strict';
   var root = document.documentElement;
@@ -414,7 +415,9 @@ const multiJS = `(function () {
       return num(v) + (unit ? ' ' + unit : '');
     };
   }
-  var drawn = 0, failed = [];
+  var dashes = [null, [8, 4], [2, 3], [8, 3, 2, 3]];
+  var markers = ['solid', 'dashed', 'dotted', 'dashed'];
+  var drawn = 0, failed = [], geometry = [], plots = [];
   charts.forEach(function (c) {
     var el = document.getElementById(c.id);
     try {
@@ -425,9 +428,10 @@ const multiJS = `(function () {
       var f = fmt(c.unit);
       var series = [{ label: c.x_label, value: function (u, v) { return v == null ? '—' : num(v); } }];
       var data = [c.x];
-      c.series.forEach(function (s) {
+      c.series.forEach(function (s, i) {
         series.push({
           label: s.label, stroke: color(s.color), width: 2, spanGaps: true,
+          dash: dashes[i % dashes.length] || undefined,
           points: { show: true, size: 7, fill: color(s.color) },
           value: function (u, v) { return f(v); }
         });
@@ -445,11 +449,12 @@ const multiJS = `(function () {
           Object.assign({ label: c.y_label, size: 64, values: function (u, vs) { return vs.map(f); } }, axis)
         ],
         series: series,
-        legend: { live: true }
+        legend: { live: true, markers: { width: 3, dash: function (u, i) { return markers[(i - 1) % markers.length]; } } }
       };
       var u = new uPlot(opts, data, el);
       if (!u.ctx || !u.ctx.canvas || u.ctx.canvas.width === 0) throw new Error('empty canvas');
       drawn++;
+      plots.push({ id: c.id, u: u, colors: c.series.map(function (s) { return color(s.color); }) });
       window.addEventListener('resize', function () {
         u.setSize({ width: Math.max(300, el.clientWidth || 600), height: 260 });
       });
@@ -458,9 +463,20 @@ const multiJS = `(function () {
       note('chart ' + c.id + ': ' + e.message);
     }
   });
-  root.setAttribute('data-charts-drawn', String(drawn));
-  root.setAttribute('data-charts-failed', failed.join(' '));
-  root.setAttribute('data-chart-containers', String(document.querySelectorAll('.chart').length));
-  root.setAttribute('data-report-status', 'done');
+  // uPlot lays a chart out after this script: measure once it has.
+  setTimeout(function () {
+    plots.forEach(function (p) {
+      var r = p.u.over.getBoundingClientRect();
+      geometry.push({
+        id: p.id, x: Math.round(r.left + window.scrollX), y: Math.round(r.top + window.scrollY),
+        w: Math.round(r.width), h: Math.round(r.height), colors: p.colors
+      });
+    });
+    root.setAttribute('data-chart-geometry', JSON.stringify(geometry));
+    root.setAttribute('data-charts-drawn', String(drawn));
+    root.setAttribute('data-charts-failed', failed.join(' '));
+    root.setAttribute('data-chart-containers', String(document.querySelectorAll('.chart').length));
+    root.setAttribute('data-report-status', 'done');
+  }, 0);
 })();
 `

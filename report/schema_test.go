@@ -73,7 +73,7 @@ var schemaDocs = map[string]string{
 	"counters":    "Event counts; every field adds under merge.",
 	"rates":       "Intended against achieved rates per second of run time.",
 	"phases":      "When each phase of the load profile ran and the level it reached.",
-	"broadcast":   "Fan-out accounting per room pattern.",
+	"broadcast":   "Fan-out accounting per room pattern; intervals (when present) counts expected and lost deliveries per interval of the message's publish time, interval i covering [i*interval_s, (i+1)*interval_s) since the start.",
 	"series":      "Per-interval time series, column-oriented; latency columns come from each interval's own histogram.",
 	"thresholds":  "Threshold outcomes.",
 	"passed":      "Whether every threshold held; absent when there were none.",

@@ -31,9 +31,10 @@ func init() {
 
 // reportOptions are the report command's flags and argument.
 type reportOptions struct {
-	in     string // the JSON report to read
-	out    string // where to write; "-" is stdout, "" the format's default
-	format string // html, text or json
+	in       string // the JSON report to read
+	out      string // where to write; "-" is stdout, "" the format's default
+	format   string // html, text or json
+	baseline string // html: an earlier report to draw under this one
 }
 
 // reportFormats maps each output format to its renderer.
@@ -47,7 +48,9 @@ func reportFlags(o *reportOptions) *pflag.FlagSet {
 	fs := newFlagSet("report")
 	fs.StringVarP(&o.out, "output", "o", "", "write to this `file` (- for stdout); default: IN.html beside the input for html, stdout for text and json")
 	fs.StringVar(&o.format, "format", "html", "output `format`: html (self-contained page with charts), text (terminal summary) or json (checked, re-indented)")
+	fs.StringVar(&o.baseline, "baseline", "", "with html: draw this earlier JSON `report`'s latency percentiles over time and spectra under this one's, and compare their numbers")
 	completeFiles(fs, "", "output")
+	completeFiles(fs, "json", "baseline")
 	completeValues(fs, "format", "html", "text", "json")
 	return fs
 }
@@ -67,9 +70,20 @@ func runReport(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return usageError("report", stderr, "unknown --format %q (want html, text or json)", o.format)
 	}
+	if o.baseline != "" && o.format != "html" {
+		return usageError("report", stderr, "--baseline draws on the HTML report's charts; it does nothing with --format %s", o.format)
+	}
+	if o.baseline != "" {
+		base, err := report.ReadJSONFile(o.baseline)
+		if err != nil {
+			fmt.Fprintf(stderr, "wsbench report: --baseline: %v\n", err)
+			return exitCannotStart
+		}
+		render = report.HTMLOptions{Baseline: base, BaselineLabel: o.baseline}.Write
+	}
 	var r *report.Report
 	outs := []output{reportOutput("--output", reportDestination(o), o.format+" report", &r, render)}
-	if err := checkOutputs([]string{o.in}, outs...); err != nil {
+	if err := checkOutputs([]string{o.in, o.baseline}, outs...); err != nil {
 		fmt.Fprintf(stderr, "wsbench report: %v\n", err)
 		return exitCannotStart
 	}

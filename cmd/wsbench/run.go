@@ -116,9 +116,14 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return fail(err)
 	}
 	var rep *report.Report
+	html := report.WriteHTML
+	if base != nil {
+		// The page draws the baseline's percentiles under the run's.
+		html = report.HTMLOptions{Baseline: base.Report, BaselineLabel: o.baseline}.Write
+	}
 	outs := []output{
 		reportOutput("--json", o.jsonPath, "JSON report", &rep, report.WriteJSON),
-		reportOutput("--html", o.htmlPath, "HTML report", &rep, report.WriteHTML),
+		reportOutput("--html", o.htmlPath, "HTML report", &rep, html),
 		reportOutput("--junit", o.junitPath, "JUnit report", &rep, report.WriteJUnit),
 		reportOutput("--summary-md", o.mdPath, "markdown summary", &rep, report.WriteMarkdownSummary),
 	}

@@ -6,6 +6,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // BenchmarkWheelScheduleStop measures scheduling and cancelling a timer
@@ -64,7 +66,11 @@ func BenchmarkPollerRoundTrip(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := p.Register(rc, &echoHandler{rc: rc, b: b}); err != nil {
+		d, err := p.Register(rc, &echoHandler{rc: rc, b: b})
+		if err == nil {
+			err = d.Resume()
+		}
+		if err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -83,4 +89,56 @@ func BenchmarkPollerRoundTrip(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkWrite compares the two ways a handler can write a small frame:
+// net.Conn.Write (which parks the goroutine in Go's netpoller when the
+// socket is full) and one non-blocking writev through RawConn.Write with
+// a callback bound once (which never parks, so a handler can hand the
+// rest to another goroutine instead of blocking a pool goroutine). The
+// peer drains in the background.
+func BenchmarkWrite(b *testing.B) {
+	frame := make([]byte, 64)
+	setup := func(b *testing.B) *net.TCPConn {
+		ln := listen(b)
+		client, server := tcpPair(b, ln)
+		go func() {
+			buf := make([]byte, 64<<10)
+			for {
+				if _, err := client.Read(buf); err != nil {
+					return
+				}
+			}
+		}()
+		return server
+	}
+	b.Run("net.Conn.Write", func(b *testing.B) {
+		conn := setup(b)
+		for b.Loop() {
+			if _, err := conn.Write(frame); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("RawConn.Write+writev", func(b *testing.B) {
+		conn := setup(b)
+		rc, err := conn.SyscallConn()
+		if err != nil {
+			b.Fatal(err)
+		}
+		iov := [][]byte{frame}
+		var werr error
+		fn := func(fd uintptr) bool {
+			_, werr = unix.Writev(int(fd), iov)
+			return true
+		}
+		for b.Loop() {
+			if err := rc.Write(fn); err != nil {
+				b.Fatal(err)
+			}
+			if werr != nil && werr != unix.EAGAIN {
+				b.Fatal(werr)
+			}
+		}
+	})
 }

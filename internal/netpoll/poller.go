@@ -107,7 +107,8 @@ func (p *Poller) Registered() int {
 }
 
 // Register adds the connection behind rc (from syscall.Conn.SyscallConn)
-// to the poller, armed: h.Ready runs once it is readable. The connection
+// to the poller, paused: store the Desc where the handler (and whatever
+// else Kicks it) will find it, then call Resume to arm it. The connection
 // must not be registered already.
 func (p *Poller) Register(rc syscall.RawConn, h Handler) (*Desc, error) {
 	d := &Desc{p: p, h: h, rc: rc}
@@ -131,9 +132,6 @@ func (p *Poller) Register(rc syscall.RawConn, h Handler) (*Desc, error) {
 
 	d.mu.Lock()
 	err := d.control(opAdd)
-	if err == nil {
-		d.armed = true
-	}
 	d.mu.Unlock()
 	if err != nil {
 		d.closed = true

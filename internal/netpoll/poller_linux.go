@@ -53,7 +53,7 @@ func (d *Desc) ctl(fd uintptr) {
 	d.ctlEv = unix.EpollEvent{Fd: int32(d.idx), Pad: int32(d.gen)}
 	switch d.op {
 	case opAdd:
-		d.ctlOp, d.ctlEv.Events = unix.EPOLL_CTL_ADD, readEvents
+		d.ctlOp, d.ctlEv.Events = unix.EPOLL_CTL_ADD, unix.EPOLLONESHOT // paused
 	case opArm:
 		d.ctlOp, d.ctlEv.Events = unix.EPOLL_CTL_MOD, readEvents
 	case opDisarm:

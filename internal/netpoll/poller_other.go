@@ -39,7 +39,6 @@ func (d *Desc) ctl(uintptr) {
 	switch d.op {
 	case opAdd:
 		go d.watch()
-		d.armCh <- struct{}{}
 	case opArm:
 		select {
 		case d.armCh <- struct{}{}:

@@ -149,6 +149,9 @@ func registerWith(t testing.TB, p *Poller, conn *net.TCPConn, onEnter func()) (*
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := d.Resume(); err != nil {
+		t.Fatal(err)
+	}
 	return d, r
 }
 
@@ -342,6 +345,9 @@ func TestCloseInsideReady(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.d.Store(d)
+	if err := d.Resume(); err != nil {
+		t.Fatal(err)
+	}
 	client.Write([]byte("bye"))
 	waitFor(t, "the Desc to close itself", func() bool { return p.Registered() == 0 })
 	if err := d.Resume(); !errors.Is(err, ErrClosed) {
@@ -358,15 +364,12 @@ func TestCloseInsideReady(t *testing.T) {
 
 type closer struct {
 	rc    syscall.RawConn
-	d     atomic.Pointer[Desc] // set after Register, which arms the Desc
+	d     atomic.Pointer[Desc] // set between Register and Resume
 	calls atomic.Int32
 }
 
 func (c *closer) Ready() bool {
 	d := c.d.Load()
-	if d == nil {
-		return true // Ready before Register returned: nothing was written yet
-	}
 	c.calls.Add(1)
 	d.Close()
 	return true // ignored: closed

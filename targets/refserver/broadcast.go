@@ -48,14 +48,20 @@ func (s *Server) leave(c *conn) {
 	}
 }
 
-// fanout queues frame (payload length n) for every member. due < 0 means
-// now plus ProcessDelay, taken under the room lock so due times rise in
-// queue order.
+// targets lends fan-out its list of members to flush.
+var targets = sync.Pool{New: func() any { return new([]*conn) }}
+
+// fanout queues frame (payload length n) for every member, then writes
+// each member's due frames. due < 0 means now plus ProcessDelay, taken
+// under the room lock so due times rise in queue order. The writes happen
+// outside the room lock, so one room's senders do not wait for each
+// other's system calls; every member's queue is already in room order.
 func (r *room) fanout(frame []byte, n, due int64) {
 	s := r.s
 	every := int64(s.cfg.DropEvery)
+	tp := targets.Get().(*[]*conn)
+	ms := (*tp)[:0]
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if due < 0 {
 		due = s.now() + int64(s.cfg.ProcessDelay)
 	}
@@ -64,6 +70,14 @@ func (r *room) fanout(frame []byte, n, due int64) {
 			s.dropped.Add(1)
 			continue
 		}
-		m.enqueue(outFrame{frame: frame, n: n, due: due})
+		m.enqueue(outFrame{frame: frame, msgs: 1, n: n, due: due})
+		ms = append(ms, m)
 	}
+	r.mu.Unlock()
+	for _, m := range ms {
+		m.flush()
+	}
+	clear(ms)
+	*tp = ms[:0]
+	targets.Put(tp)
 }

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
+
+	"github.com/wsbench/wsbench/internal/netpoll"
 )
 
 // readBufferSize is the per-connection bufio.Reader size. It also bounds the
@@ -57,9 +59,12 @@ type Server struct {
 	closed    Stats              // counters of connections already torn down
 	workerOn  bool
 
-	handlers sync.WaitGroup // connection goroutines and Start's Serve
-	closers  sync.WaitGroup // Shutdown's close senders
+	handlers sync.WaitGroup // accepted connections until torn down, and Start's Serve
 	worker   sync.WaitGroup // the ServiceTime worker
+
+	// The reactor, created by the first Serve and stopped after Shutdown.
+	poller *netpoll.Poller
+	wheel  *netpoll.Wheel // heartbeats; nil without PingInterval
 
 	roomsMu sync.Mutex
 	rooms   map[string]*room
@@ -151,6 +156,18 @@ func (s *Server) Serve(ln net.Listener) error {
 	if s.addr == "" {
 		s.addr = ln.Addr().String()
 	}
+	if s.poller == nil {
+		p, err := netpoll.New(netpoll.Config{})
+		if err != nil {
+			s.mu.Unlock()
+			ln.Close()
+			return fmt.Errorf("refserver: %w", err)
+		}
+		s.poller = p
+		if iv := s.cfg.PingInterval; iv > 0 {
+			s.wheel = netpoll.NewWheel(wheelTick(iv, s.cfg.PingTimeout))
+		}
+	}
 	if s.jobs != nil && !s.workerOn {
 		s.workerOn = true
 		s.worker.Go(s.serviceLoop)
@@ -205,11 +222,11 @@ func (s *Server) isClosing() bool {
 // Shutdown stops accepting, sends close 1001 to every WebSocket connection
 // and waits until every connection has ended (peers get
 // Config.CloseTimeout to answer). If ctx ends first, the remaining
-// connections are closed at once and ctx's error is returned once their
-// goroutines have ended. Shutdown is idempotent; later calls wait like the
-// first.
+// connections are closed at once and ctx's error is returned once they
+// are torn down. Shutdown is idempotent; later calls wait like the first.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
+	var open []*conn
 	if !s.closing {
 		s.closing = true
 		close(s.quit)
@@ -224,16 +241,25 @@ func (s *Server) Shutdown(ctx context.Context) error {
 				nc.SetReadDeadline(time.Now())
 				continue
 			}
-			s.closers.Go(func() { c.sendClose(ws.StatusGoingAway, "server shutting down") })
+			open = append(open, c)
 		}
 		go func() {
 			s.handlers.Wait()
-			s.closers.Wait()
 			s.worker.Wait()
+			// Every connection is torn down: nothing uses the reactor.
+			if s.poller != nil {
+				s.poller.Close()
+			}
+			if s.wheel != nil {
+				s.wheel.Stop()
+			}
 			close(s.allDone)
 		}()
 	}
 	s.mu.Unlock()
+	for _, c := range open {
+		c.sendClose(ws.StatusGoingAway, "server shutting down")
+	}
 
 	select {
 	case <-s.allDone:
@@ -241,8 +267,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 	s.mu.Lock()
-	for nc := range s.conns {
-		nc.Close()
+	for nc, c := range s.conns {
+		if c != nil && c.ready {
+			c.abortNow()
+		} else {
+			nc.Close()
+		}
 	}
 	s.mu.Unlock()
 	<-s.allDone
@@ -268,14 +298,21 @@ func (s *Server) Stats() Stats {
 
 // handle serves one accepted connection: it reads the HTTP request head,
 // answers plain HTTP paths itself and hands WebSocket paths to upgrade.
+// An upgraded connection lives on in the reactor and is accounted for by
+// its teardown; everything else ends here.
 func (s *Server) handle(nc net.Conn) {
-	defer s.handlers.Done()
-	defer func() {
+	if !s.serveHTTP(nc) {
 		nc.Close()
 		s.mu.Lock()
 		delete(s.conns, nc)
 		s.mu.Unlock()
-	}()
+		s.handlers.Done()
+	}
+}
+
+// serveHTTP reads the request and answers it; it returns true when the
+// connection was upgraded and handed to the reactor.
+func (s *Server) serveHTTP(nc net.Conn) bool {
 
 	nc.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
 	br := bufio.NewReaderSize(nc, readBufferSize)
@@ -284,32 +321,32 @@ func (s *Server) handle(nc net.Conn) {
 		if errors.Is(err, errHeadTooLarge) {
 			writeHTTP(nc, http.StatusRequestHeaderFieldsTooLarge, "request header too large\n")
 		}
-		return
+		return false
 	}
 	method, target, ok := parseRequestLine(head)
 	if !ok {
 		writeHTTP(nc, http.StatusBadRequest, "malformed request line\n")
-		return
+		return false
 	}
 	u, err := url.ParseRequestURI(target)
 	if err != nil {
 		writeHTTP(nc, http.StatusBadRequest, "malformed request target\n")
-		return
+		return false
 	}
 	var ep endpoint
 	switch u.Path {
 	case "/healthz", "/stats":
 		if method != http.MethodGet {
 			writeHTTP(nc, http.StatusMethodNotAllowed, "GET only\n")
-			return
+			return false
 		}
 		if u.Path == "/healthz" {
 			writeHTTP(nc, http.StatusOK, "ok")
-			return
+			return false
 		}
 		body, _ := json.Marshal(s.Stats())
 		writeHTTPType(nc, http.StatusOK, "application/json", string(body))
-		return
+		return false
 	case "/echo":
 		ep = epEcho
 	case "/broadcast":
@@ -318,26 +355,38 @@ func (s *Server) handle(nc net.Conn) {
 		ep = epPush
 	default:
 		writeHTTP(nc, http.StatusNotFound, "not found\n")
-		return
+		return false
 	}
-	s.upgrade(nc, br, head, ep, u.Query())
+	return s.upgrade(nc, br, head, ep, u.Query())
 }
 
-// upgrade completes the WebSocket handshake for ep and serves the
-// connection until it ends. head is the request head already read from br;
-// bytes after it stay in br, so frames a client sends right behind its
-// request are not lost.
-func (s *Server) upgrade(nc net.Conn, br *bufio.Reader, head []byte, ep endpoint, q url.Values) {
+// upgrade completes the WebSocket handshake for ep and hands the
+// connection to the reactor; it returns false if the handshake failed.
+// head is the request head already read from br; bytes after it in br
+// (frames a client sent right behind its request) are decoded before the
+// connection is armed, so none is lost.
+func (s *Server) upgrade(nc net.Conn, br *bufio.Reader, head []byte, ep endpoint, q url.Values) bool {
 	var push pushParams
 	if ep == epPush {
 		var err error
 		push, err = parsePush(q, s.cfg.MaxMessageSize)
 		if err != nil {
 			writeHTTP(nc, http.StatusBadRequest, err.Error()+"\n")
-			return
+			return false
 		}
 	}
-	c := newConn(s, nc, br, ep)
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		writeHTTP(nc, http.StatusInternalServerError, "connection without a descriptor\n")
+		return false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		writeHTTP(nc, http.StatusInternalServerError, "connection without a descriptor\n")
+		return false
+	}
+	c := newConn(s, nc, ep)
+	c.rc = rc
 	if ep == epBroadcast {
 		c.roomName = q.Get("room")
 		if c.roomName == "" {
@@ -364,7 +413,7 @@ func (s *Server) upgrade(nc net.Conn, br *bufio.Reader, head []byte, ep endpoint
 			return nil, nil
 		},
 	}
-	_, err := u.Upgrade(struct {
+	_, err = u.Upgrade(struct {
 		io.Reader
 		io.Writer
 	}{bytes.NewReader(head), nc})
@@ -376,9 +425,15 @@ func (s *Server) upgrade(nc net.Conn, br *bufio.Reader, head []byte, ep endpoint
 			s.unadmit(c)
 		}
 		s.logf("refserver: %s: handshake: %v", nc.RemoteAddr(), err)
-		return
+		return false
 	}
 
+	// From here on the connection is the reactor's: c's teardown closes it
+	// and ends its part of s.handlers.
+	if n := br.Buffered(); n > 0 {
+		early, _ := br.Peek(n)
+		c.feed(early)
+	}
 	s.mu.Lock()
 	c.ready = true
 	closing := s.closing
@@ -387,11 +442,36 @@ func (s *Server) upgrade(nc net.Conn, br *bufio.Reader, head []byte, ep endpoint
 	}
 	s.mu.Unlock()
 
-	c.start(push)
+	d, err := s.poller.Register(rc, c)
+	if err != nil {
+		s.logf("refserver: %s: %v", nc.RemoteAddr(), err)
+		c.teardown()
+		return true
+	}
+	c.desc.Store(d)
+	if ep == epPush {
+		c.startPush(push)
+	}
+	if s.cfg.PingInterval > 0 {
+		c.startHeartbeat()
+	}
 	if closing {
 		c.sendClose(ws.StatusGoingAway, "server shutting down")
 	}
-	c.serve()
+	if err := d.Resume(); err != nil {
+		c.abortNow()
+	}
+	if c.abort.Load() {
+		d.Kick() // an abort that came before the Desc was published
+	}
+	return true
+}
+
+// wheelTick is the heartbeat wheel's resolution: a tenth of the shorter of
+// the ping interval and timeout, between 1 ms and 100 ms, so pings and
+// timeouts are late by at most that.
+func wheelTick(interval, timeout time.Duration) time.Duration {
+	return min(max(min(interval, timeout)/10, time.Millisecond), 100*time.Millisecond)
 }
 
 // closeOnReject is the Upgrader.Header of one handshake. gobwas/ws writes
@@ -432,14 +512,15 @@ func (s *Server) unadmit(c *conn) {
 }
 
 // unregister moves c's counters into the totals and forgets c, in one step
-// so Stats never counts c twice or not at all. c's goroutines must have
-// ended.
+// so Stats never counts c twice or not at all. Nothing may write to c
+// afterwards (c is torn down and its writer goroutine, if any, ended).
 func (s *Server) unregister(c *conn) {
 	s.mu.Lock()
 	c.addStats(&s.closed)
 	delete(s.conns, c.nc)
 	s.open--
 	s.mu.Unlock()
+	s.handlers.Done()
 }
 
 var errHeadTooLarge = errors.New("request head too large")

@@ -49,7 +49,8 @@ func (s *Server) serviceLoop() {
 		if j.room != nil {
 			j.room.fanout(j.frame, j.n, finish+delay)
 		} else {
-			j.conn.enqueue(outFrame{frame: j.frame, n: j.n, due: finish + delay})
+			j.conn.enqueue(outFrame{frame: j.frame, msgs: 1, n: j.n, due: finish + delay})
+			j.conn.flush()
 		}
 	}
 }

@@ -12,21 +12,41 @@ type room struct {
 	name    string
 	mu      sync.Mutex
 	members []*conn
+	// ready is closed once messages of the room reach this process: at
+	// once on a standalone server, when the hub acknowledged the join in a
+	// group (joinErr is set before, if it failed).
+	ready   chan struct{}
+	joinErr error
 }
 
-// join adds c to the room named c.roomName, creating it if needed.
-func (s *Server) join(c *conn) {
+// join adds c to the room named c.roomName, creating it if needed, and
+// returns once c receives every message published from now on.
+func (s *Server) join(c *conn) error {
 	s.roomsMu.Lock()
-	defer s.roomsMu.Unlock()
 	r := s.rooms[c.roomName]
+	var ack <-chan error
 	if r == nil {
-		r = &room{s: s, name: c.roomName}
+		r = &room{s: s, name: c.roomName, ready: make(chan struct{})}
 		s.rooms[c.roomName] = r
+		if s.peers == nil {
+			close(r.ready)
+		} else {
+			// Sent under roomsMu, so a leave and a later join of the same
+			// room reach the hub in that order.
+			ack = s.peers.join(c.roomName)
+		}
 	}
 	r.mu.Lock()
 	r.members = append(r.members, c)
 	r.mu.Unlock()
 	c.room = r
+	s.roomsMu.Unlock()
+	if ack != nil {
+		r.joinErr = <-ack
+		close(r.ready)
+	}
+	<-r.ready
+	return r.joinErr
 }
 
 // leave removes c from its room and deletes the room when it is empty.
@@ -45,6 +65,32 @@ func (s *Server) leave(c *conn) {
 	r.mu.Unlock()
 	if empty && s.rooms[r.name] == r {
 		delete(s.rooms, r.name)
+		if s.peers != nil {
+			s.peers.leave(r.name)
+		}
+	}
+}
+
+// broadcast sends a member's message to room r: straight to the members
+// on a standalone server, through the hub in a group (every process then
+// fans it out with due = now + ProcessDelay, since due times are per
+// process clocks).
+func (s *Server) broadcast(r *room, frame []byte, n, due int64) {
+	if s.peers != nil {
+		s.peers.publish(r.name, frame, n)
+		return
+	}
+	r.fanout(frame, n, due)
+}
+
+// deliver fans out a group's broadcast message to this process's members
+// of room.
+func (s *Server) deliver(room string, frame []byte, n int64) {
+	s.roomsMu.Lock()
+	r := s.rooms[room]
+	s.roomsMu.Unlock()
+	if r != nil {
+		r.fanout(frame, n, -1)
 	}
 }
 

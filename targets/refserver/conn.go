@@ -289,7 +289,7 @@ func (c *conn) Message(m wsframe.Message) error {
 	case c.ep == epBroadcast && s.jobs != nil:
 		s.submit(job{room: c.room, frame: newFrame(m.Op, m.Payload()), n: int64(n)})
 	case c.ep == epBroadcast:
-		c.room.fanout(newFrame(m.Op, m.Payload()), int64(n), -1)
+		s.broadcast(c.room, newFrame(m.Op, m.Payload()), int64(n), -1)
 	case s.jobs != nil:
 		s.submit(job{conn: c, frame: newFrame(m.Op, m.Payload()), n: int64(n)})
 	case s.cfg.ProcessDelay > 0:

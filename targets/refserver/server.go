@@ -38,6 +38,11 @@ const (
 	epPush
 )
 
+var errGroupUnavailable = ws.RejectConnectionError(
+	ws.RejectionStatus(http.StatusServiceUnavailable),
+	ws.RejectionReason("server group unavailable"),
+)
+
 var errTooManyConns = ws.RejectConnectionError(
 	ws.RejectionStatus(http.StatusServiceUnavailable),
 	ws.RejectionReason("too many connections"),
@@ -68,6 +73,7 @@ type Server struct {
 
 	roomsMu sync.Mutex
 	rooms   map[string]*room
+	peers   peers // the rest of a group; nil on a standalone server
 
 	deliveries atomic.Int64 // broadcast deliveries, for DropEvery
 	dropped    atomic.Int64
@@ -344,7 +350,17 @@ func (s *Server) serveHTTP(nc net.Conn) bool {
 			writeHTTP(nc, http.StatusOK, "ok")
 			return false
 		}
-		body, _ := json.Marshal(s.Stats())
+		var body []byte
+		if s.peers != nil {
+			st, err := s.peers.stats()
+			if err != nil {
+				writeHTTP(nc, http.StatusServiceUnavailable, err.Error()+"\n")
+				return false
+			}
+			body, _ = json.Marshal(st)
+		} else {
+			body, _ = json.Marshal(s.Stats())
+		}
 		writeHTTPType(nc, http.StatusOK, "application/json", string(body))
 		return false
 	case "/echo":
@@ -408,7 +424,10 @@ func (s *Server) upgrade(nc net.Conn, br *bufio.Reader, head []byte, ep endpoint
 			if ep == epBroadcast {
 				// Join before the 101 too, so a member receives every
 				// message sent after its handshake completed.
-				s.join(c)
+				if err := s.join(c); err != nil {
+					s.logf("refserver: join %q: %v", c.roomName, err)
+					return nil, errGroupUnavailable
+				}
 			}
 			return nil, nil
 		},

@@ -528,6 +528,11 @@ func (c *conn) flush() {
 	c.wmu.Unlock()
 }
 
+// keepQueue is the largest queue capacity a connection keeps once its
+// queue is empty: enough that a broadcast member does not allocate per
+// message, small enough that an idle member holds little.
+const keepQueue = 4
+
 // maxBatch bounds the frames of one writev.
 const maxBatch = 64
 
@@ -569,9 +574,13 @@ func (c *conn) advanceLocked(n, k int) {
 		}
 	}
 	clear(c.q[:done])
-	c.q = c.q[done:]
-	if len(c.q) == 0 {
+	switch {
+	case done < len(c.q):
+		c.q = c.q[done:]
+	case cap(c.q) > keepQueue:
 		c.q = nil // let a burst's backing array go
+	default:
+		c.q = c.q[:0] // keep a small one: no allocation per message
 	}
 }
 

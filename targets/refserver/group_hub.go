@@ -207,8 +207,25 @@ func (g *Group) Stop(timeout time.Duration) {
 
 // reservePort binds a socket with SO_REUSEPORT to addr without listening,
 // so the port is the group's (port 0 picks one) but no connection is
-// queued on it; the workers' listeners share it.
+// queued on it; the workers' listeners share it. A probe bind without
+// SO_REUSEPORT first makes sure nobody holds the port: any process of
+// the same user that sets SO_REUSEPORT could otherwise join the group's
+// port (another group started on it, say) and take a share of its
+// connections.
 func reservePort(addr string) (int, string, error) {
+	probe, probed, err := bindPort(addr, false)
+	if err != nil {
+		return -1, "", err
+	}
+	unix.Close(probe)
+	return bindPort(probed, true)
+}
+
+// bindPort binds a TCP socket to addr (with SO_REUSEADDR, as Go's
+// listeners do, so connections of an earlier server in TIME_WAIT do not
+// count, and with SO_REUSEPORT if reuse) and returns it with the bound
+// address.
+func bindPort(addr string, reuse bool) (int, string, error) {
 	ta, err := net.ResolveTCPAddr("tcp", addr)
 	if err != nil {
 		return -1, "", fmt.Errorf("refserver: listen address: %w", err)
@@ -230,7 +247,11 @@ func reservePort(addr string) (int, string, error) {
 	if err != nil {
 		return -1, "", fmt.Errorf("refserver: reserve port: %w", err)
 	}
-	if err = setReusePort(uintptr(fd)); err == nil {
+	err = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
+	if err == nil && reuse {
+		err = setReusePort(uintptr(fd))
+	}
+	if err == nil {
 		err = unix.Bind(fd, sa)
 	}
 	var got unix.Sockaddr
@@ -239,7 +260,7 @@ func reservePort(addr string) (int, string, error) {
 	}
 	if err != nil {
 		unix.Close(fd)
-		return -1, "", fmt.Errorf("refserver: reserve %s: %w", addr, err)
+		return -1, "", fmt.Errorf("refserver: listen %s: %w", addr, err)
 	}
 	port := 0
 	switch a := got.(type) {

@@ -234,3 +234,23 @@ func TestGroupWorkerDeath(t *testing.T) {
 		t.Errorf("worker %d still runs after Stop", survivor)
 	}
 }
+
+// TestGroupPortTaken refuses a port another listener holds, even one that
+// set SO_REUSEPORT and so would let the group's workers join it.
+func TestGroupPortTaken(t *testing.T) {
+	ln, err := ListenReusePort("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, err = StartGroup(GroupOptions{
+		Procs:   1,
+		Addr:    ln.Addr().String(),
+		Command: func(string) []string { t.Fatal("a worker was started"); return nil },
+	})
+	if err == nil || !strings.Contains(err.Error(), "address already in use") {
+		t.Errorf(
+			"StartGroup on a taken port = %v, want address already in use",
+			err)
+	}
+}

@@ -3,13 +3,16 @@
 package refserver
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"os/signal"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -23,7 +26,41 @@ import (
 // tests run real worker processes without building wsbench.
 const workerEnv = "REFSERVER_TEST_GROUP_WORKER"
 
+// coordEnv makes the test binary a group coordinator that prints its
+// workers' PIDs and waits to be killed (TestGroupDiesWithCoordinator).
+const coordEnv = "REFSERVER_TEST_GROUP_COORDINATOR"
+
 func TestMain(m *testing.M) {
+	if os.Getenv(coordEnv) != "" {
+		os.Unsetenv(coordEnv)
+		exe, _ := os.Executable()
+		g, err := StartGroup(GroupOptions{
+			Procs: 2,
+			Addr:  "127.0.0.1:0",
+			Command: func(addr string) []string {
+				os.Setenv(workerEnv, addr)
+				return []string{exe, "-test.run=^$"}
+			},
+			Stderr:       os.Stderr,
+			ReadyTimeout: 30 * time.Second,
+		})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "test coordinator:", err)
+			os.Exit(1)
+		}
+		code, body := 0, ""
+		if resp, err := http.Get("http://" + g.Addr() + "/stats"); err == nil {
+			code = resp.StatusCode
+			var gs GroupStats
+			json.NewDecoder(resp.Body).Decode(&gs)
+			resp.Body.Close()
+			for _, p := range gs.Processes {
+				body += fmt.Sprintf(" %d", p.PID)
+			}
+		}
+		fmt.Printf("PIDS %d%s\n", code, body)
+		select {} // until killed
+	}
 	if addr := os.Getenv(workerEnv); addr != "" {
 		ctx, stop := signalCtx()
 		defer stop()
@@ -253,4 +290,56 @@ func TestGroupPortTaken(t *testing.T) {
 			"StartGroup on a taken port = %v, want address already in use",
 			err)
 	}
+}
+
+// TestGroupDiesWithCoordinator kills a coordinator process with SIGKILL
+// (no chance to stop anything): its workers must exit on their own, by
+// the parent-death signal or by seeing their link close, whichever comes
+// first.
+func TestGroupDiesWithCoordinator(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^$")
+	cmd.Env = append(os.Environ(), coordEnv+"=1")
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer cmd.Process.Kill()
+	line, err := bufio.NewReader(out).ReadString('\n')
+	f := strings.Fields(line)
+	if err != nil || len(f) != 4 || f[0] != "PIDS" || f[1] != "200" {
+		t.Fatalf(
+			"coordinator said %q (%v), want PIDS 200 and two worker PIDs",
+			line, err)
+	}
+	var workers []int
+	for _, s := range f[2:] {
+		pid, _ := strconv.Atoi(s)
+		workers = append(workers, pid)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	for _, pid := range workers {
+		waitFor(t, fmt.Sprintf("worker %d to exit", pid), func() bool { return !alive(pid) })
+	}
+}
+
+// alive reports whether pid runs (a zombie no parent reaped yet does not).
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// pid (comm) state ...: the state follows the last ')'.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
 }

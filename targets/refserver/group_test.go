@@ -22,9 +22,19 @@ import (
 	"github.com/gobwas/ws"
 )
 
-// workerEnv makes the test binary a group worker (see TestMain), so group
-// tests run real worker processes without building wsbench.
-const workerEnv = "REFSERVER_TEST_GROUP_WORKER"
+// workerArg as the first argument makes the test binary a group worker
+// listening on the second (see TestMain), so group tests run real worker
+// processes without building wsbench.
+const workerArg = "refserver-test-group-worker"
+
+// workerCommand is GroupOptions.Command for test workers.
+func workerCommand(addr string) []string {
+	exe, err := os.Executable()
+	if err != nil {
+		panic(err)
+	}
+	return []string{exe, workerArg, addr}
+}
 
 // coordEnv makes the test binary a group coordinator that prints its
 // workers' PIDs and waits to be killed (TestGroupDiesWithCoordinator).
@@ -33,14 +43,10 @@ const coordEnv = "REFSERVER_TEST_GROUP_COORDINATOR"
 func TestMain(m *testing.M) {
 	if os.Getenv(coordEnv) != "" {
 		os.Unsetenv(coordEnv)
-		exe, _ := os.Executable()
 		g, err := StartGroup(GroupOptions{
-			Procs: 2,
-			Addr:  "127.0.0.1:0",
-			Command: func(addr string) []string {
-				os.Setenv(workerEnv, addr)
-				return []string{exe, "-test.run=^$"}
-			},
+			Procs:        2,
+			Addr:         "127.0.0.1:0",
+			Command:      workerCommand,
 			Stderr:       os.Stderr,
 			ReadyTimeout: 30 * time.Second,
 		})
@@ -61,7 +67,8 @@ func TestMain(m *testing.M) {
 		fmt.Printf("PIDS %d%s\n", code, body)
 		select {} // until killed
 	}
-	if addr := os.Getenv(workerEnv); addr != "" {
+	if len(os.Args) == 3 && os.Args[1] == workerArg {
+		addr := os.Args[2]
 		ctx, stop := signalCtx()
 		defer stop()
 		err := RunWorker(ctx, Config{MaxMessageSize: testMaxSize}, addr, LinkFD, 5*time.Second)
@@ -93,24 +100,14 @@ func signalCtx() (context.Context, func()) {
 // of the test.
 func startGroup(t *testing.T, procs int) *Group {
 	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
 	g, err := StartGroup(GroupOptions{
-		Procs: procs,
-		Addr:  "127.0.0.1:0",
-		Command: func(addr string) []string {
-			// The address travels in the environment; the test binary
-			// runs no test in a worker.
-			os.Setenv(workerEnv, addr)
-			return []string{exe, "-test.run=^$"}
-		},
+		Procs:        procs,
+		Addr:         "127.0.0.1:0",
+		Command:      workerCommand,
 		Stderr:       os.Stderr,
 		ReadyTimeout: 30 * time.Second,
 		Logf:         t.Logf,
 	})
-	os.Unsetenv(workerEnv)
 	if err != nil {
 		t.Fatalf(
 			"StartGroup: %v",
@@ -144,6 +141,7 @@ func groupStats(t *testing.T, addr string) GroupStats {
 // over them, a broadcast room spans them with one order for every member,
 // and /stats sums every process exactly.
 func TestGroup(t *testing.T) {
+	t.Parallel()
 	const (
 		procs   = 3
 		members = 12
@@ -249,6 +247,7 @@ func TestGroup(t *testing.T) {
 // TestGroupWorkerDeath kills a worker: the group reports it, and Stop
 // still ends the others.
 func TestGroupWorkerDeath(t *testing.T) {
+	t.Parallel()
 	g := startGroup(t, 2)
 	gs := groupStats(t, g.Addr())
 	victim := gs.Processes[1].PID
@@ -275,6 +274,7 @@ func TestGroupWorkerDeath(t *testing.T) {
 // TestGroupPortTaken refuses a port another listener holds, even one that
 // set SO_REUSEPORT and so would let the group's workers join it.
 func TestGroupPortTaken(t *testing.T) {
+	t.Parallel()
 	ln, err := ListenReusePort("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -297,6 +297,7 @@ func TestGroupPortTaken(t *testing.T) {
 // the parent-death signal or by seeing their link close, whichever comes
 // first.
 func TestGroupDiesWithCoordinator(t *testing.T) {
+	t.Parallel()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)

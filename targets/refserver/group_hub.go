@@ -290,9 +290,11 @@ type hub struct {
 }
 
 // hubWorker is one worker's link as the hub sees it. Messages to it go
-// through an unbounded queue drained by a writer goroutine, so a worker
-// that reads slowly never holds up the hub's ordering of the others'
-// messages (nor does the hub deadlock with a worker writing to it).
+// through a queue drained by a writer goroutine, so a worker that reads
+// slowly never holds up the hub's ordering of the others' messages (nor
+// does the hub deadlock with a worker writing to it). A worker that lets
+// maxHubQueue bytes pile up is stuck: it is killed, which fails the group,
+// rather than growing the coordinator without bound.
 type hubWorker struct {
 	i   int
 	pid int
@@ -301,8 +303,12 @@ type hubWorker struct {
 	qmu    sync.Mutex
 	qcond  sync.Cond
 	out    [][]byte // encoded messages
+	queued int      // bytes in out
 	closed bool
 }
+
+// maxHubQueue bounds the bytes waiting for one worker.
+const maxHubQueue = 512 << 20
 
 // statsQuery is a /stats request waiting for every worker's counters.
 type statsQuery struct {
@@ -366,11 +372,21 @@ func encode(typ byte, parts ...[]byte) []byte {
 // queue appends an encoded message to w's outbound queue.
 func (w *hubWorker) queue(msg []byte) {
 	w.qmu.Lock()
-	if !w.closed {
-		w.out = append(w.out, msg)
-		w.qcond.Signal()
+	defer w.qmu.Unlock()
+	if w.closed {
+		return
 	}
-	w.qmu.Unlock()
+	if w.queued+len(msg) > maxHubQueue {
+		w.closed = true
+		w.out = nil
+		w.qcond.Signal()
+		// Its exit fails the group with this worker's PID.
+		syscall.Kill(w.pid, syscall.SIGKILL)
+		return
+	}
+	w.out = append(w.out, msg)
+	w.queued += len(msg)
+	w.qcond.Signal()
 }
 
 func (w *hubWorker) writeLoop() {
@@ -385,6 +401,7 @@ func (w *hubWorker) writeLoop() {
 		}
 		batch := w.out
 		w.out = nil
+		w.queued = 0
 		w.qmu.Unlock()
 		bufs := net.Buffers(batch)
 		_, err := bufs.WriteTo(w.l.rw)

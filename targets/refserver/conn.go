@@ -61,7 +61,8 @@ type outFrame struct {
 type conn struct {
 	s        *Server
 	nc       net.Conn
-	rc       syscall.RawConn
+	rc       syscall.RawConn // nil when blocking
+	blocking bool            // no descriptor to poll: a reader goroutine, and writes only by the writer goroutine
 	desc     atomic.Pointer[netpoll.Desc]
 	ep       endpoint
 	roomName string
@@ -85,7 +86,8 @@ type conn struct {
 	wmu        sync.Mutex
 	q          []outFrame
 	inflight   int
-	writing    bool // the writer goroutine runs
+	writing    bool      // the writer goroutine runs
+	drained    sync.Cond // on wmu: writing became false (the blocking reader waits for it)
 	closeSent  bool
 	shutWrite  bool // half-close once the close frame is out
 	shutDone   bool
@@ -117,6 +119,7 @@ type conn struct {
 
 func newConn(s *Server, nc net.Conn, ep endpoint) *conn {
 	c := &conn{s: s, nc: nc, ep: ep}
+	c.drained.L = &c.wmu
 	c.readFn = c.readCB
 	c.writeFn = c.writeCB
 	c.refs.Store(1)
@@ -147,6 +150,10 @@ func (c *conn) countOut(msgs, payload int64) {
 // connection is registered there is no Desc; the handshake goroutine
 // checks abort after publishing it.
 func (c *conn) kick() {
+	if c.blocking {
+		c.nc.SetReadDeadline(time.Now()) // wake the reader goroutine
+		return
+	}
 	if d := c.desc.Load(); d != nil {
 		d.Kick()
 	}
@@ -230,6 +237,34 @@ func (c *conn) Ready() bool {
 	paused := c.writing // echo backpressure: no reading while output is stuck
 	c.wmu.Unlock()
 	return !paused
+}
+
+// serveBlocking is Ready's counterpart for a connection without a
+// descriptor to poll: its goroutine reads (blocking) and handles input until
+// the connection ends. Writes still go through the queue and the writer
+// goroutine, so nothing else blocks on this peer; the reader waits for the
+// writer after each read, which is the echo backpressure.
+func (c *conn) serveBlocking() {
+	bp := netpoll.GetBuffer(16 << 10)
+	defer netpoll.PutBuffer(bp)
+	for {
+		n, err := c.nc.Read(*bp)
+		if c.abort.Load() {
+			break
+		}
+		if n > 0 && c.state == stOpen {
+			c.feed((*bp)[:n])
+		}
+		if err != nil || c.abort.Load() {
+			break
+		}
+		c.wmu.Lock()
+		for c.writing && !c.dead {
+			c.drained.Wait()
+		}
+		c.wmu.Unlock()
+	}
+	c.teardown()
 }
 
 // feed decodes p and handles what it holds. A protocol error or the peer's
@@ -391,7 +426,7 @@ func (c *conn) send(b []byte, msgs, payload int64) error {
 	if c.closeSent || c.dead {
 		return errClosing
 	}
-	if len(c.q) > 0 || c.writing {
+	if len(c.q) > 0 || c.writing || c.blocking {
 		c.q = append(c.q, outFrame{frame: clone(b), msgs: msgs, n: payload})
 		c.flushLocked()
 		return nil
@@ -588,6 +623,14 @@ func (c *conn) advanceLocked(n, k int) {
 // goroutine takes over) or none is due (then the due timer is armed).
 func (c *conn) flushLocked() {
 	for !c.writing && !c.dead && len(c.q) > 0 {
+		if c.blocking {
+			if c.q[0].due <= c.s.now() {
+				c.startWriterLocked() // the only way to write here
+			} else {
+				c.armDueLocked()
+			}
+			return
+		}
 		k := c.gatherLocked(c.s.now())
 		if k == 0 {
 			c.armDueLocked()
@@ -669,6 +712,7 @@ func (c *conn) writeLoop() {
 		c.wmu.Lock()
 		if c.dead {
 			c.writing = false
+			c.drained.Broadcast()
 			c.dropQueueLocked()
 			c.wmu.Unlock()
 			return
@@ -676,6 +720,7 @@ func (c *conn) writeLoop() {
 		k := c.gatherLocked(c.s.now())
 		if k == 0 {
 			c.writing = false
+			c.drained.Broadcast()
 			if len(c.q) > 0 {
 				c.armDueLocked()
 			}
@@ -699,6 +744,7 @@ func (c *conn) writeLoop() {
 		c.advanceLocked(int(n), k)
 		if err != nil {
 			c.writing = false
+			c.drained.Broadcast()
 			if !c.dead {
 				c.failLocked(err)
 			} else {

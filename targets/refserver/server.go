@@ -391,18 +391,14 @@ func (s *Server) upgrade(nc net.Conn, br *bufio.Reader, head []byte, ep endpoint
 			return false
 		}
 	}
-	sc, ok := nc.(syscall.Conn)
-	if !ok {
-		writeHTTP(nc, http.StatusInternalServerError, "connection without a descriptor\n")
-		return false
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		writeHTTP(nc, http.StatusInternalServerError, "connection without a descriptor\n")
-		return false
-	}
 	c := newConn(s, nc, ep)
-	c.rc = rc
+	// A TCP connection is served by the reactor; one without a descriptor
+	// to poll (TLS from a tls.Listener, say, whose bytes only tls.Conn can
+	// read) keeps a reader goroutine.
+	if sc, ok := nc.(*net.TCPConn); ok {
+		c.rc, _ = sc.SyscallConn()
+	}
+	c.blocking = c.rc == nil
 	if ep == epBroadcast {
 		c.roomName = q.Get("room")
 		if c.roomName == "" {
@@ -432,7 +428,7 @@ func (s *Server) upgrade(nc net.Conn, br *bufio.Reader, head []byte, ep endpoint
 			return nil, nil
 		},
 	}
-	_, err = u.Upgrade(struct {
+	_, err := u.Upgrade(struct {
 		io.Reader
 		io.Writer
 	}{bytes.NewReader(head), nc})
@@ -461,7 +457,20 @@ func (s *Server) upgrade(nc net.Conn, br *bufio.Reader, head []byte, ep endpoint
 	}
 	s.mu.Unlock()
 
-	d, err := s.poller.Register(rc, c)
+	if c.blocking {
+		if ep == epPush {
+			c.startPush(push)
+		}
+		if s.cfg.PingInterval > 0 {
+			c.startHeartbeat()
+		}
+		if closing {
+			c.sendClose(ws.StatusGoingAway, "server shutting down")
+		}
+		c.serveBlocking()
+		return true
+	}
+	d, err := s.poller.Register(c.rc, c)
 	if err != nil {
 		s.logf("refserver: %s: %v", nc.RemoteAddr(), err)
 		c.teardown()

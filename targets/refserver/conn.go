@@ -245,7 +245,9 @@ func (c *conn) Ready() bool {
 // goroutine, so nothing else blocks on this peer; the reader waits for the
 // writer after each read, which is the echo backpressure.
 func (c *conn) serveBlocking() {
-	bp := netpoll.GetBuffer(16 << 10)
+	// Held while the goroutine waits, so small: a bigger message is
+	// assembled in the decoder's pooled buffer.
+	bp := netpoll.GetBuffer(4096)
 	defer netpoll.PutBuffer(bp)
 	for {
 		n, err := c.nc.Read(*bp)

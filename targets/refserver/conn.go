@@ -83,22 +83,23 @@ type conn struct {
 	// Writer state, guarded by wmu. q holds frames in wire order;
 	// q[:inflight] are being written by the writer goroutine; otherwise
 	// only q[0] may be partly written.
-	wmu        sync.Mutex
-	q          []outFrame
-	inflight   int
-	writing    bool      // the writer goroutine runs
-	drained    sync.Cond // on wmu: writing became false (the blocking reader waits for it)
-	closeSent  bool
-	shutWrite  bool // half-close once the close frame is out
-	shutDone   bool
-	dead       bool // no more writes: torn down or a write failed
-	overflow   bool
-	dueTimer   *time.Timer // ProcessDelay: the next queued frame is due
-	closeTimer *time.Timer // CloseTimeout after our close frame
-	writeFn    func(uintptr) bool
-	wiov       [][]byte
-	wn         int
-	werr       error
+	wmu          sync.Mutex
+	q            []outFrame
+	inflight     int
+	writing      bool      // the writer goroutine runs
+	flushBounded bool      // end set the write deadline for the writer's last flush
+	drained      sync.Cond // on wmu: writing became false (the blocking reader waits for it)
+	closeSent    bool
+	shutWrite    bool // half-close once the close frame is out
+	shutDone     bool
+	dead         bool // no more writes: torn down or a write failed
+	overflow     bool
+	dueTimer     *time.Timer // ProcessDelay: the next queued frame is due
+	closeTimer   *time.Timer // CloseTimeout after our close frame
+	writeFn      func(uintptr) bool
+	wiov         [][]byte
+	wn           int
+	werr         error
 
 	// Heartbeat state, guarded by hbMu.
 	hbMu       sync.Mutex
@@ -198,7 +199,7 @@ func (c *conn) Ready() bool {
 		return false
 	}
 	if c.abort.Load() {
-		c.teardown()
+		c.end()
 		return false
 	}
 	bp := netpoll.GetBuffer(readChunk)
@@ -218,7 +219,8 @@ func (c *conn) Ready() bool {
 		}
 		if n == 0 || err != nil {
 			// End of stream or a failed read: done, whatever state.
-			c.teardown()
+			c.abort.Store(true)
+			c.end()
 			return false
 		}
 		if c.state == stLinger {
@@ -230,13 +232,30 @@ func (c *conn) Ready() bool {
 		}
 	}
 	if c.abort.Load() {
-		c.teardown()
+		c.end()
 		return false
 	}
 	c.wmu.Lock()
 	paused := c.writing // echo backpressure: no reading while output is stuck
 	c.wmu.Unlock()
 	return !paused
+}
+
+// end tears the connection down once its writer goroutine, if one runs,
+// has written what it holds (a close frame, typically), for at most
+// CloseTimeout: the writer kicks Ready again when it is done. Called by
+// Ready with abort set.
+func (c *conn) end() {
+	c.wmu.Lock()
+	pending := c.writing && !c.dead
+	if pending && !c.flushBounded {
+		c.flushBounded = true
+		c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.CloseTimeout))
+	}
+	c.wmu.Unlock()
+	if !pending {
+		c.teardown()
+	}
 }
 
 // serveBlocking is Ready's counterpart for a connection without a
@@ -260,13 +279,26 @@ func (c *conn) serveBlocking() {
 		if err != nil || c.abort.Load() {
 			break
 		}
-		c.wmu.Lock()
-		for c.writing && !c.dead {
-			c.drained.Wait()
-		}
-		c.wmu.Unlock()
+		c.waitWriter()
 	}
+	// Let the writer finish what it holds (a close frame, typically),
+	// for at most CloseTimeout.
+	c.wmu.Lock()
+	if c.writing && !c.dead {
+		c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.CloseTimeout))
+	}
+	c.wmu.Unlock()
+	c.waitWriter()
 	c.teardown()
+}
+
+// waitWriter waits until no writer goroutine runs.
+func (c *conn) waitWriter() {
+	c.wmu.Lock()
+	for c.writing && !c.dead {
+		c.drained.Wait()
+	}
+	c.wmu.Unlock()
 }
 
 // feed decodes p and handles what it holds. A protocol error or the peer's
@@ -717,6 +749,7 @@ func (c *conn) writeLoop() {
 			c.drained.Broadcast()
 			c.dropQueueLocked()
 			c.wmu.Unlock()
+			c.writerDone()
 			return
 		}
 		k := c.gatherLocked(c.s.now())
@@ -728,9 +761,7 @@ func (c *conn) writeLoop() {
 			}
 			c.maybeShutLocked()
 			c.wmu.Unlock()
-			if d := c.desc.Load(); d != nil {
-				d.Resume() // reading was paused while we wrote
-			}
+			c.writerDone()
 			return
 		}
 		iov = append(iov[:0], c.wiov...)
@@ -753,10 +784,28 @@ func (c *conn) writeLoop() {
 				c.dropQueueLocked()
 			}
 			c.wmu.Unlock()
+			c.writerDone()
 			return
 		}
 		c.wmu.Unlock()
 	}
+}
+
+// writerDone follows the writer goroutine's end: reading was paused while
+// it wrote, or a teardown waits for it.
+func (c *conn) writerDone() {
+	if c.blocking {
+		return // the reader waits on drained
+	}
+	d := c.desc.Load()
+	if d == nil {
+		return
+	}
+	if c.abort.Load() {
+		d.Kick()
+		return
+	}
+	d.Resume()
 }
 
 // ---- heartbeat ----

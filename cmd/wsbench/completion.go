@@ -101,7 +101,11 @@ func argValue(k argKind) flagValue {
 func completionFlags(c *command) []*pflag.Flag {
 	fs := c.flags()
 	var out []*pflag.Flag
-	fs.VisitAll(func(f *pflag.Flag) { out = append(out, f) })
+	fs.VisitAll(func(f *pflag.Flag) {
+		if !f.Hidden {
+			out = append(out, f)
+		}
+	})
 	help := newFlagSet("help")
 	help.BoolP("help", "h", false, "show the command's help")
 	return append(out, help.Lookup("help"))

@@ -2,6 +2,7 @@ package refserver
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"testing"
@@ -109,4 +110,45 @@ func BenchmarkEchoParallel(b *testing.B) {
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
 		})
 	}
+}
+
+// BenchmarkHandshake measures accepting, upgrading and registering one
+// connection (dial, 101, close), the cost a connection storm pays per
+// connection.
+func BenchmarkHandshake(b *testing.B) {
+	_, addr := startServer(b, Config{PingInterval: 20 * time.Second})
+	for b.Loop() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		nc, _, _, err := ws.Dial(ctx, "ws://"+addr+"/echo")
+		cancel()
+		if err != nil {
+			b.Fatal(err)
+		}
+		nc.Close()
+	}
+}
+
+// BenchmarkBroadcast measures one message fanned out to 100 members of a
+// room, until every member has read it.
+func BenchmarkBroadcast(b *testing.B) {
+	const members = 100
+	_, addr := startServer(b, Config{})
+	cs := make([]*benchClient, members)
+	for i := range cs {
+		c := dial(b, addr, "/broadcast?room=bench")
+		c.nc.SetDeadline(time.Time{})
+		cs[i] = &benchClient{c: c, br: bufio.NewReaderSize(c, 64<<10), buf: make([]byte, 64)}
+	}
+	frame := ws.MustCompileFrame(ws.MaskFrame(ws.NewBinaryFrame(make([]byte, 64))))
+	for b.Loop() {
+		if _, err := cs[0].c.nc.Write(frame); err != nil {
+			b.Fatal(err)
+		}
+		for _, c := range cs {
+			if err := c.recv(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.N*members)/b.Elapsed().Seconds(), "deliveries/s")
 }

@@ -7,6 +7,8 @@ import (
 	"math"
 	"net/url"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -84,46 +86,106 @@ func appendPush(dst []byte, seq, ts int64, size int, pad []byte) ([]byte, int) {
 	return dst, n
 }
 
-// pushLoop sends push messages on an absolute schedule from the moment the
-// upgrade completed: message i is due at start + i/rate. Messages that are
-// due together (after a late wake-up, or at high rates) go out in one
-// Write, each stamped with the wall clock as it is written into the batch.
-func (c *conn) pushLoop(p pushParams) {
-	s := c.s
-	start := s.now()
-	pad := bytes.Repeat([]byte{'x'}, p.size)
-	period := 1e9 / p.rate
-	dueAt := func(i int64) int64 { return start + int64(float64(i)*period) }
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	defer timer.Stop()
-	var buf []byte
-	for i := int64(0); p.count == 0 || i < p.count; {
-		now := s.now()
-		if due := dueAt(i); due > now {
-			timer.Reset(time.Duration(due - now))
-			select {
-			case <-timer.C:
-				continue
-			case <-c.done:
-				return
-			}
-		}
-		buf = buf[:0]
-		var msgs, payload int64
-		for (p.count == 0 || i < p.count) && dueAt(i) <= now && len(buf) < pushBatchBytes {
-			var n int
-			buf, n = appendPush(buf, i, time.Now().UnixNano(), p.size, pad)
-			i++
-			msgs++
-			payload += int64(n)
-		}
-		err := c.writeFrame(buf, msgs, payload)
-		if err != nil {
-			if !errors.Is(err, errClosing) {
-				c.nc.Close()
-			}
-			return
-		}
+// pusher sends a /push connection's messages on an absolute schedule from
+// the moment the upgrade completed: message i is due at start + i/rate. It
+// has no goroutine: a Go timer runs tick when the next message is due.
+// Messages that are due together (after a late wake-up, or at high rates)
+// go out in one write, each stamped with the wall clock as it is written
+// into the batch.
+type pusher struct {
+	c      *conn
+	p      pushParams
+	start  int64
+	period float64
+
+	mu      sync.Mutex
+	i       int64 // the next message
+	buf     []byte
+	timer   *time.Timer
+	stopped bool
+}
+
+// startPush starts c's schedule.
+func (c *conn) startPush(p pushParams) {
+	ps := &pusher{c: c, p: p, start: c.s.now(), period: 1e9 / p.rate}
+	c.push = ps
+	ps.mu.Lock()
+	ps.timer = time.AfterFunc(0, ps.tick)
+	ps.mu.Unlock()
+}
+
+func (ps *pusher) dueAt(i int64) int64 { return ps.start + int64(float64(i)*ps.period) }
+
+func (ps *pusher) done() bool { return ps.p.count > 0 && ps.i >= ps.p.count }
+
+// stop ends the schedule; a tick already running finishes its write.
+func (ps *pusher) stop() {
+	ps.mu.Lock()
+	ps.stopped = true
+	ps.timer.Stop()
+	ps.mu.Unlock()
+}
+
+// tick writes the messages that are due and sets the timer for the next.
+func (ps *pusher) tick() {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if ps.stopped || ps.done() {
+		return
 	}
+	c := ps.c
+	now := c.s.now()
+	if due := ps.dueAt(ps.i); due > now {
+		ps.timer.Reset(time.Duration(due - now))
+		return
+	}
+	c.wmu.Lock()
+	behind := c.writing || len(c.q) > 0
+	c.wmu.Unlock()
+	if behind {
+		// The peer does not take what was sent: build nothing more until
+		// it does (the schedule then catches up in batches).
+		ps.timer.Reset(max(time.Duration(ps.period), time.Millisecond))
+		return
+	}
+	buf := ps.buf[:0]
+	var msgs, payload int64
+	pad := padding(ps.p.size)
+	for !ps.done() && ps.dueAt(ps.i) <= now && len(buf) < pushBatchBytes {
+		var n int
+		buf, n = appendPush(buf, ps.i, time.Now().UnixNano(), ps.p.size, pad)
+		ps.i++
+		msgs++
+		payload += int64(n)
+	}
+	ps.buf = buf
+	if c.send(buf, msgs, payload) != nil {
+		ps.stopped = true // closing, or the connection failed and is aborted
+		return
+	}
+	if ps.done() {
+		return
+	}
+	ps.timer.Reset(time.Duration(max(ps.dueAt(ps.i)-c.s.now(), 0)))
+}
+
+// pad holds 'x' bytes shared by every /push connection's padding.
+var pad struct {
+	mu sync.Mutex
+	b  atomic.Pointer[[]byte]
+}
+
+// padding returns n 'x' bytes, which must not be modified.
+func padding(n int) []byte {
+	if b := pad.b.Load(); b != nil && len(*b) >= n {
+		return (*b)[:n]
+	}
+	pad.mu.Lock()
+	defer pad.mu.Unlock()
+	if b := pad.b.Load(); b != nil && len(*b) >= n {
+		return (*b)[:n]
+	}
+	b := bytes.Repeat([]byte{'x'}, max(n, 4096))
+	pad.b.Store(&b)
+	return b[:n]
 }

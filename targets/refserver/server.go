@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/gobwas/ws"
+
+	"github.com/wsbench/wsbench/internal/netpoll"
 )
 
 // readBufferSize is the per-connection bufio.Reader size. It also bounds the
@@ -34,6 +36,11 @@ const (
 	epEcho endpoint = iota + 1
 	epBroadcast
 	epPush
+)
+
+var errGroupUnavailable = ws.RejectConnectionError(
+	ws.RejectionStatus(http.StatusServiceUnavailable),
+	ws.RejectionReason("server group unavailable"),
 )
 
 var errTooManyConns = ws.RejectConnectionError(
@@ -57,12 +64,16 @@ type Server struct {
 	closed    Stats              // counters of connections already torn down
 	workerOn  bool
 
-	handlers sync.WaitGroup // connection goroutines and Start's Serve
-	closers  sync.WaitGroup // Shutdown's close senders
+	handlers sync.WaitGroup // accepted connections until torn down, and Start's Serve
 	worker   sync.WaitGroup // the ServiceTime worker
+
+	// The reactor, created by the first Serve and stopped after Shutdown.
+	poller *netpoll.Poller
+	wheel  *netpoll.Wheel // heartbeats; nil without PingInterval
 
 	roomsMu sync.Mutex
 	rooms   map[string]*room
+	peers   peers // the rest of a group; nil on a standalone server
 
 	deliveries atomic.Int64 // broadcast deliveries, for DropEvery
 	dropped    atomic.Int64
@@ -152,6 +163,18 @@ func (s *Server) Serve(ln net.Listener) error {
 	if s.addr == "" {
 		s.addr = ln.Addr().String()
 	}
+	if s.poller == nil {
+		p, err := netpoll.New(netpoll.Config{})
+		if err != nil {
+			s.mu.Unlock()
+			ln.Close()
+			return fmt.Errorf("refserver: %w", err)
+		}
+		s.poller = p
+		if iv := s.cfg.PingInterval; iv > 0 {
+			s.wheel = netpoll.NewWheel(wheelTick(iv, s.cfg.PingTimeout))
+		}
+	}
 	if s.jobs != nil && !s.workerOn {
 		s.workerOn = true
 		s.worker.Go(s.serviceLoop)
@@ -206,11 +229,11 @@ func (s *Server) isClosing() bool {
 // Shutdown stops accepting, sends close 1001 to every WebSocket connection
 // and waits until every connection has ended (peers get
 // Config.CloseTimeout to answer). If ctx ends first, the remaining
-// connections are closed at once and ctx's error is returned once their
-// goroutines have ended. Shutdown is idempotent; later calls wait like the
-// first.
+// connections are closed at once and ctx's error is returned once they
+// are torn down. Shutdown is idempotent; later calls wait like the first.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
+	var open []*conn
 	if !s.closing {
 		s.closing = true
 		close(s.quit)
@@ -225,16 +248,25 @@ func (s *Server) Shutdown(ctx context.Context) error {
 				nc.SetReadDeadline(time.Now())
 				continue
 			}
-			s.closers.Go(func() { c.sendClose(ws.StatusGoingAway, "server shutting down") })
+			open = append(open, c)
 		}
 		go func() {
 			s.handlers.Wait()
-			s.closers.Wait()
 			s.worker.Wait()
+			// Every connection is torn down: nothing uses the reactor.
+			if s.poller != nil {
+				s.poller.Close()
+			}
+			if s.wheel != nil {
+				s.wheel.Stop()
+			}
 			close(s.allDone)
 		}()
 	}
 	s.mu.Unlock()
+	for _, c := range open {
+		c.sendClose(ws.StatusGoingAway, "server shutting down")
+	}
 
 	select {
 	case <-s.allDone:
@@ -242,8 +274,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 	s.mu.Lock()
-	for nc := range s.conns {
-		nc.Close()
+	for nc, c := range s.conns {
+		if c != nil && c.ready {
+			c.abortNow()
+		} else {
+			nc.Close()
+		}
 	}
 	s.mu.Unlock()
 	<-s.allDone
@@ -269,14 +305,21 @@ func (s *Server) Stats() Stats {
 
 // handle serves one accepted connection: it reads the HTTP request head,
 // answers plain HTTP paths itself and hands WebSocket paths to upgrade.
+// An upgraded connection lives on in the reactor and is accounted for by
+// its teardown; everything else ends here.
 func (s *Server) handle(nc net.Conn) {
-	defer s.handlers.Done()
-	defer func() {
+	if !s.serveHTTP(nc) {
 		nc.Close()
 		s.mu.Lock()
 		delete(s.conns, nc)
 		s.mu.Unlock()
-	}()
+		s.handlers.Done()
+	}
+}
+
+// serveHTTP reads the request and answers it; it returns true when the
+// connection was upgraded and handed to the reactor.
+func (s *Server) serveHTTP(nc net.Conn) bool {
 
 	nc.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
 	br := bufio.NewReaderSize(nc, readBufferSize)
@@ -285,32 +328,42 @@ func (s *Server) handle(nc net.Conn) {
 		if errors.Is(err, errHeadTooLarge) {
 			writeHTTP(nc, http.StatusRequestHeaderFieldsTooLarge, "request header too large\n")
 		}
-		return
+		return false
 	}
 	method, target, ok := parseRequestLine(head)
 	if !ok {
 		writeHTTP(nc, http.StatusBadRequest, "malformed request line\n")
-		return
+		return false
 	}
 	u, err := url.ParseRequestURI(target)
 	if err != nil {
 		writeHTTP(nc, http.StatusBadRequest, "malformed request target\n")
-		return
+		return false
 	}
 	var ep endpoint
 	switch u.Path {
 	case "/healthz", "/stats":
 		if method != http.MethodGet {
 			writeHTTP(nc, http.StatusMethodNotAllowed, "GET only\n")
-			return
+			return false
 		}
 		if u.Path == "/healthz" {
 			writeHTTP(nc, http.StatusOK, "ok")
-			return
+			return false
 		}
-		body, _ := json.Marshal(s.Stats())
+		var body []byte
+		if s.peers != nil {
+			st, err := s.peers.stats()
+			if err != nil {
+				writeHTTP(nc, http.StatusServiceUnavailable, err.Error()+"\n")
+				return false
+			}
+			body, _ = json.Marshal(st)
+		} else {
+			body, _ = json.Marshal(s.Stats())
+		}
 		writeHTTPType(nc, http.StatusOK, "application/json", string(body))
-		return
+		return false
 	case "/echo":
 		ep = epEcho
 	case "/broadcast":
@@ -319,26 +372,34 @@ func (s *Server) handle(nc net.Conn) {
 		ep = epPush
 	default:
 		writeHTTP(nc, http.StatusNotFound, "not found\n")
-		return
+		return false
 	}
-	s.upgrade(nc, br, head, ep, u.Query())
+	return s.upgrade(nc, br, head, ep, u.Query())
 }
 
-// upgrade completes the WebSocket handshake for ep and serves the
-// connection until it ends. head is the request head already read from br;
-// bytes after it stay in br, so frames a client sends right behind its
-// request are not lost.
-func (s *Server) upgrade(nc net.Conn, br *bufio.Reader, head []byte, ep endpoint, q url.Values) {
+// upgrade completes the WebSocket handshake for ep and hands the
+// connection to the reactor; it returns false if the handshake failed.
+// head is the request head already read from br; bytes after it in br
+// (frames a client sent right behind its request) are decoded before the
+// connection is armed, so none is lost.
+func (s *Server) upgrade(nc net.Conn, br *bufio.Reader, head []byte, ep endpoint, q url.Values) bool {
 	var push pushParams
 	if ep == epPush {
 		var err error
 		push, err = parsePush(q, s.cfg.MaxMessageSize)
 		if err != nil {
 			writeHTTP(nc, http.StatusBadRequest, err.Error()+"\n")
-			return
+			return false
 		}
 	}
-	c := newConn(s, nc, br, ep)
+	c := newConn(s, nc, ep)
+	// A TCP connection is served by the reactor; one without a descriptor
+	// to poll (TLS from a tls.Listener, say, whose bytes only tls.Conn can
+	// read) keeps a reader goroutine.
+	if sc, ok := nc.(*net.TCPConn); ok {
+		c.rc, _ = sc.SyscallConn()
+	}
+	c.blocking = c.rc == nil
 	if ep == epBroadcast {
 		c.roomName = q.Get("room")
 		if c.roomName == "" {
@@ -360,7 +421,10 @@ func (s *Server) upgrade(nc net.Conn, br *bufio.Reader, head []byte, ep endpoint
 			if ep == epBroadcast {
 				// Join before the 101 too, so a member receives every
 				// message sent after its handshake completed.
-				s.join(c)
+				if err := s.join(c); err != nil {
+					s.logf("refserver: join %q: %v", c.roomName, err)
+					return nil, errGroupUnavailable
+				}
 			}
 			return nil, nil
 		},
@@ -377,9 +441,15 @@ func (s *Server) upgrade(nc net.Conn, br *bufio.Reader, head []byte, ep endpoint
 			s.unadmit(c)
 		}
 		s.logf("refserver: %s: handshake: %v", nc.RemoteAddr(), err)
-		return
+		return false
 	}
 
+	// From here on the connection is the reactor's: c's teardown closes it
+	// and ends its part of s.handlers.
+	if n := br.Buffered(); n > 0 {
+		early, _ := br.Peek(n)
+		c.feed(early)
+	}
 	s.mu.Lock()
 	c.ready = true
 	closing := s.closing
@@ -388,11 +458,49 @@ func (s *Server) upgrade(nc net.Conn, br *bufio.Reader, head []byte, ep endpoint
 	}
 	s.mu.Unlock()
 
-	c.start(push)
+	if c.blocking {
+		if ep == epPush {
+			c.startPush(push)
+		}
+		if s.cfg.PingInterval > 0 {
+			c.startHeartbeat()
+		}
+		if closing {
+			c.sendClose(ws.StatusGoingAway, "server shutting down")
+		}
+		c.serveBlocking()
+		return true
+	}
+	d, err := s.poller.Register(c.rc, c)
+	if err != nil {
+		s.logf("refserver: %s: %v", nc.RemoteAddr(), err)
+		c.teardown()
+		return true
+	}
+	c.desc.Store(d)
+	if ep == epPush {
+		c.startPush(push)
+	}
+	if s.cfg.PingInterval > 0 {
+		c.startHeartbeat()
+	}
 	if closing {
 		c.sendClose(ws.StatusGoingAway, "server shutting down")
 	}
-	c.serve()
+	if err := d.Resume(); err != nil {
+		c.abortNow()
+	}
+	if c.abort.Load() {
+		d.Kick() // an abort that came before the Desc was published
+	}
+	return true
+}
+
+// wheelTick is the heartbeat wheel's resolution: a tenth of the shorter of
+// the ping interval and timeout, between 1 ms and 100 ms, so pings and
+// timeouts are late by at most that.
+func wheelTick(interval, timeout time.Duration) time.Duration {
+	return min(max(min(interval, timeout)/10, time.Millisecond), 100*time.Millisecond)
 }
 
 // closeOnReject is the Upgrader.Header of one handshake. gobwas/ws writes
@@ -433,14 +541,15 @@ func (s *Server) unadmit(c *conn) {
 }
 
 // unregister moves c's counters into the totals and forgets c, in one step
-// so Stats never counts c twice or not at all. c's goroutines must have
-// ended.
+// so Stats never counts c twice or not at all. Nothing may write to c
+// afterwards (c is torn down and its writer goroutine, if any, ended).
 func (s *Server) unregister(c *conn) {
 	s.mu.Lock()
 	c.addStats(&s.closed)
 	delete(s.conns, c.nc)
 	s.open--
 	s.mu.Unlock()
+	s.handlers.Done()
 }
 
 var errHeadTooLarge = errors.New("request head too large")

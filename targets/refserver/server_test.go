@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -566,9 +567,8 @@ func TestHeartbeat(t *testing.T) {
 		interval = 50 * time.Millisecond
 		timeout  = 100 * time.Millisecond
 	)
-	_, addr := startServer(t, Config{PingInterval: interval, PingTimeout: timeout})
-
 	t.Run("silent client gets 1011", func(t *testing.T) {
+		_, addr := startServer(t, Config{PingInterval: interval, PingTimeout: timeout})
 		start := time.Now()
 		c := dial(t, addr, "/echo")
 		pings := 0
@@ -600,17 +600,58 @@ func TestHeartbeat(t *testing.T) {
 	})
 
 	t.Run("answering client stays", func(t *testing.T) {
+		// Its own server with a longer timeout: the client answers at
+		// once from a reader goroutine, so only a scheduling stall of
+		// half a second on a loaded machine could fail it, and it stays
+		// for many timeouts' worth of pings, so a server that ignored
+		// pongs would have closed it.
+		const (
+			timeout = 500 * time.Millisecond
+			pings   = 3 * int(timeout/interval)
+		)
+		_, addr := startServer(t, Config{PingInterval: interval, PingTimeout: timeout})
 		c := dial(t, addr, "/echo")
-		for i := range 12 { // 600ms, several timeouts long
-			time.Sleep(interval)
-			c.send(t, ws.OpText, []byte("alive"))
-			_, _, err := c.recv() // answers the pings it reads first
-			if err != nil {
+		c.nc.SetDeadline(time.Time{})
+		var answered atomic.Int32
+		done := make(chan error, 1)
+		go func() {
+			for {
+				f, err := readFrameFrom(c)
+				if err != nil {
+					done <- err
+					return
+				}
+				switch f.Header.OpCode {
+				case ws.OpPing:
+					pong := ws.MaskFrame(ws.NewPongFrame(f.Payload))
+					if err := ws.WriteFrame(c, pong); err != nil {
+						done <- err
+						return
+					}
+					answered.Add(1)
+				case ws.OpClose:
+					code, _ := ws.ParseCloseFrameData(f.Payload)
+					done <- fmt.Errorf("closed with %d after %d pings", code, answered.Load())
+					return
+				}
+			}
+		}()
+		deadline := time.Now().Add(30 * time.Second)
+		for int(answered.Load()) < pings && time.Now().Before(deadline) {
+			select {
+			case err := <-done:
 				t.Fatalf(
-					"after %d rounds: %v",
-					i, err)
+					"answering client: %v",
+					err)
+			case <-time.After(10 * time.Millisecond):
 			}
 		}
+		if n := int(answered.Load()); n < pings {
+			t.Fatalf(
+				"answered %d pings in 30s, want %d",
+				n, pings)
+		}
+		c.nc.Close()
 	})
 }
 

@@ -47,9 +47,10 @@ func (s *Server) serviceLoop() {
 			return
 		}
 		if j.room != nil {
-			j.room.fanout(j.frame, j.n, finish+delay)
+			s.broadcast(j.room, j.frame, j.n, finish+delay)
 		} else {
-			j.conn.enqueue(outFrame{frame: j.frame, n: j.n, due: finish + delay})
+			j.conn.enqueue(outFrame{frame: j.frame, msgs: 1, n: j.n, due: finish + delay})
+			j.conn.flush()
 		}
 	}
 }

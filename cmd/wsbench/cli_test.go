@@ -132,8 +132,8 @@ func TestCompletion(t *testing.T) {
 				t.Errorf("%s script lacks the command %s", shell, name)
 			}
 			commands[name].flags().VisitAll(func(f *pflag.Flag) {
-				if !strings.Contains(script, "--"+f.Name) {
-					t.Errorf("%s script lacks %s --%s", shell, name, f.Name)
+				if shown := strings.Contains(script, "--"+f.Name); shown == f.Hidden {
+					t.Errorf("%s script: %s --%s shown %v, hidden %v", shell, name, f.Name, shown, f.Hidden)
 				}
 			})
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/wsbench/wsbench/gate"
 	"github.com/wsbench/wsbench/report"
 	"github.com/wsbench/wsbench/scenario"
+	"github.com/wsbench/wsbench/threshold"
 )
 
 // RunFunc runs one step's scenario and returns its report. engine.Run
@@ -72,9 +73,9 @@ func Search(ctx context.Context, sc *scenario.Scenario, cfg Config, run RunFunc)
 		return nil, nil, err
 	}
 	base.Complete()
-	known := gate.Known(base.MetricNames())
+	known := threshold.Known(base.MetricNames())
 	for _, t := range slo {
-		if err := gate.Validate(t, known); err != nil {
+		if err := threshold.Validate(t, known); err != nil {
 			errs = append(errs, fmt.Errorf("SLO %q: %w", t.Expr, err))
 		}
 	}
@@ -451,7 +452,7 @@ func LatencyMetric(sc *scenario.Scenario, slo []string) string {
 
 func latencyMetric(sc *scenario.Scenario, slo []gate.Threshold) string {
 	for _, t := range slo {
-		if gate.IsLatency(t.Metric) && t.Metric != "schedule_lag" {
+		if threshold.IsLatency(t.Metric) && t.Metric != "schedule_lag" {
 			return t.Metric
 		}
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/wsbench/wsbench/metrics"
 	"github.com/wsbench/wsbench/report"
+	"github.com/wsbench/wsbench/threshold"
 )
 
 // view is what thresholds are judged on: a finished report, or the
@@ -101,7 +102,7 @@ func Evaluate(ts []Threshold, r *report.Report) []report.ThresholdResult {
 	v := reportView(r)
 	out := make([]report.ThresholdResult, 0, len(ts))
 	for _, t := range ts {
-		out = append(out, t.evaluate(v))
+		out = append(out, evaluate(t, v))
 	}
 	return out
 }
@@ -118,17 +119,17 @@ func AllPassed(rs []report.ThresholdResult) bool {
 
 // Evaluate judges t against the finished run r: the whole run, or every
 // window of it when t has a Window.
-func (t Threshold) Evaluate(r *report.Report) report.ThresholdResult {
-	return t.evaluate(reportView(r))
+func EvaluateOne(t Threshold, r *report.Report) report.ThresholdResult {
+	return evaluate(t, reportView(r))
 }
 
-func (t Threshold) evaluate(v *view) report.ThresholdResult {
+func evaluate(t Threshold, v *view) report.ThresholdResult {
 	if t.Window > 0 {
-		return t.evalWindows(v)
+		return evalWindows(t, v)
 	}
-	res := t.result()
-	res.Actual, res.Detail = t.measure(v)
-	res.Passed = t.holds(res.Actual)
+	res := resultOf(t)
+	res.Actual, res.Detail = measure(t, v)
+	res.Passed = holds(t, res.Actual)
 	return res
 }
 
@@ -144,8 +145,8 @@ func (t Threshold) evaluate(v *view) report.ThresholdResult {
 //
 // A windowed threshold is checked on its latest complete window only, so
 // call Check after every interval (or use Live, which does).
-func (t Threshold) Check(total *metrics.Set, tl *metrics.Timeline, elapsed time.Duration) (result report.ThresholdResult, certain bool) {
-	res := t.result()
+func Check(t Threshold, total *metrics.Set, tl *metrics.Timeline, elapsed time.Duration) (result report.ThresholdResult, certain bool) {
+	res := resultOf(t)
 	if elapsed < t.Delay {
 		res.Actual, res.Passed = math.NaN(), true
 		res.Detail = fmt.Sprintf("not checked before %s", t.Delay)
@@ -153,14 +154,14 @@ func (t Threshold) Check(total *metrics.Set, tl *metrics.Timeline, elapsed time.
 	}
 	v := liveView(total, tl, elapsed)
 	if t.Window > 0 {
-		return t.checkLatestWindow(tl)
+		return checkLatestWindow(t, tl)
 	}
-	res.Actual, res.Detail = t.measure(v)
-	res.Passed = t.holds(res.Actual)
-	return res, !res.Passed && !math.IsNaN(res.Actual) && t.cannotRecover(res.Actual)
+	res.Actual, res.Detail = measure(t, v)
+	res.Passed = holds(t, res.Actual)
+	return res, !res.Passed && !math.IsNaN(res.Actual) && cannotRecover(t, res.Actual)
 }
 
-func (t Threshold) result() report.ThresholdResult {
+func resultOf(t Threshold) report.ThresholdResult {
 	expr := t.Expr
 	if expr == "" {
 		expr = t.String()
@@ -173,7 +174,7 @@ func (t Threshold) result() report.ThresholdResult {
 }
 
 // holds reports whether v satisfies the threshold. NaN never does.
-func (t Threshold) holds(v float64) bool {
+func holds(t Threshold, v float64) bool {
 	if math.IsNaN(v) {
 		return false
 	}
@@ -196,8 +197,8 @@ func (t Threshold) holds(v float64) bool {
 
 // cannotRecover reports whether a failing value can never pass again as
 // the run goes on: counts and maxima only grow, minima only shrink.
-func (t Threshold) cannotRecover(v float64) bool {
-	lat := kindOf(t.Metric) == kindLatency
+func cannotRecover(t Threshold, v float64) bool {
+	lat := threshold.KindOf(t.Metric) == threshold.KindLatency
 	switch {
 	case t.Stat == "count" || (lat && t.Stat == "max"):
 		return t.Op == "<" || t.Op == "<=" || (t.Op == "==" && v > t.Limit)
@@ -211,17 +212,17 @@ const noSamples = "no samples"
 
 // measure computes the threshold's statistic over the whole run. A NaN
 // value comes with a detail saying why there is none.
-func (t Threshold) measure(v *view) (float64, string) {
+func measure(t Threshold, v *view) (float64, string) {
 	c := v.counters
-	switch kindOf(t.Metric) {
-	case kindLatency:
-		return t.latency(v)
-	case kindCounter:
+	switch threshold.KindOf(t.Metric) {
+	case threshold.KindLatency:
+		return latency(t, v)
+	case threshold.KindCounter:
 		k, _ := metrics.LookupCounter(t.Metric)
-		return t.countOrRate(k.Get(c), v.durationS)
-	case kindDropped:
-		return t.countOrRate(c.SendsDropped+c.SessionsDropped, v.durationS)
-	case kindErrors:
+		return countOrRate(t, k.Get(c), v.durationS)
+	case threshold.KindDropped:
+		return countOrRate(t, c.SendsDropped+c.SessionsDropped, v.durationS)
+	case threshold.KindErrors:
 		if t.Select != "" {
 			return float64(stepErrors(c.ErrorsByStep, t.Select)), ""
 		}
@@ -233,16 +234,16 @@ func (t Threshold) measure(v *view) (float64, string) {
 			return math.NaN(), "no samples: nothing was attempted (no connects, no messages)"
 		}
 		return float64(c.Errors()) / float64(ops), ""
-	case kindReach, kindLoss:
+	case threshold.KindReach, threshold.KindLoss:
 		if v.summary == nil {
 			return math.NaN(), "no samples: broadcast reach is computed at the end of the run"
 		}
-		return t.broadcast(v.broadcast)
+		return broadcast(t, v.broadcast)
 	}
 	return math.NaN(), "unknown metric"
 }
 
-func (t Threshold) countOrRate(n int64, durationS float64) (float64, string) {
+func countOrRate(t Threshold, n int64, durationS float64) (float64, string) {
 	if t.Stat == "count" {
 		return float64(n), ""
 	}
@@ -265,7 +266,7 @@ func stepErrors(byStep map[string]int64, step string) int64 {
 	return n
 }
 
-func (t Threshold) broadcast(bs []report.BroadcastResult) (float64, string) {
+func broadcast(t Threshold, bs []report.BroadcastResult) (float64, string) {
 	var delivered, lost, expected int64
 	worst := math.NaN()
 	matched := false
@@ -283,9 +284,9 @@ func (t Threshold) broadcast(bs []report.BroadcastResult) (float64, string) {
 		reach := float64(b.Delivered) / float64(b.Expected)
 		loss := float64(b.Lost) / float64(b.Expected)
 		switch {
-		case t.Metric == metricReach && (math.IsNaN(worst) || reach < worst):
+		case t.Metric == threshold.MetricReach && (math.IsNaN(worst) || reach < worst):
 			worst = reach
-		case t.Metric == metricLoss && (math.IsNaN(worst) || loss > worst):
+		case t.Metric == threshold.MetricLoss && (math.IsNaN(worst) || loss > worst):
 			worst = loss
 		}
 	}
@@ -294,7 +295,7 @@ func (t Threshold) broadcast(bs []report.BroadcastResult) (float64, string) {
 		return math.NaN(), fmt.Sprintf("no samples: no broadcast results for room %q", t.Select)
 	case expected == 0:
 		return math.NaN(), "no samples: no broadcast deliveries were expected"
-	case t.Stat == "mean" && t.Metric == metricReach:
+	case t.Stat == "mean" && t.Metric == threshold.MetricReach:
 		return float64(delivered) / float64(expected), ""
 	case t.Stat == "mean":
 		return float64(lost) / float64(expected), ""
@@ -302,14 +303,14 @@ func (t Threshold) broadcast(bs []report.BroadcastResult) (float64, string) {
 	return worst, ""
 }
 
-func (t Threshold) latency(v *view) (float64, string) {
+func latency(t Threshold, v *view) (float64, string) {
 	var m *report.Metric
 	if v.summary != nil {
 		m = v.summary(t.Metric)
 	}
 	if m != nil && m.HDR == "" {
 		// A summary without its histogram: take what the summary holds.
-		if val, detail, ok := t.fromSummary(m); ok {
+		if val, detail, ok := fromSummary(t, m); ok {
 			return val, detail
 		}
 	}
@@ -329,7 +330,7 @@ func (t Threshold) latency(v *view) (float64, string) {
 		}
 		return math.NaN(), noSamples
 	}
-	if _, ok := percentile(t.Stat); !ok && !isMoment(t.Stat) {
+	if _, ok := threshold.Percentile(t.Stat); !ok && !isMoment(t.Stat) {
 		return math.NaN(), fmt.Sprintf("unknown statistic %q", t.Stat)
 	}
 	return histStat(h, t.Stat), ""
@@ -346,7 +347,7 @@ func isMoment(stat string) bool {
 // fromSummary computes the statistic from a metric's summary fields, for
 // reports that do not carry the whole run's histogram; ok is false when
 // the summary does not hold it (a percentile other than the usual ones).
-func (t Threshold) fromSummary(m *report.Metric) (v float64, detail string, ok bool) {
+func fromSummary(t Threshold, m *report.Metric) (v float64, detail string, ok bool) {
 	if t.Stat == "count" {
 		return float64(m.Count), "", true
 	}
@@ -363,7 +364,7 @@ func (t Threshold) fromSummary(m *report.Metric) (v float64, detail string, ok b
 	case "stddev":
 		return m.StdUS, "", true
 	}
-	q, known := percentile(t.Stat)
+	q, known := threshold.Percentile(t.Stat)
 	if !known {
 		return math.NaN(), fmt.Sprintf("unknown statistic %q", t.Stat), true
 	}
@@ -397,7 +398,7 @@ func summaryPercentile(m *report.Metric, q float64) (int64, bool) {
 // operations for an error rate). Every counter has a per-interval value,
 // so every counter can have a window; latency windows merge the
 // intervals' histograms, so window percentiles are exact.
-func (t Threshold) windowValue(tl *metrics.Timeline, i0, i1 int) (v float64, ok bool, err error) {
+func windowValue(t Threshold, tl *metrics.Timeline, i0, i1 int) (v float64, ok bool, err error) {
 	ivs := tl.Intervals[i0 : i1+1]
 	sum := func(get func(*metrics.Counters) int64) (n int64) {
 		for _, iv := range ivs {
@@ -412,8 +413,8 @@ func (t Threshold) windowValue(tl *metrics.Timeline, i0, i1 int) (v float64, ok 
 		}
 		return float64(n) / span, span > 0, nil
 	}
-	switch kindOf(t.Metric) {
-	case kindLatency:
+	switch threshold.KindOf(t.Metric) {
+	case threshold.KindLatency:
 		h := metrics.NewHistogram()
 		for _, iv := range ivs {
 			if part := iv.Set.Histogram(t.Metric); part != nil && part.TotalCount() > 0 {
@@ -429,7 +430,7 @@ func (t Threshold) windowValue(tl *metrics.Timeline, i0, i1 int) (v float64, ok 
 			return 0, false, nil
 		}
 		return histStat(h, t.Stat), true, nil
-	case kindErrors:
+	case threshold.KindErrors:
 		errs := sum((*metrics.Counters).Errors)
 		if t.Stat == "count" {
 			return float64(errs), true, nil
@@ -439,9 +440,9 @@ func (t Threshold) windowValue(tl *metrics.Timeline, i0, i1 int) (v float64, ok 
 			return 0, false, nil
 		}
 		return float64(errs) / float64(ops), true, nil
-	case kindDropped:
+	case threshold.KindDropped:
 		return rateOrCount(sum(func(c *metrics.Counters) int64 { return c.SendsDropped + c.SessionsDropped }))
-	case kindCounter:
+	case threshold.KindCounter:
 		k, _ := metrics.LookupCounter(t.Metric)
 		return rateOrCount(sum(k.Get))
 	}
@@ -461,18 +462,18 @@ func histStat(h *metrics.Histogram, stat string) float64 {
 	case "count":
 		return float64(h.TotalCount())
 	}
-	q, _ := percentile(stat)
+	q, _ := threshold.Percentile(stat)
 	return float64(h.ValueAtPercentile(q))
 }
 
 // windowSize returns how many intervals make one window (at least one).
-func (t Threshold) windowSize(tl *metrics.Timeline) int {
+func windowSize(t Threshold, tl *metrics.Timeline) int {
 	return max(1, int(math.Round(float64(t.Window)/float64(tl.Step))))
 }
 
 // firstEligible returns the first interval that starts at or after Delay,
 // allowing a quarter interval of ticker jitter.
-func (t Threshold) firstEligible(tl *metrics.Timeline) int {
+func firstEligible(t Threshold, tl *metrics.Timeline) int {
 	for i, iv := range tl.Intervals {
 		if iv.Start >= t.Delay-tl.Step/4 {
 			return i
@@ -492,7 +493,7 @@ type windowTracker struct {
 
 func (wt *windowTracker) add(v, endS float64) {
 	wt.evaluated++
-	fails := !wt.t.holds(v)
+	fails := !holds(wt.t, v)
 	if fails {
 		wt.broken++
 	}
@@ -510,8 +511,8 @@ func (wt *windowTracker) add(v, endS float64) {
 	}
 }
 
-func (t Threshold) evalWindows(v *view) report.ThresholdResult {
-	res := t.result()
+func evalWindows(t Threshold, v *view) report.ThresholdResult {
+	res := resultOf(t)
 	res.Actual = math.NaN()
 	tl, err := v.timeline()
 	switch {
@@ -525,7 +526,7 @@ func (t Threshold) evalWindows(v *view) report.ThresholdResult {
 		res.Detail = "the report's time series has no interval"
 		return res
 	}
-	k, n, e0 := t.windowSize(tl), tl.Len(), t.firstEligible(tl)
+	k, n, e0 := windowSize(t, tl), tl.Len(), firstEligible(t, tl)
 	if e0 == n {
 		res.Detail = fmt.Sprintf("no samples: the run ended before delay %s", t.Delay)
 		return res
@@ -537,7 +538,7 @@ func (t Threshold) evalWindows(v *view) report.ThresholdResult {
 	}
 	for i1 := first; i1 < n; i1++ {
 		i0 := max(e0, i1-k+1)
-		val, ok, err := t.windowValue(tl, i0, i1)
+		val, ok, err := windowValue(t, tl, i0, i1)
 		if err != nil {
 			res.Detail = err.Error()
 			return res
@@ -565,20 +566,20 @@ func (t Threshold) evalWindows(v *view) report.ThresholdResult {
 // checkLatestWindow checks the complete window that ends at the latest
 // interval of a live run (the one before was checked when it was the
 // latest). A broken window is certain: it stays broken.
-func (t Threshold) checkLatestWindow(tl *metrics.Timeline) (report.ThresholdResult, bool) {
-	res := t.result()
+func checkLatestWindow(t Threshold, tl *metrics.Timeline) (report.ThresholdResult, bool) {
+	res := resultOf(t)
 	res.Actual, res.Passed = math.NaN(), true
 	res.Detail = "no complete window yet"
 	if tl == nil || tl.Step <= 0 || tl.Len() == 0 {
 		return res, false
 	}
-	k, n := t.windowSize(tl), tl.Len()
+	k, n := windowSize(t, tl), tl.Len()
 	i1 := n - 1
 	i0 := i1 - k + 1
 	if i0 < 0 || tl.Intervals[i0].Start < t.Delay-tl.Step/4 {
 		return res, false
 	}
-	v, ok, err := t.windowValue(tl, i0, i1)
+	v, ok, err := windowValue(t, tl, i0, i1)
 	if err != nil {
 		res.Detail = err.Error()
 		return res, false
@@ -588,7 +589,7 @@ func (t Threshold) checkLatestWindow(tl *metrics.Timeline) (report.ThresholdResu
 	}
 	end := tl.Intervals[i1].End.Seconds()
 	res.Actual, res.WorstWindow, res.Detail = v, end, ""
-	if !t.holds(v) {
+	if !holds(t, v) {
 		res.Passed = false
 		res.Detail = fmt.Sprintf("the window ending at %.0fs broke the limit", end)
 		return res, true

@@ -142,7 +142,7 @@ func TestEvaluate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.expr, func(t *testing.T) {
 			th := mustParse(t, tt.expr)
-			res := th.Evaluate(r)
+			res := EvaluateOne(th, r)
 			if !(res.Actual == tt.actual || math.IsNaN(tt.actual) && math.IsNaN(res.Actual) || math.Abs(res.Actual-tt.actual) < 1e-12) {
 				t.Errorf("actual %v, want %v (%s)", res.Actual, tt.actual, res.Detail)
 			}
@@ -161,7 +161,7 @@ func TestEvaluate(t *testing.T) {
 
 func TestEvaluateErrorRateWithNothingAttempted(t *testing.T) {
 	r := build(t, 3, func(int, *metrics.Set) {})
-	res := mustParse(t, "errors rate < 1%").Evaluate(r)
+	res := EvaluateOne(mustParse(t, "errors rate < 1%"), r)
 	if res.Passed || !math.IsNaN(res.Actual) || !strings.Contains(res.Detail, "no samples") {
 		t.Errorf("%+v", res)
 	}
@@ -174,14 +174,14 @@ func TestEvaluatePartialReport(t *testing.T) {
 	for _, m := range r.Metrics {
 		m.HDR = ""
 	}
-	if got := mustParse(t, "rtt p99 < 1s").Evaluate(r).Actual; got != float64(r.Metrics["rtt"].P99US) {
+	if got := EvaluateOne(mustParse(t, "rtt p99 < 1s"), r).Actual; got != float64(r.Metrics["rtt"].P99US) {
 		t.Errorf("p99 from the summary: %v", got)
 	}
-	if got, want := mustParse(t, "rtt p75 < 1s").Evaluate(r).Actual, float64(h.ValueAtPercentile(75)); got != want {
+	if got, want := EvaluateOne(mustParse(t, "rtt p75 < 1s"), r).Actual, float64(h.ValueAtPercentile(75)); got != want {
 		t.Errorf("p75 from the series' histograms: %v, want %v", got, want)
 	}
 	r.Series = nil
-	res := mustParse(t, "rtt p75 < 1s").Evaluate(r)
+	res := EvaluateOne(mustParse(t, "rtt p75 < 1s"), r)
 	if !math.IsNaN(res.Actual) || res.Passed || !strings.Contains(res.Detail, "needs the histogram") {
 		t.Errorf("p75 without any histogram: %+v", res)
 	}
@@ -229,7 +229,7 @@ func TestEvaluateWindows(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			th := mustParse(t, tt.expr)
 			th.Window, th.Delay = tt.window, tt.delay
-			res := th.Evaluate(r)
+			res := EvaluateOne(th, r)
 			if res.Passed != tt.passed {
 				t.Errorf("passed %v, want %v: %s (%s)", res.Passed, tt.passed, res.Describe(), res.Detail)
 			}
@@ -254,7 +254,7 @@ func TestEvaluateWindowWithoutSeries(t *testing.T) {
 	r.Series = nil
 	th := mustParse(t, "rtt p99 < 1s")
 	th.Window = 10 * time.Second
-	if res := th.Evaluate(r); res.Passed || !strings.Contains(res.Detail, "no time series") {
+	if res := EvaluateOne(th, r); res.Passed || !strings.Contains(res.Detail, "no time series") {
 		t.Errorf("%+v", res)
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/wsbench/wsbench/metrics"
 	"github.com/wsbench/wsbench/report"
+	"github.com/wsbench/wsbench/threshold"
 )
 
 // FuzzEvaluate parses arbitrary threshold expressions with arbitrary
@@ -93,16 +94,16 @@ func FuzzEvaluate(f *testing.F) {
 		}
 		th.Window = time.Duration(window) * time.Second
 		th.Delay = time.Duration(delay) * time.Second
-		_ = Validate(th, nil)
+		_ = threshold.Validate(th, nil)
 		for i, r := range runs {
-			res := th.Evaluate(r)
-			if th.Window == 0 && res.Passed != th.holds(res.Actual) {
+			res := EvaluateOne(th, r)
+			if th.Window == 0 && res.Passed != holds(th, res.Actual) {
 				t.Fatalf("run %d: %q on %v: passed %v", i, expr, res.Actual, res.Passed)
 			}
 			if math.IsNaN(res.Actual) && (res.Passed || res.Detail == "") {
 				t.Fatalf("run %d: %q without a value: passed %v, detail %q", i, expr, res.Passed, res.Detail)
 			}
-			live, certain := th.Check(lives[i].total, lives[i].tl, time.Duration(elapsed)*time.Second)
+			live, certain := Check(th, lives[i].total, lives[i].tl, time.Duration(elapsed)*time.Second)
 			if certain && live.Passed {
 				t.Fatalf("run %d: %q certain of a pass", i, expr)
 			}

@@ -62,7 +62,7 @@ func (l *Live) check(iv *metrics.Interval, total *metrics.Set) (stop bool, reaso
 	l.remember(iv)
 	elapsed := iv.End
 	for i, t := range l.Thresholds {
-		res, certain := t.Check(total, &l.recent, elapsed)
+		res, certain := Check(t, total, &l.recent, elapsed)
 		if res.Passed || math.IsNaN(res.Actual) {
 			continue
 		}
@@ -82,7 +82,7 @@ func (l *Live) remember(iv *metrics.Interval) {
 	keep := 1
 	for _, t := range l.Thresholds {
 		if t.Window > 0 && l.recent.Step > 0 {
-			keep = max(keep, t.windowSize(&l.recent))
+			keep = max(keep, windowSize(t, &l.recent))
 		}
 	}
 	l.recent.Append(iv)

@@ -139,7 +139,7 @@ func TestCheck(t *testing.T) {
 		t.Run(tt.expr, func(t *testing.T) {
 			th := mustParse(t, tt.expr)
 			th.Delay = tt.delay
-			res, certain := th.Check(total, tl, 30*time.Second)
+			res, certain := Check(th, total, tl, 30*time.Second)
 			if res.Passed != tt.passed || certain != tt.certain {
 				t.Errorf("passed %v certain %v, want %v %v: %s", res.Passed, certain, tt.passed, tt.certain, res.Describe())
 			}

@@ -3,7 +3,7 @@ package scenario
 import (
 	"fmt"
 
-	"github.com/wsbench/wsbench/gate"
+	"github.com/wsbench/wsbench/threshold"
 )
 
 func (v *validator) thresholds() {
@@ -21,31 +21,31 @@ func (v *validator) thresholds() {
 // checkThresholdSpec validates a threshold with its options, which some
 // checks depend on (not every metric has a rolling window).
 func (v *validator) checkThresholdSpec(spec ThresholdSpec) error {
-	t, err := gate.Parse(spec.Expr)
+	t, err := threshold.Parse(spec.Expr)
 	if err != nil {
 		return err
 	}
 	t.AbortOnFail, t.Delay, t.Window = spec.AbortOnFail, spec.Delay.D(), spec.Window.D()
-	return gate.Validate(t, gate.Known(v.sc.MetricNames()))
+	return threshold.Validate(t, threshold.Known(v.sc.MetricNames()))
 }
 
 // checkThreshold parses expr and checks that its metric is one this
 // scenario records (built-in, counter, or a step's named metric).
 func (v *validator) checkThreshold(expr string) error {
-	t, err := gate.Parse(expr)
+	t, err := threshold.Parse(expr)
 	if err != nil {
 		return err
 	}
-	return gate.Validate(t, gate.Known(v.sc.MetricNames()))
+	return threshold.Validate(t, threshold.Known(v.sc.MetricNames()))
 }
 
 // ParsedThresholds returns the scenario's thresholds parsed, with their options.
 // The scenario must have been validated. Expr, which reports show, has
 // values from the environment masked.
-func (sc *Scenario) ParsedThresholds() ([]gate.Threshold, error) {
-	var out []gate.Threshold
+func (sc *Scenario) ParsedThresholds() ([]threshold.Threshold, error) {
+	var out []threshold.Threshold
 	for i, spec := range sc.Thresholds {
-		t, err := gate.Parse(spec.Expr)
+		t, err := threshold.Parse(spec.Expr)
 		if err != nil {
 			return nil, fmt.Errorf("thresholds[%d]: %w", i, sc.MaskError(err))
 		}

@@ -9,9 +9,9 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/wsbench/wsbench/gate"
-	"github.com/wsbench/wsbench/internal/launch"
 	"github.com/wsbench/wsbench/metrics"
+	"github.com/wsbench/wsbench/targets/catalog"
+	"github.com/wsbench/wsbench/threshold"
 )
 
 // Validate reports every problem of a completed scenario at once. The
@@ -123,8 +123,8 @@ func (v *validator) target() {
 			v.add("start_target", "give name (go, tornado, twisted, websockets, aiohttp) or command")
 		case len(st.Command) > 0 && st.Name != "":
 			v.add("start_target", "give name or command, not both")
-		case st.Name != "" && !launch.IsKnown(st.Name):
-			v.add("start_target.name", "%q: want one of %s", st.Name, strings.Join(launch.Known, ", "))
+		case st.Name != "" && !catalog.IsKnown(st.Name):
+			v.add("start_target.name", "%q: want one of %s", st.Name, catalog.List())
 		case len(st.Command) > 0 && (len(st.Args) > 0 || st.PingInterval != nil || st.PingTimeout > 0 || st.MaxMessageSize > 0):
 			v.add("start_target", "args and ping/size settings apply to a named target; put them in the command")
 		}
@@ -193,7 +193,7 @@ var identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // reservedMetricNames are names a step metric must not take, because
 // thresholds would not know which one is meant.
-var reservedMetricNames = gate.ReservedNames()
+var reservedMetricNames = threshold.ReservedNames()
 
 func (v *validator) flows() {
 	names := map[string]bool{}

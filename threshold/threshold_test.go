@@ -1,4 +1,4 @@
-package gate
+package threshold
 
 import (
 	"errors"
@@ -258,4 +258,13 @@ func TestLagBudget(t *testing.T) {
 			t.Errorf("LagBudget(%q) = %v, want %v", tc.exprs, got, tc.want)
 		}
 	}
+}
+
+func mustParse(tb testing.TB, expr string) Threshold {
+	tb.Helper()
+	th, err := Parse(expr)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return th
 }

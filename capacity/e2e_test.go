@@ -69,15 +69,18 @@ func fmtPtr(p *float64) any {
 	return *p
 }
 
-// The server serves every echo through one worker at 2 ms a message: its
+// BenchmarkCapacitySearchServiceTime searches the message rate of a
+// server that serves every echo through one worker at 2 ms a message: its
 // capacity is exactly 500 messages/s, and past it the queue (and so the
-// round trip) grows without bound. A 50 ms p99 is far above the few
-// milliseconds at 400/s and far below what 600/s builds up in seconds.
-func TestSearchMessageRateFindsServiceCapacity(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs a real capacity search")
-	}
-	sc := mustParse(t, `
+// round trip) grows without bound. Whether the search lands at 400-500
+// depends on how fast the machine runs the server and the generator, so
+// it is a benchmark (scripts/bench capacity), not a test; the search's
+// logic is tested deterministically in search_test.go and end to end on
+// a connection cap below.
+//
+//	go test -run '^$' -bench CapacitySearch -benchtime 1x ./capacity/
+func BenchmarkCapacitySearchServiceTime(b *testing.B) {
+	sc, err := scenario.Parse("serial-echo.yaml", []byte(`
 name: serial-echo
 target: builtin
 builtin: {service_time: 2ms}
@@ -86,46 +89,36 @@ clients: 4
 duration: 1s
 message: {size: 64, rate: 10}
 client: {drain: 300ms}
-`)
+`))
+	if err != nil {
+		b.Fatal(err)
+	}
+	target, err := targets.Start(context.Background(), sc, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = target.Stop() }()
+	run := func(ctx context.Context, sc *scenario.Scenario) (*report.Report, error) {
+		return target.Run(ctx, sc, engine.Options{})
+	}
 	cfg := Config{
 		Variable: MessageRate, Start: 100, Step: 100, Max: 1000,
 		Warmup: time.Second, StepDuration: 2 * time.Second,
 		Refine: 1, Budget: time.Minute,
-		SLO:  []string{"rtt p99 < 50ms"},
-		Logf: t.Logf,
+		SLO: []string{"rtt p99 < 50ms"},
 	}
-	began := time.Now()
-	c, reps, err := Search(context.Background(), sc, cfg, engineRun(t, sc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	logSteps(t, c)
-	t.Logf("max_ok %v first_fail %v knee %v in %s", fmtPtr(c.MaxOK), fmtPtr(c.FirstFail), fmtPtr(c.Knee), time.Since(began).Round(100*time.Millisecond))
-	if len(reps) != len(c.Steps) {
-		t.Fatalf("%d reports for %d steps", len(reps), len(c.Steps))
-	}
-	if c.LowerBound {
-		t.Fatalf("lower bound: %s (load average %s)", c.Verdict, loadAverage())
-	}
-	if c.MaxOK == nil || *c.MaxOK < 400 || *c.MaxOK > 500 {
-		t.Errorf("max_ok %v, want 400 … 500 (load average %s)", fmtPtr(c.MaxOK), loadAverage())
-	}
-	if c.FirstFail == nil || *c.FirstFail < 500 || *c.FirstFail > 600 {
-		t.Errorf("first_fail %v, want 500 … 600 (load average %s)", fmtPtr(c.FirstFail), loadAverage())
-	}
-	for _, st := range c.Steps {
-		if st.Load <= 400 && !st.Passed {
-			t.Errorf("load %g is 80%% of capacity or less and failed: %v (load average %s)", st.Load, st.Failed, loadAverage())
+	for b.Loop() {
+		c, _, err := Search(context.Background(), sc, cfg, run)
+		if err != nil {
+			b.Fatal(err)
 		}
-		if st.Passed && (st.Achieved < 0.95*st.Load || st.Achieved > 1.05*st.Load) {
-			t.Errorf("load %g achieved %g messages/s", st.Load, st.Achieved)
+		if c.MaxOK != nil {
+			b.ReportMetric(*c.MaxOK, "max_ok_msgs/s")
 		}
-	}
-	if r := Result(c, reps); r == nil || r.Capacity != c || r.Passed == nil || !*r.Passed {
-		t.Errorf("result report: %+v", r)
-	}
-	if os.Getenv("CAPACITY_TABLE") != "" {
-		_ = WriteTable(os.Stdout, c, "rtt")
+		if c.FirstFail != nil {
+			b.ReportMetric(*c.FirstFail, "first_fail_msgs/s")
+		}
+		b.Logf("capacity 500 msgs/s by construction; %s (load average %s)", c.Verdict, loadAverage())
 	}
 }
 

@@ -101,6 +101,16 @@ func (r *room) published(conn, seq, at int64) {
 	r.mu.Unlock()
 }
 
+// unpublished takes back message seq of publisher conn, whose write
+// failed: nobody can be expected to receive it.
+func (r *room) unpublished(conn, seq int64) {
+	r.mu.Lock()
+	if p := r.pubs[conn]; p != nil && seq < int64(len(p.sent)) {
+		p.sent[seq] = -1
+	}
+	r.mu.Unlock()
+}
+
 // deliver records that m received message seq of publisher conn, latency
 // ns after its intended send time.
 func (m *member) deliver(conn, seq, latency int64) {

@@ -80,10 +80,11 @@ type session struct {
 type conn struct {
 	ws      *wsclient.Conn
 	id      int64
-	done    chan struct{} // closed when the reader has exited
-	err     error         // why it exited; read after done
-	closing atomic.Bool   // the client started the close
-	code    atomic.Int32  // the client's close code
+	done    chan struct{}         // closed when the reader has exited
+	err     error                 // why the connection ended; read after done
+	closing atomic.Bool           // the client started the close
+	code    atomic.Int32          // the client's close code
+	aborted atomic.Pointer[error] // why the client gave up on it (see abort)
 
 	outstanding atomic.Int64  // echo replies awaited
 	ownBack     atomic.Int64  // own broadcast messages received back
@@ -164,17 +165,22 @@ func (s *session) run(ctx context.Context) error {
 	}
 	s.closeConn(1000, "")
 	// A session the run's end (or a ramp-down) cut short is neither
-	// completed nor failed: started − completed − failed counts them.
-	stopped := ctx.Err() != nil
+	// completed nor failed: started − completed − failed counts them. A
+	// session whose connection failed is failed even when the end came
+	// before the slot could start another: its error is counted.
+	failed := err != nil && !errors.Is(err, errStopped) && classify(err) != wsclient.CauseCanceled
+	stopped := !failed && ctx.Err() != nil
 	s.shard.Do(func(set *metrics.Set) {
 		switch {
-		case stopped:
-		case err == nil:
-			set.Counters.SessionsCompleted++
-		default:
+		case failed:
 			set.Counters.SessionsFailed++
+		case !stopped:
+			set.Counters.SessionsCompleted++
 		}
 	})
+	if !failed {
+		return nil
+	}
 	return err
 }
 
@@ -228,7 +234,9 @@ func (s *session) step(ctx context.Context, st *step) error {
 		return s.reconnect(ctx, st)
 	case sc.Send != nil:
 		p, op := s.payload(&sc.Send.Payload, st)
-		return s.write(op, p)
+		if err := s.write(op, p); err != nil {
+			return s.lost(ctx, s.c, err)
+		}
 	case sc.Echo != nil:
 		return s.echo(ctx, st)
 	case sc.Publish != nil:
@@ -240,13 +248,9 @@ func (s *session) step(ctx context.Context, st *step) error {
 	case sc.Request != nil:
 		return s.request(ctx, st)
 	case sc.Sleep != nil:
-		if !sleepCtx(ctx, sc.Sleep.D()) {
-			return errStopped
-		}
+		return s.pause(ctx, sc.Sleep.D())
 	case sc.Think != nil:
-		if !sleepCtx(ctx, s.think(sc.Think)) {
-			return errStopped
-		}
+		return s.pause(ctx, s.think(sc.Think))
 	case sc.Loop != nil:
 		return s.loop(ctx, st)
 	case sc.Ping != nil:
@@ -439,14 +443,25 @@ func (s *session) pushed(c *conn, seq, tsNS int64, n, wire int, now int64) {
 }
 
 func (s *session) readerExit(c *conn, err error, now int64) {
+	if a := c.aborted.Load(); a != nil {
+		// The client gave up on the connection and closed the socket
+		// under the reader: its reason, not the reader's "use of closed
+		// connection", is why the connection ended.
+		err = *a
+	}
 	c.err = err
+	// Counted by what was on the wire: a close frame the server sent
+	// first is the server's close even when the client was about to
+	// close (the client then only answered it).
 	var ce *wsclient.CloseError
 	var pe *wsclient.ProtocolError
 	switch {
-	case c.closing.Load():
-		s.shard.Close(int(c.code.Load()), "client")
 	case errors.As(err, &pe):
 		s.shard.Close(pe.Code, "client")
+	case errors.As(err, &ce) && ce.Initiator == "server":
+		s.shard.Close(ce.Code, ce.Initiator)
+	case c.closing.Load():
+		s.shard.Close(int(c.code.Load()), "client")
 	case errors.As(err, &ce):
 		s.shard.Close(ce.Code, ce.Initiator)
 	default:
@@ -475,7 +490,13 @@ func (s *session) closeConn(code int, reason string) {
 	}
 	c.code.Store(int32(code))
 	c.closing.Store(true)
-	_ = c.ws.SendClose(code, reason)
+	if err := c.ws.SendClose(code, reason); err != nil {
+		// The close frame could not go out: no answer will come.
+		c.code.Store(1006)
+		_ = c.ws.Close()
+		<-c.done
+		return
+	}
 	t := time.NewTimer(2 * time.Second)
 	defer t.Stop()
 	select {
@@ -641,7 +662,7 @@ func (s *session) ping(ctx context.Context, st *step) error {
 	default:
 	}
 	if err := c.ws.WritePing(s.pingPayload()); err != nil {
-		return err
+		return s.lost(ctx, c, err)
 	}
 	s.shard.Do(func(set *metrics.Set) { set.Counters.PingsSent++ })
 	timeout := st.s.Ping.Timeout.D()
@@ -663,7 +684,7 @@ func (s *session) ping(ctx context.Context, st *step) error {
 	case <-c.done:
 		return c.err
 	case <-ctx.Done():
-		return errStopped
+		return s.lost(ctx, c, nil)
 	}
 }
 
@@ -698,14 +719,89 @@ func (s *session) heartbeat(c *conn, every time.Duration) {
 				continue
 			}
 			s.shard.Do(func(set *metrics.Set) { set.Counters.PongsMissed++ })
-			s.shard.Error(causePongTimeout, s.flow.f.Name+"/heartbeat")
-			c.code.Store(1011)
-			c.closing.Store(true)
-			_ = c.ws.SendClose(1011, "pong timeout")
-			_ = c.ws.Close()
+			// The error is counted once, by the step that finds the
+			// connection gone (see lost), like every other end.
+			c.abort(&timeoutError{cause: causePongTimeout}, 1011, "pong timeout")
 			return
 		}
 	}
+}
+
+// writeVerdict bounds how long a failed write waits for the reader to say
+// why the connection ended. The reader learns it at once in every case
+// where a write can fail (the peer's close frame, reset or FIN is already
+// in the socket); the bound only matters if that ever stops being true.
+const writeVerdict = 2 * time.Second
+
+// lost is what a step returns when a wait or a write on c was cut short:
+// why the connection ended, counted as the step's error, or errStopped
+// when the run's end (or a ramp-down) interrupted the step on a live
+// connection, which is not an error.
+//
+// Every step kind goes through it (or returns c.err on c.done, which is
+// the same value), so a connection's end has one cause whichever step
+// noticed it: the reader's, which saw the close frame, the protocol
+// violation, the oversized message, the reset or the EOF; or the reason
+// the client gave up on it (abort: a missed pong, a write that could not
+// complete). A failed write waits for that verdict instead of reporting
+// its own error: a write fails because of what the reader is about to
+// report (a server's close makes the next write fail with "closed", its
+// reset with "broken pipe"), and one connection's end must not count
+// under two causes.
+func (s *session) lost(ctx context.Context, c *conn, werr error) error {
+	if werr != nil {
+		t := time.NewTimer(writeVerdict)
+		select {
+		case <-c.done:
+		case <-t.C:
+			c.abort(werr, 0, "")
+			<-c.done
+		}
+		t.Stop()
+	}
+	select {
+	case <-c.done:
+		return c.err
+	default:
+	}
+	return errStopped
+}
+
+// abort gives up on the connection for err (the first reason wins): it
+// sends a close frame with code when code is not 0, closes the socket and
+// lets the reader report err as the connection's end.
+func (c *conn) abort(err error, code int, reason string) {
+	c.aborted.CompareAndSwap(nil, &err)
+	if code != 0 {
+		c.code.Store(int32(code))
+		c.closing.Store(true)
+		_ = c.ws.SendClose(code, reason)
+	} else if !c.closing.Load() {
+		c.code.Store(1006)
+		c.closing.Store(true)
+	}
+	_ = c.ws.Close()
+}
+
+// pause sleeps for d; on a connection it also watches it, so a connection
+// that ends during a sleep or think fails the step that was holding it.
+func (s *session) pause(ctx context.Context, d time.Duration) error {
+	var done <-chan struct{}
+	if s.c != nil {
+		done = s.c.done
+	}
+	t := time.NewTimer(max(d, 0))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+	case <-done:
+	}
+	if s.c == nil {
+		return errStopped
+	}
+	return s.lost(ctx, s.c, nil)
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) bool {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -36,11 +37,14 @@ func (s *session) newSchedule(rate float64, d scenario.Duration, count int) sche
 // finish waits until the schedule's end when it stopped for lack of time
 // rather than count: a step that sends at 0.5/s for 2 s lasts 2 s, not
 // until its only message.
-func (s *session) finish(ctx context.Context, sc schedule, sent int64) {
+func (s *session) finish(ctx context.Context, sc schedule, sent int64) error {
 	if sc.end == math.MaxInt64 || (sc.count > 0 && sent >= sc.count) {
-		return
+		return nil
 	}
-	s.waitUntil(ctx, sc.end)
+	if !s.waitUntil(ctx, sc.end) {
+		return s.lost(ctx, s.c, nil)
+	}
+	return nil
 }
 
 func (sc schedule) due(i int64) (int64, bool) {
@@ -52,7 +56,8 @@ func (sc schedule) due(i int64) (int64, bool) {
 }
 
 // waitUntil sleeps until run time t. It returns false when the session
-// must stop or the connection died. It sleeps on the run's pacer, not a Go
+// must stop or the connection died; the caller returns s.lost, which says
+// which. It sleeps on the run's pacer, not a Go
 // timer: a send's lateness counts in its latency, and a Go timer in an idle
 // process wakes up to a millisecond late (see package pacer).
 func (s *session) waitUntil(ctx context.Context, t int64) bool {
@@ -82,10 +87,11 @@ func (s *session) echo(ctx context.Context, st *step) error {
 		for i := int64(0); ; {
 			due, ok := sch.due(i)
 			if !ok {
-				s.finish(ctx, sch, i)
+				err = s.finish(ctx, sch, i)
 				break
 			}
 			if !s.waitUntil(ctx, due) {
+				err = s.lost(ctx, c, nil)
 				break
 			}
 			// Gather every message already due, so a generator that woke
@@ -123,7 +129,7 @@ func (s *session) echo(ctx context.Context, st *step) error {
 			})
 			if werr != nil {
 				c.outstanding.Add(-int64(len(lags)))
-				err = werr
+				err = s.lost(ctx, c, werr)
 				break
 			}
 			s.shard.SentBatch(len(lags), payload, wire, lags)
@@ -131,7 +137,10 @@ func (s *session) echo(ctx context.Context, st *step) error {
 	} else {
 		err = s.echoClosed(ctx, st, m, op)
 	}
-	s.drain(c)
+	if !s.drain(c) && err == nil {
+		// The connection ended before the step's replies came back.
+		err = c.err
+	}
 	return err
 }
 
@@ -160,7 +169,7 @@ func (s *session) echoClosed(ctx context.Context, st *step, m marker, op ws.OpCo
 		select {
 		case <-c.window:
 		case <-ctx.Done():
-			return nil
+			return s.lost(ctx, c, nil)
 		case <-c.done:
 			return c.err
 		case <-deadline:
@@ -193,7 +202,7 @@ func (s *session) echoClosed(ctx context.Context, st *step, m marker, op ws.OpCo
 		})
 		if err != nil {
 			c.outstanding.Add(-int64(n))
-			return err
+			return s.lost(ctx, c, err)
 		}
 		i += int64(n)
 		s.shard.SentBatch(n, payload, wire, nil)
@@ -206,13 +215,15 @@ const maxBatch = 64
 
 // drain waits (at most the scenario's drain time, even when the run is
 // stopping) for outstanding replies, then counts the ones still missing so
-// no unanswered message disappears from the report.
-func (s *session) drain(c *conn) {
+// no unanswered message disappears from the report. It returns false when
+// the connection ended with replies outstanding.
+func (s *session) drain(c *conn) bool {
 	deadline := time.Now().Add(s.r.sc.Client.Drain.D())
+	alive := true
 	for c.outstanding.Load() > 0 && time.Now().Before(deadline) {
 		select {
 		case <-c.done:
-			deadline = time.Now()
+			deadline, alive = time.Now(), false
 		case <-s.r.hard.Done():
 			deadline = time.Now()
 		case <-time.After(time.Millisecond):
@@ -221,6 +232,7 @@ func (s *session) drain(c *conn) {
 	if n := c.outstanding.Swap(0); n > 0 {
 		s.shard.Do(func(set *metrics.Set) { set.Counters.RepliesMissing += n })
 	}
+	return alive
 }
 
 // publish sends marked messages into the connection's broadcast room on an
@@ -242,10 +254,11 @@ func (s *session) publish(ctx context.Context, st *step) error {
 	for i := int64(0); ; i++ {
 		due, ok := sch.due(i)
 		if !ok {
-			s.finish(ctx, sch, i)
+			err = s.finish(ctx, sch, i)
 			break
 		}
 		if !s.waitUntil(ctx, due) {
+			err = s.lost(ctx, c, nil)
 			break
 		}
 		now := s.r.clock.Now()
@@ -259,7 +272,9 @@ func (s *session) publish(ctx context.Context, st *step) error {
 		c.member.room.published(c.id, i, now)
 		wire, werr := c.ws.WriteMessage(op, s.buf)
 		if werr != nil {
-			err = werr
+			// Not sent: no member can be expected to get it.
+			c.member.room.unpublished(c.id, i)
+			err = s.lost(ctx, c, werr)
 			break
 		}
 		sent++
@@ -272,6 +287,11 @@ func (s *session) publish(ctx context.Context, st *step) error {
 	for c.ownBack.Load() < sent && time.Now().Before(deadline) {
 		select {
 		case <-c.done:
+			if err == nil || errors.Is(err, errStopped) {
+				// The connection ended while the step waited for its
+				// messages: the step did not finish.
+				err = c.err
+			}
 			return err
 		case <-s.r.hard.Done():
 			return err
@@ -295,6 +315,9 @@ func (s *session) listen(ctx context.Context, d time.Duration) error {
 	case <-s.c.done:
 		return s.c.err
 	case <-ctx.Done():
+		if err := s.lost(ctx, s.c, nil); !errors.Is(err, errStopped) {
+			return err
+		}
 	}
 	// The run is stopping. A member that left now would miss the messages
 	// publishers are still draining; stay until they are done (bounded by
@@ -355,7 +378,7 @@ func (s *session) await(ctx context.Context, timeout time.Duration, cause string
 		case <-c.done:
 			return nil, c.err
 		case <-ctx.Done():
-			return nil, errStopped
+			return nil, s.lost(ctx, c, nil)
 		}
 	}
 }
@@ -437,7 +460,7 @@ func (s *session) request(ctx context.Context, st *step) error {
 		}()
 	}
 	if err := s.write(op, payload); err != nil {
-		return err
+		return s.lost(ctx, c, err)
 	}
 	if got != nil {
 		t := time.NewTimer(timeout)
@@ -452,7 +475,7 @@ func (s *session) request(ctx context.Context, st *step) error {
 		case <-c.done:
 			return c.err
 		case <-ctx.Done():
-			return errStopped
+			return s.lost(ctx, c, nil)
 		}
 	}
 	reply, err := s.await(ctx, timeout, causeReplyTimeout, func(p []byte) bool {

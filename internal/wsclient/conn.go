@@ -75,6 +75,7 @@ type Conn struct {
 	wbuf      []byte
 	scratch   []byte // WriteMessages: one payload before framing
 	closeSent bool   // under wmu
+	closeCode int    // the code of the close frame sent, under wmu
 }
 
 // Dial opens a WebSocket connection to url. On failure the error can be
@@ -237,7 +238,7 @@ func (c *Conn) SendClose(code int, reason string) error {
 	if c.closeSent {
 		return nil
 	}
-	c.closeSent = true
+	c.closeSent, c.closeCode = true, code
 	_ = c.nc.SetWriteDeadline(time.Now().Add(2 * time.Second))
 	_, err := c.writeFrameLocked(ws.OpClose, false, ws.NewCloseFrameBody(ws.StatusCode(code), reason))
 	return err
@@ -423,11 +424,11 @@ func (c *Conn) control(h ws.Header) error {
 		initiator := "client"
 		if !c.closeSent {
 			initiator = "server"
-			c.closeSent = true
 			echo := code
 			if echo == 1005 {
 				echo = 1000
 			}
+			c.closeSent, c.closeCode = true, echo
 			_ = c.nc.SetWriteDeadline(time.Now().Add(2 * time.Second))
 			_, _ = c.writeFrameLocked(ws.OpClose, false, ws.NewCloseFrameBody(ws.StatusCode(echo), ""))
 		}
@@ -443,7 +444,14 @@ func (c *Conn) abrupt(err error) error {
 	return &CloseError{Code: 1006, Initiator: "none", Err: err}
 }
 
+// fail closes the connection with code for a server that broke the
+// protocol or a limit. If the client had already sent a close frame (it
+// was closing when the bad frame came), that frame's code is the one the
+// error reports: closes are counted by what went on the wire.
 func (c *Conn) fail(cause string, code int, msg string) error {
 	_ = c.SendClose(code, "")
-	return &ProtocolError{Cause: cause, Code: code, Msg: msg}
+	c.wmu.Lock()
+	sent := c.closeCode
+	c.wmu.Unlock()
+	return &ProtocolError{Cause: cause, Code: sent, Msg: msg}
 }

@@ -124,10 +124,11 @@ func (e *CloseError) Cause() string {
 }
 
 // ProtocolError is a server frame that breaks the protocol or the client's
-// limits. The client has sent the matching close code.
+// limits. The client has sent the matching close code, or had sent Code
+// before the frame came.
 type ProtocolError struct {
 	Cause string
-	Code  int
+	Code  int // the close code the client sent
 	Msg   string
 }
 

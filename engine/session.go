@@ -203,6 +203,11 @@ func (s *session) steps(ctx context.Context, steps []*step) error {
 			if ctx.Err() != nil && (errors.Is(err, errStopped) || errors.Is(err, context.Canceled)) {
 				return nil
 			}
+			var inner *stepError
+			if errors.As(err, &inner) {
+				// A loop's step failed: counted there, under its own label.
+				return err
+			}
 			cause := classify(err)
 			if cause != wsclient.CauseCanceled {
 				s.shard.Error(cause, st.label)

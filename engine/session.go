@@ -91,6 +91,7 @@ type conn struct {
 	window      chan struct{} // closed-loop echo: one token per reply
 	inbox       chan []byte   // unmarked messages, for expect and json requests
 	pong        chan int64    // ping step: pong round trips (ns)
+	hbPong      chan int64    // heartbeat: pong round trips (ns)
 	lastPong    atomic.Int64
 
 	reqMu   sync.Mutex
@@ -306,10 +307,11 @@ func (s *session) connect(ctx context.Context, st *step) error {
 	}
 	s.r.active.Add(1)
 	cn := &conn{
-		ws:   wc,
-		id:   s.r.connSeq.Add(1),
-		done: make(chan struct{}),
-		pong: make(chan int64, 1),
+		ws:     wc,
+		id:     s.r.connSeq.Add(1),
+		done:   make(chan struct{}),
+		pong:   make(chan int64, 1),
+		hbPong: make(chan int64, 1),
 	}
 	if s.flow.hasInbox {
 		cn.inbox = make(chan []byte, 64)
@@ -641,22 +643,35 @@ func (s *session) loop(ctx context.Context, st *step) error {
 	return nil
 }
 
+// Ping payloads end with who sent the ping, so that the ping step and the
+// heartbeat never take each other's pong: a stolen pong made a healthy
+// server's ping step fail with pong_timeout.
+const (
+	pingByStep      = 's'
+	pingByHeartbeat = 'h'
+)
+
 func (s *session) onPong(c *conn, p []byte) {
 	now := s.r.clock.Now()
 	c.lastPong.Store(now)
-	if len(p) != 8 {
+	if len(p) != 9 {
 		return
 	}
 	rtt := now - int64(binary.BigEndian.Uint64(p))
+	ch := c.pong
+	if p[8] == pingByHeartbeat {
+		ch = c.hbPong
+	}
 	select {
-	case c.pong <- rtt:
+	case ch <- rtt:
 	default:
 	}
 }
 
-func (s *session) pingPayload() []byte {
-	var b [8]byte
+func (s *session) pingPayload(by byte) []byte {
+	var b [9]byte
 	binary.BigEndian.PutUint64(b[:], uint64(s.r.clock.Now()))
+	b[8] = by
 	return b[:]
 }
 
@@ -666,7 +681,7 @@ func (s *session) ping(ctx context.Context, st *step) error {
 	case <-c.pong:
 	default:
 	}
-	if err := c.ws.WritePing(s.pingPayload()); err != nil {
+	if err := c.ws.WritePing(s.pingPayload(pingByStep)); err != nil {
 		return s.lost(ctx, c, err)
 	}
 	s.shard.Do(func(set *metrics.Set) { set.Counters.PingsSent++ })
@@ -707,14 +722,14 @@ func (s *session) heartbeat(c *conn, every time.Duration) {
 		case <-t.C:
 		}
 		sent := s.r.clock.Now()
-		if err := c.ws.WritePing(s.pingPayload()); err != nil {
+		if err := c.ws.WritePing(s.pingPayload(pingByHeartbeat)); err != nil {
 			return
 		}
 		s.shard.Do(func(set *metrics.Set) { set.Counters.PingsSent++ })
 		select {
 		case <-c.done:
 			return
-		case rtt := <-c.pong:
+		case rtt := <-c.hbPong:
 			s.shard.Do(func(set *metrics.Set) {
 				set.Counters.PongsReceived++
 				set.Record(pingID, rtt/1000)

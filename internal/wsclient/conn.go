@@ -5,12 +5,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"sync"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -297,6 +299,9 @@ func (c *Conn) ReadMessage() (Message, error) {
 	c.rbuf = c.rbuf[:0]
 	for {
 		h, err := ws.ReadHeaderBuffer(c.br, c.hdr[:])
+		if errors.Is(err, ws.ErrHeaderLengthMSB) || errors.Is(err, ws.ErrHeaderLengthUnexpected) {
+			return msg, c.fail(CauseProtocol, int(ws.StatusProtocolError), err.Error())
+		}
 		if err != nil {
 			return msg, c.abrupt(err)
 		}
@@ -309,6 +314,12 @@ func (c *Conn) ReadMessage() (Message, error) {
 		}
 		if h.Masked {
 			return msg, c.fail(CauseProtocol, int(ws.StatusProtocolError), "server frame is masked")
+		}
+		// RSV2 and RSV3 belong to extensions wsbench never negotiates;
+		// RSV1 is permessage-deflate's, on the first frame of a data
+		// message only.
+		if h.Rsv2() || h.Rsv3() || h.Rsv1() && (!c.deflate || h.OpCode.IsControl() || h.OpCode == ws.OpContinuation) {
+			return msg, c.fail(CauseProtocol, int(ws.StatusProtocolError), fmt.Sprintf("reserved bits %03b set", h.Rsv))
 		}
 		if h.OpCode.IsControl() {
 			if err := c.control(h); err != nil {
@@ -328,9 +339,6 @@ func (c *Conn) ReadMessage() (Message, error) {
 			msg.Op = h.OpCode
 			inMessage = true
 			compressed = h.Rsv1()
-			if compressed && !c.deflate {
-				return msg, c.fail(CauseProtocol, int(ws.StatusProtocolError), "RSV1 set without permessage-deflate")
-			}
 		}
 		if int64(len(c.rbuf))+h.Length > c.maxMsg {
 			return msg, c.fail(CauseTooBig, int(ws.StatusMessageTooBig),
@@ -372,7 +380,9 @@ func (c *Conn) readPayload(n int64) error {
 		}
 		l := len(c.rbuf)
 		if cap(c.rbuf)-l < int(chunk) {
-			grown := make([]byte, l, max(2*cap(c.rbuf), l+int(chunk)))
+			// Doubling, but never past the message limit: a hostile
+			// stream costs at most the limit, not twice it.
+			grown := make([]byte, l, int(min(int64(max(2*cap(c.rbuf), l+int(chunk))), max(c.maxMsg, int64(l)+chunk))))
 			copy(grown, c.rbuf)
 			c.rbuf = grown
 		}
@@ -416,9 +426,18 @@ func (c *Conn) control(h ws.Header) error {
 		}
 	case ws.OpClose:
 		code, reason := 1005, ""
+		if len(p) == 1 {
+			return c.fail(CauseProtocol, int(ws.StatusProtocolError), "close frame with a 1-byte payload")
+		}
 		if len(p) >= 2 {
 			sc, r := ws.ParseCloseFrameData(p)
 			code, reason = int(sc), r
+			if !validCloseCode(code) {
+				return c.fail(CauseProtocol, int(ws.StatusProtocolError), fmt.Sprintf("close code %d is not one a peer may send", code))
+			}
+			if !utf8.ValidString(reason) {
+				return c.fail(CauseBadUTF8, int(ws.StatusInvalidFramePayloadData), "close reason is not UTF-8")
+			}
 		}
 		c.wmu.Lock()
 		initiator := "client"
@@ -440,7 +459,28 @@ func (c *Conn) control(h ws.Header) error {
 	return nil
 }
 
+// validCloseCode reports whether a peer may send code in a close frame
+// (RFC 6455 7.4, and the IANA registry's 1012–1014): 1004–1006 and 1015
+// are reserved and must never be on the wire, 1016–2999 are unassigned,
+// 3000–4999 belong to libraries and applications.
+func validCloseCode(code int) bool {
+	switch {
+	case code >= 1000 && code <= 1003, code >= 1007 && code <= 1014:
+		return true
+	case code >= 3000 && code <= 4999:
+		return true
+	}
+	return false
+}
+
+// abrupt is the end of a connection without a close frame. An EOF on a
+// socket the peer reset is a reset whose ECONNRESET a write consumed (see
+// wasReset): it is reported as the reset it was, so one server behaviour
+// has one cause whichever syscall noticed it first.
 func (c *Conn) abrupt(err error) error {
+	if (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)) && wasReset(c.nc) {
+		err = fmt.Errorf("%w (%w)", syscall.ECONNRESET, err)
+	}
 	return &CloseError{Code: 1006, Initiator: "none", Err: err}
 }
 

@@ -3,6 +3,7 @@ package wsclient
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
 
+	"github.com/wsbench/wsbench/internal/faultserver"
 	"github.com/wsbench/wsbench/targets/refserver"
 )
 
@@ -331,4 +333,45 @@ func BenchmarkEchoRoundTrip(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}
+
+// TestHostileFrames runs every hostile frame of the fault server against
+// the client: each must end the connection with the close code RFC 6455
+// prescribes, sent to the server, and the matching cause.
+func TestHostileFrames(t *testing.T) {
+	srv, err := faultserver.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	causes := map[int]string{1002: CauseProtocol, 1007: CauseBadUTF8, 1009: CauseTooBig}
+	for _, name := range faultserver.FrameNames() {
+		h := faultserver.Frames[name]
+		t.Run(name, func(t *testing.T) {
+			// The connection's first message from the server is the frame.
+			c := dial(t, srv.URL()+"/echo?fault=frame&frame="+name, Options{MaxMessageSize: 1 << 20})
+			if _, err := c.WriteMessage(ws.OpText, []byte("x")); err != nil {
+				t.Fatal(err)
+			}
+			_, err := c.ReadMessage()
+			var pe *ProtocolError
+			if !errors.As(err, &pe) || pe.Code != h.Code || Classify(err) != causes[h.Code] {
+				t.Fatalf("%s: %v (cause %q), want a protocol error closing with %d, cause %q", h.Doc, err, Classify(err), h.Code, causes[h.Code])
+			}
+		})
+	}
+	// Every connection's close code reached the server.
+	want := map[int]int64{}
+	for _, name := range faultserver.FrameNames() {
+		want[faultserver.Frames[name].Code]++
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for code, n := range want {
+		for srv.Stat(fmt.Sprintf("client_close_%d", code)) != n && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if got := srv.Stat(fmt.Sprintf("client_close_%d", code)); got != n {
+			t.Errorf("server received %d closes with %d, want %d (%v)", got, code, n, srv.Stats())
+		}
+	}
 }

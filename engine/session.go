@@ -72,7 +72,8 @@ type session struct {
 	c           *conn
 	buf         []byte
 	lastConnect *step
-	waiter      *pacer.Waiter // made on the first scheduled send
+	waiter      *pacer.Waiter   // made on the first scheduled send
+	ctx         context.Context // the session's whole life (run), not a loop's
 }
 
 // conn is one open connection and what its reader goroutine shares with
@@ -85,6 +86,7 @@ type conn struct {
 	closing atomic.Bool           // the client started the close
 	code    atomic.Int32          // the client's close code
 	aborted atomic.Pointer[error] // why the client gave up on it (see abort)
+	unwatch []func() bool         // stop the AfterFuncs watching the session's end
 
 	outstanding atomic.Int64  // echo replies awaited
 	ownBack     atomic.Int64  // own broadcast messages received back
@@ -146,6 +148,7 @@ func (s *session) render(t scenario.Template) string {
 
 // run executes the flow, reconnecting per on_error, and always closes.
 func (s *session) run(ctx context.Context) error {
+	s.ctx = ctx
 	s.shard.Do(func(set *metrics.Set) { set.Counters.SessionsStarted++ })
 	var err error
 	attempt := 0
@@ -292,6 +295,9 @@ func (s *session) connect(ctx context.Context, st *step) error {
 		opts.LocalAddr = s.r.sourceAddrs[int(s.id)%n]
 	}
 	wc, timing, err := wsclient.Dial(s.r.hard, url, opts)
+	if err == nil {
+		wc.SetWriteTimeout(s.r.sc.Client.WriteTimeout.D())
+	}
 	s.shard.Do(func(set *metrics.Set) {
 		set.Counters.ConnectsAttempted++
 		if err != nil {
@@ -326,6 +332,17 @@ func (s *session) connect(ctx context.Context, st *step) error {
 	wc.OnPong = func(p []byte) { s.onPong(cn, p) }
 	wc.OnPing = func() { s.shard.Do(func(set *metrics.Set) { set.Counters.ServerPings++ }) }
 	s.c = cn
+	// A session that must stop does not wait for a write the server is
+	// not taking; and once the run's grace is over, nothing waits on the
+	// connection at all.
+	root := s.ctx
+	if root == nil {
+		root = ctx
+	}
+	cn.unwatch = []func() bool{
+		context.AfterFunc(root, wc.InterruptWrite),
+		context.AfterFunc(s.r.hard, func() { cn.abort(errStopped, 0, "") }),
+	}
 	go s.read(cn)
 	if iv := s.r.sc.Client.PingInterval.D(); iv > 0 {
 		go s.heartbeat(cn, iv)
@@ -475,6 +492,9 @@ func (s *session) readerExit(c *conn, err error, now int64) {
 		s.shard.Close(1006, "none")
 	}
 	_ = c.ws.Close()
+	for _, stop := range c.unwatch {
+		stop()
+	}
 	if c.member != nil {
 		c.member.leave(now)
 	}
@@ -769,7 +789,20 @@ const writeVerdict = 2 * time.Second
 // reset with "broken pipe"), and one connection's end must not count
 // under two causes.
 func (s *session) lost(ctx context.Context, c *conn, werr error) error {
-	if werr != nil {
+	switch {
+	case werr == nil:
+	case errors.Is(werr, wsclient.ErrInterrupted):
+		// The session is stopping and a blocked write was cut short: the
+		// run's end, not the server, ended the step. The connection is
+		// unusable now (a frame may be half sent).
+		c.abort(errStopped, 0, "")
+		<-c.done
+	case errors.Is(werr, wsclient.ErrWriteTimeout):
+		// The reader sees nothing wrong with a server that stopped
+		// reading: the write's verdict is the connection's.
+		c.abort(werr, 0, "")
+		<-c.done
+	default:
 		t := time.NewTimer(writeVerdict)
 		select {
 		case <-c.done:

@@ -67,6 +67,25 @@ func (s *session) waitUntil(ctx context.Context, t int64) bool {
 	return s.waiter.Wait(ctx, s.r.clock.At(t), s.c.done)
 }
 
+// dropUnsent counts the sends a step could not make when it ended on err:
+// intended and dropped, so that intended = sent + dropped over the
+// schedule that elapsed. If the connection failed or stalled under the
+// step, that is every send from index i on that was due by now. If the
+// run's end stopped the step, it is only the n sends from i that it had
+// taken up (a write the end cut short): sends due after the end, which a
+// late-waking goroutine would find due, were never intended.
+func (s *session) dropUnsent(sch schedule, i, n int64, err error) {
+	now := s.r.clock.Now()
+	stopped := errors.Is(err, errStopped)
+	for k := int64(0); !stopped || k < n; k++ {
+		d, ok := sch.due(i + k)
+		if !ok || d > now {
+			return
+		}
+		s.shard.DroppedSend((now - d) / 1000)
+	}
+}
+
 // echo sends marked messages and lets the reader record their round trips.
 // Open loop (rate): each message carries its intended send time and the
 // round trip is measured from it, so a server stall shows as latency for
@@ -92,6 +111,7 @@ func (s *session) echo(ctx context.Context, st *step) error {
 			}
 			if !s.waitUntil(ctx, due) {
 				err = s.lost(ctx, c, nil)
+				s.dropUnsent(sch, i, 0, err)
 				break
 			}
 			// Gather every message already due, so a generator that woke
@@ -130,6 +150,7 @@ func (s *session) echo(ctx context.Context, st *step) error {
 			if werr != nil {
 				c.outstanding.Add(-int64(len(lags)))
 				err = s.lost(ctx, c, werr)
+				s.dropUnsent(sch, first, int64(len(lags)), err)
 				break
 			}
 			s.shard.SentBatch(len(lags), payload, wire, lags)
@@ -259,6 +280,7 @@ func (s *session) publish(ctx context.Context, st *step) error {
 		}
 		if !s.waitUntil(ctx, due) {
 			err = s.lost(ctx, c, nil)
+			s.dropUnsent(sch, i, 0, err)
 			break
 		}
 		now := s.r.clock.Now()
@@ -275,6 +297,7 @@ func (s *session) publish(ctx context.Context, st *step) error {
 			// Not sent: no member can be expected to get it.
 			c.member.room.unpublished(c.id, i)
 			err = s.lost(ctx, c, werr)
+			s.dropUnsent(sch, i, 1, err)
 			break
 		}
 		sent++

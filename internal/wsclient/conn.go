@@ -11,7 +11,9 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unicode/utf8"
@@ -73,11 +75,17 @@ type Conn struct {
 	// has been written.
 	OnPing func()
 
-	wmu       sync.Mutex
-	wbuf      []byte
-	scratch   []byte // WriteMessages: one payload before framing
-	closeSent bool   // under wmu
-	closeCode int    // the code of the close frame sent, under wmu
+	wmu          sync.Mutex
+	wbuf         []byte
+	scratch      []byte // WriteMessages: one payload before framing
+	closeSent    bool   // under wmu
+	closeCode    int    // the code of the close frame sent, under wmu
+	broken       error  // the first failed write, under wmu (see send)
+	writeTimeout time.Duration
+	deadlineAt   time.Time // when send last pushed the write deadline out, under wmu
+
+	writing     atomic.Bool // a write syscall is in progress
+	interrupted atomic.Bool // InterruptWrite was called: the session is stopping
 }
 
 // Dial opens a WebSocket connection to url. On failure the error can be
@@ -197,6 +205,9 @@ func (c *Conn) WriteMessages(op ws.OpCode, n int, fill func(i int, dst []byte) [
 	if c.closeSent {
 		return 0, net.ErrClosed
 	}
+	if c.broken != nil {
+		return 0, c.broken
+	}
 	b := c.wbuf[:0]
 	for i := range n {
 		p := fill(i, c.scratch[:0])
@@ -214,8 +225,8 @@ func (c *Conn) WriteMessages(op ws.OpCode, n int, fill func(i int, dst []byte) [
 	if cap(b) <= 256<<10 {
 		c.wbuf = b
 	}
-	if _, err := c.nc.Write(b); err != nil {
-		return 0, fmt.Errorf("write: %w", err)
+	if err := c.send(b); err != nil {
+		return 0, err
 	}
 	return len(b), nil
 }
@@ -241,20 +252,99 @@ func (c *Conn) SendClose(code int, reason string) error {
 		return nil
 	}
 	c.closeSent, c.closeCode = true, code
-	_ = c.nc.SetWriteDeadline(time.Now().Add(2 * time.Second))
+	c.closeDeadlineLocked()
 	_, err := c.writeFrameLocked(ws.OpClose, false, ws.NewCloseFrameBody(ws.StatusCode(code), reason))
 	return err
 }
 
+// closeDeadline bounds the close frame's write: a close handshake with a
+// server that stopped reading must not hang.
+const closeDeadline = 2 * time.Second
+
+func (c *Conn) closeDeadlineLocked() {
+	d := closeDeadline
+	if c.writeTimeout > 0 {
+		d = min(d, c.writeTimeout)
+	}
+	now := time.Now()
+	_ = c.nc.SetWriteDeadline(now.Add(d))
+	// Fresh: send must not push it out to the longer write timeout.
+	c.deadlineAt = now
+}
+
+// SetWriteTimeout bounds every later write: one the server does not take
+// within d (it stopped reading, and the socket's send buffer is full)
+// fails with an error Classify names "write_timeout". 0 (the default)
+// means no bound. Call it before the first write.
+//
+// The deadline is pushed out lazily, at most once per d/8, so that a
+// write costs no timer operation: a write fails between 7/8·d and d after
+// it began to block.
+func (c *Conn) SetWriteTimeout(d time.Duration) {
+	c.wmu.Lock()
+	c.writeTimeout, c.deadlineAt = d, time.Time{}
+	c.wmu.Unlock()
+}
+
+// interruptGrace is how long InterruptWrite lets the write in progress
+// finish: a write that is merely under way completes well within it (and
+// the connection stays usable for its close handshake); one the server
+// blocks fails.
+const interruptGrace = 100 * time.Millisecond
+
+// InterruptWrite makes the write in progress, if any, fail with an error
+// matching ErrInterrupted unless it completes within interruptGrace; a
+// session that must stop calls it so that a server that stopped reading
+// cannot hold it. The close frame still goes out on a connection whose
+// write was not cut short (SendClose sets its own deadline). After a write
+// has failed the connection cannot be written (a frame may be half sent).
+func (c *Conn) InterruptWrite() {
+	c.interrupted.Store(true)
+	if c.writing.Load() {
+		_ = c.nc.SetWriteDeadline(time.Now().Add(interruptGrace))
+	}
+}
+
 func (c *Conn) writeFrameLocked(op ws.OpCode, rsv1 bool, p []byte) (int, error) {
+	if c.broken != nil {
+		return 0, c.broken
+	}
 	b := appendFrame(c.wbuf[:0], op, rsv1, p)
 	if cap(b) <= 64<<10 {
 		c.wbuf = b // keep the grown buffer, but not a huge one
 	}
-	if _, err := c.nc.Write(b); err != nil {
-		return 0, fmt.Errorf("write: %w", err)
+	if err := c.send(b); err != nil {
+		return 0, err
 	}
 	return len(b), nil
+}
+
+// send writes b to the socket under wmu. A write that fails leaves the
+// stream possibly in the middle of a frame, so the connection is broken:
+// every later write fails with the same error at once.
+func (c *Conn) send(b []byte) error {
+	if c.writeTimeout > 0 {
+		if now := time.Now(); now.Sub(c.deadlineAt) > c.writeTimeout/8 {
+			_ = c.nc.SetWriteDeadline(now.Add(c.writeTimeout))
+			c.deadlineAt = now
+		}
+	}
+	c.writing.Store(true)
+	_, err := c.nc.Write(b)
+	c.writing.Store(false)
+	if err == nil {
+		return nil
+	}
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded) && c.interrupted.Load():
+		err = fmt.Errorf("write: %w", ErrInterrupted)
+	case errors.Is(err, os.ErrDeadlineExceeded) && c.writeTimeout > 0:
+		err = fmt.Errorf("write: %w after %v (%w)", ErrWriteTimeout, c.writeTimeout, err)
+	default:
+		err = fmt.Errorf("write: %w", err)
+	}
+	c.broken = err
+	return err
 }
 
 // appendFrame appends one masked client frame. Header, mask and payload go
@@ -448,7 +538,7 @@ func (c *Conn) control(h ws.Header) error {
 				echo = 1000
 			}
 			c.closeSent, c.closeCode = true, echo
-			_ = c.nc.SetWriteDeadline(time.Now().Add(2 * time.Second))
+			c.closeDeadlineLocked()
 			_, _ = c.writeFrameLocked(ws.OpClose, false, ws.NewCloseFrameBody(ws.StatusCode(echo), ""))
 		}
 		c.wmu.Unlock()

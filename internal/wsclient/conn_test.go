@@ -375,3 +375,78 @@ func TestHostileFrames(t *testing.T) {
 		}
 	}
 }
+
+// fillUntilBlocked writes large messages to a server that stopped reading
+// until a write fails, and returns that error and how many writes
+// succeeded.
+func fillUntilBlocked(c *Conn) (int, error) {
+	p := make([]byte, 256<<10)
+	for i := range 1000 {
+		if _, err := c.WriteMessage(ws.OpBinary, p); err != nil {
+			return i, err
+		}
+	}
+	return 1000, errors.New("1000 writes of 256 KiB to a server that does not read all succeeded")
+}
+
+// A server that stops reading makes a write block once the socket's
+// buffers are full; the write timeout fails it, and the connection is
+// broken for every later write.
+func TestWriteTimeout(t *testing.T) {
+	srv, err := faultserver.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	c := dial(t, srv.URL()+"/echo?fault=stop_reading", Options{})
+	c.SetWriteTimeout(200 * time.Millisecond)
+	n, err := fillUntilBlocked(c)
+	if !errors.Is(err, ErrWriteTimeout) || Classify(err) != CauseWriteTimeout {
+		t.Fatalf("after %d writes: %v (cause %q), want a write timeout", n, err, Classify(err))
+	}
+	if _, again := c.WriteMessage(ws.OpText, []byte("x")); !errors.Is(again, ErrWriteTimeout) {
+		t.Fatalf("a write after the failed one: %v, want the same error at once", again)
+	}
+	if err := c.SendClose(1000, ""); !errors.Is(err, ErrWriteTimeout) {
+		t.Fatalf("close frame after the failed write: %v, want the same error", err)
+	}
+}
+
+// InterruptWrite cuts a blocked write short, whatever the write timeout.
+func TestInterruptWrite(t *testing.T) {
+	srv, err := faultserver.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	c := dial(t, srv.URL()+"/echo?fault=stop_reading", Options{})
+	c.SetWriteTimeout(time.Hour)
+	done := make(chan error, 1)
+	go func() {
+		_, err := fillUntilBlocked(c)
+		done <- err
+	}()
+	// Interrupt once a write has been in progress for a while: blocked.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if c.writing.Load() {
+			time.Sleep(50 * time.Millisecond)
+			if c.writing.Load() {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no write ever blocked")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	c.InterruptWrite()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrInterrupted) || Classify(err) != CauseCanceled {
+			t.Fatalf("interrupted write: %v (cause %q)", err, Classify(err))
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("InterruptWrite did not end the blocked write")
+	}
+}

@@ -31,8 +31,17 @@ const (
 	CauseTooBig          = "message_too_big"  // a server message over the client's size limit
 	CauseBadUTF8         = "invalid_utf8"     // a server text message that is not UTF-8
 	CauseCanceled        = "canceled"         // the run stopped while the operation was in progress
+	CauseWriteTimeout    = "write_timeout"    // a write the server did not take in time (it stopped reading)
 	CauseOther           = "other"
 )
+
+// ErrWriteTimeout is matched by the error of a write that did not complete
+// within the connection's write timeout.
+var ErrWriteTimeout = errors.New("write timed out: the server is not reading")
+
+// ErrInterrupted is matched by the error of a write that InterruptWrite cut
+// short.
+var ErrInterrupted = errors.New("write interrupted: the session is stopping")
 
 // Classify returns the cause name of err.
 func Classify(err error) string {
@@ -57,7 +66,9 @@ func Classify(err error) string {
 		return CauseHandshake
 	}
 	switch {
-	case errors.Is(err, context.Canceled):
+	case errors.Is(err, ErrWriteTimeout):
+		return CauseWriteTimeout
+	case errors.Is(err, context.Canceled), errors.Is(err, ErrInterrupted):
 		return CauseCanceled
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
 		return CauseTimeout

@@ -493,15 +493,31 @@ func (s *session) request(ctx context.Context, st *step) error {
 			s.shard.Record(st.metric, (at-now)/1000)
 			return nil
 		case <-t.C:
-			s.shard.Do(func(set *metrics.Set) { set.Counters.RepliesMissing++ })
+			s.replyMissing()
 			return &timeoutError{cause: causeReplyTimeout}
 		case <-c.done:
+			s.replyMissing()
 			return c.err
 		case <-ctx.Done():
-			return s.lost(ctx, c, nil)
 		}
+		// The run is stopping with the reply in flight: give it the
+		// drain time, as echo does, and count it missing if it does not
+		// come.
+		d := time.NewTimer(s.r.sc.Client.Drain.D())
+		defer d.Stop()
+		select {
+		case at := <-got:
+			s.shard.Record(st.metric, (at-now)/1000)
+		case <-d.C:
+			s.replyMissing()
+		case <-c.done:
+			s.replyMissing()
+		case <-s.r.hard.Done():
+			s.replyMissing()
+		}
+		return s.lost(ctx, c, nil)
 	}
-	reply, err := s.await(ctx, timeout, causeReplyTimeout, func(p []byte) bool {
+	matches := func(p []byte) bool {
 		if field != "" {
 			var v any
 			if json.Unmarshal(p, &v) != nil {
@@ -513,13 +529,25 @@ func (s *session) request(ctx context.Context, st *step) error {
 			}
 		}
 		return rq.Reply == nil || match(p, rq.Reply, st.replyRe)
-	})
-	if err != nil {
-		if _, ok := err.(*timeoutError); ok {
-			s.shard.Do(func(set *metrics.Set) { set.Counters.RepliesMissing++ })
+	}
+	reply, err := s.await(ctx, timeout, causeReplyTimeout, matches)
+	if errors.Is(err, errStopped) {
+		// Stopping with the reply in flight: the drain time, as above.
+		if _, derr := s.await(s.r.hard, s.r.sc.Client.Drain.D(), causeReplyTimeout, matches); derr == nil {
+			s.shard.Record(st.metric, (s.r.clock.Now()-now)/1000)
+			return err
 		}
+	}
+	if err != nil {
+		// Timed out, stopped, or the connection ended: no reply.
+		s.replyMissing()
 		return err
 	}
 	s.shard.Record(st.metric, (s.r.clock.Now()-now)/1000)
 	return s.capture(reply, rq.Capture)
+}
+
+// replyMissing counts a request whose reply did not come.
+func (s *session) replyMissing() {
+	s.shard.Do(func(set *metrics.Set) { set.Counters.RepliesMissing++ })
 }

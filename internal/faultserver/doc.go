@@ -22,6 +22,9 @@
 //	                        (N+1)th data message on the connection
 //	                        (default 0: its first), and nothing is sent
 //	                        after it
+//	after_ms=N              ...or N milliseconds after the upgrade, whichever
+//	                        comes first (a fault in the middle of traffic,
+//	                        however fast the client goes)
 //	drop=N                  silently drop every Nth data message received
 //	push=50ms               send a text message "tick" this often,
 //	                        unprompted (for flows that send nothing)

@@ -94,7 +94,8 @@ func (s *Server) Close() {
 // connections_open, messages_in, messages_out, bytes_in, bytes_out, and
 // one counter per fault committed (close_sent_NNNN, eof, reset,
 // stop_reading, frame_NAME, dropped, handshake_*) and per close code the
-// clients sent (client_close_NNNN).
+// clients sent (client_close_NNNN), also by the fault it followed
+// (FAULT_then_client_close_NNNN, FAULT as in close_1011, eof, frame_rsv1).
 func (s *Server) Stats() map[string]int64 {
 	s.mu.Lock()
 	out := make(map[string]int64, len(s.stats)+4)
@@ -170,6 +171,7 @@ type options struct {
 	fault string
 	code  int
 	after int64
+	delay time.Duration // after_ms: commit the fault this long after the upgrade
 	frame Hostile
 	name  string
 	drop  int64
@@ -196,6 +198,7 @@ func parseOptions(r *http.Request) (options, error) {
 		o.code = int(num("code"))
 	}
 	o.after = num("after")
+	o.delay = time.Duration(num("after_ms")) * time.Millisecond
 	o.drop = num("drop")
 	if v := q.Get("push"); v != "" {
 		if o.push, err = time.ParseDuration(v); err != nil || o.push <= 0 {
@@ -271,11 +274,6 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	if tc, ok := nc.(*net.TCPConn); ok && o.fault == "stop_reading" {
-		// A small receive buffer fills, and then the client's send
-		// buffer, within a short test.
-		_ = tc.SetReadBuffer(4096)
-	}
 	s.mu.Lock()
 	select {
 	case <-s.closed:
@@ -334,6 +332,17 @@ func (c *conn) serve() {
 	}()
 	if c.o.push > 0 {
 		go c.pusher()
+	}
+	if c.o.delay > 0 && c.o.fault != "" {
+		t := time.AfterFunc(c.o.delay, func() {
+			c.wmu.Lock()
+			defer c.wmu.Unlock()
+			if !c.closing && !c.dead && !c.faulted {
+				c.faulted = true
+				c.commitLocked()
+			}
+		})
+		defer t.Stop()
 	}
 	c.read()
 }
@@ -399,6 +408,11 @@ func (c *conn) read() {
 				code = int(binary.BigEndian.Uint16(p))
 			}
 			c.s.count("client_close_"+strconv.Itoa(code), 1)
+			if c.faulted {
+				// Which fault the client answered (or, for an EOF, was
+				// already closing when it came).
+				c.s.count(c.faultName()+"_then_client_close_"+strconv.Itoa(code), 1)
+			}
 			c.wmu.Lock()
 			if !c.closing && !c.dead {
 				c.closing = true
@@ -480,6 +494,18 @@ func (c *conn) sendLocked(op ws.OpCode, p []byte) {
 	c.sent++
 	c.s.messagesOut.Add(1)
 	c.s.bytesOut.Add(int64(len(p)))
+}
+
+// faultName names the connection's fault in the stats: close_NNNN, eof,
+// reset, stop_reading, frame_NAME.
+func (c *conn) faultName() string {
+	switch c.o.fault {
+	case "close":
+		return "close_" + strconv.Itoa(c.o.code)
+	case "frame":
+		return "frame_" + c.o.name
+	}
+	return c.o.fault
 }
 
 // commitLocked commits the connection's fault.

@@ -408,17 +408,18 @@ func (c *conn) read() {
 				code = int(binary.BigEndian.Uint16(p))
 			}
 			c.s.count("client_close_"+strconv.Itoa(code), 1)
-			if c.faulted {
-				// Which fault the client answered (or, for an EOF, was
-				// already closing when it came).
-				c.s.count(c.faultName()+"_then_client_close_"+strconv.Itoa(code), 1)
-			}
 			c.wmu.Lock()
+			faulted := c.faulted
 			if !c.closing && !c.dead {
 				c.closing = true
 				_ = c.writeLocked(ws.OpClose, true, p[:min(len(p), 2)])
 			}
 			c.wmu.Unlock()
+			if faulted {
+				// Which fault the client answered (or, for an EOF, was
+				// already closing when it came).
+				c.s.count(c.faultName()+"_then_client_close_"+strconv.Itoa(code), 1)
+			}
 			return
 		case ws.OpPing:
 			c.wmu.Lock()

@@ -138,3 +138,71 @@ func gateFailed(code int, rep *report.Report) bool {
 	failed := rep.Passed != nil && !*rep.Passed
 	return failed && (code == exitThresholds || code == exitUnreliable && rep.Generator.Unreliable)
 }
+
+// TestFaultExitCodes runs a few cases of the fault matrix
+// (internal/reliability) through the CLI, so that the exit codes
+// docs/reliability.md lists are the ones `wsbench run` gives.
+func TestFaultExitCodes(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, path string
+		code       int
+		cause      string
+	}{
+		{name: "healthy", path: "/echo", code: exitOK},
+		{name: "closes 1000 before the first message", path: "/echo?fault=close&code=1000", code: exitThresholds, cause: "server_close_1000"},
+		{name: "answers the upgrade with 503", path: "/echo?handshake=status&status=503", code: exitFailed, cause: "handshake_status_503"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv, err := faultserver.Start("127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(srv.Close)
+			dir := t.TempDir()
+			yaml := fmt.Sprintf(`
+name: fault
+target: %s
+interval: 250ms
+client: {drain: 1s}
+phases:
+  - {duration: 0s, clients: 1}
+  - {duration: 2s, clients: 1}
+flows:
+  - name: echo
+    backoff: {initial: 100ms, max: 400ms}
+    steps:
+      - connect: {path: %q}
+      - echo: {rate: 20}
+thresholds:
+  - errors == 0
+  - replies_missing == 0
+`, srv.URL(), tt.path)
+			path := filepath.Join(dir, "s.yaml")
+			if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			j := filepath.Join(dir, "r.json")
+			code, _, stderr := wsbench(t, "run", "--quiet", "--json", j, path)
+			rep, err := report.ReadJSONFile(j)
+			if err != nil {
+				t.Fatalf("exit %d, no report: %v\n%s", code, err, stderr)
+			}
+			c := rep.Counters
+			t.Logf("exit %d errors %v end %s", code, c.ErrorsByCause, rep.EndReason)
+			ok := code == tt.code || tt.code == exitThresholds && gateFailed(code, rep) ||
+				tt.code == exitOK && code == exitUnreliable && rep.Passed != nil && *rep.Passed && rep.Generator.Unreliable
+			if !ok {
+				t.Fatalf("exit %d, want %d\n%s", code, tt.code, stderr)
+			}
+			if tt.cause != "" && c.ErrorsByCause[tt.cause] == 0 {
+				t.Fatalf("errors %v, want %s", c.ErrorsByCause, tt.cause)
+			}
+			if tt.cause == "" && c.Errors() != 0 {
+				t.Fatalf("errors %v on a healthy server", c.ErrorsByCause)
+			}
+		})
+	}
+}

@@ -99,6 +99,16 @@ func (r *room) published(id report.PubID, seq, at int64) {
 	r.mu.Unlock()
 }
 
+// unpublished takes back message seq of publisher id, whose write
+// failed: nobody can be expected to receive it.
+func (r *room) unpublished(id report.PubID, seq int64) {
+	r.mu.Lock()
+	if p := r.pubs[id]; p != nil && seq < int64(len(p.sent)) {
+		p.sent[seq] = -1
+	}
+	r.mu.Unlock()
+}
+
 // deliver records that m received message seq of publisher id, latency ns
 // after its intended send time.
 func (m *member) deliver(id report.PubID, seq, latency int64) {

@@ -74,9 +74,10 @@ type session struct {
 	c           *conn
 	buf         []byte
 	lastConnect *step
-	waiter      *pacer.Waiter // made on the first scheduled send
-	rows        []int         // the row of each data source the flow uses
-	dataErr     error         // no row left: the session fails at once
+	waiter      *pacer.Waiter   // made on the first scheduled send
+	rows        []int           // the row of each data source the flow uses
+	dataErr     error           // no row left: the session fails at once
+	ctx         context.Context // the session's whole life (run), not a loop's
 }
 
 // conn is one open connection and what its reader goroutine shares with
@@ -84,16 +85,19 @@ type session struct {
 type conn struct {
 	ws      *wsclient.Conn
 	id      int64
-	done    chan struct{} // closed when the reader has exited
-	err     error         // why it exited; read after done
-	closing atomic.Bool   // the client started the close
-	code    atomic.Int32  // the client's close code
+	done    chan struct{}         // closed when the reader has exited
+	err     error                 // why the connection ended; read after done
+	closing atomic.Bool           // the client started the close
+	code    atomic.Int32          // the client's close code
+	aborted atomic.Pointer[error] // why the client gave up on it (see abort)
+	unwatch []func() bool         // stop the AfterFuncs watching the session's end
 
 	outstanding atomic.Int64  // echo replies awaited
 	ownBack     atomic.Int64  // own broadcast messages received back
 	window      chan struct{} // closed-loop echo: one token per reply
 	inbox       chan []byte   // unmarked messages, for expect and json requests
 	pong        chan int64    // ping step: pong round trips (ns)
+	hbPong      chan int64    // heartbeat: pong round trips (ns)
 	lastPong    atomic.Int64
 
 	reqMu   sync.Mutex
@@ -152,6 +156,7 @@ func (s *session) render(t scenario.Template) string {
 
 // run executes the flow, reconnecting per on_error, and always closes.
 func (s *session) run(ctx context.Context) error {
+	s.ctx = ctx
 	if s.dataErr != nil {
 		return s.failData()
 	}
@@ -175,17 +180,22 @@ func (s *session) run(ctx context.Context) error {
 	}
 	s.closeConn(1000, "")
 	// A session the run's end (or a ramp-down) cut short is neither
-	// completed nor failed: started − completed − failed counts them.
-	stopped := ctx.Err() != nil
+	// completed nor failed: started − completed − failed counts them. A
+	// session whose connection failed is failed even when the end came
+	// before the slot could start another: its error is counted.
+	failed := err != nil && !errors.Is(err, errStopped) && classify(err) != wsclient.CauseCanceled
+	stopped := !failed && ctx.Err() != nil
 	s.shard.Do(func(set *shard.Rec) {
 		switch {
-		case stopped:
-		case err == nil:
-			set.Counters.SessionsCompleted++
-		default:
+		case failed:
 			set.Counters.SessionsFailed++
+		case !stopped:
+			set.Counters.SessionsCompleted++
 		}
 	})
+	if !failed {
+		return nil
+	}
 	return err
 }
 
@@ -207,6 +217,11 @@ func (s *session) steps(ctx context.Context, steps []*step) error {
 		if err := s.step(ctx, st); err != nil {
 			if ctx.Err() != nil && (errors.Is(err, errStopped) || errors.Is(err, context.Canceled)) {
 				return nil
+			}
+			var inner *stepError
+			if errors.As(err, &inner) {
+				// A loop's step failed: counted there, under its own label.
+				return err
 			}
 			cause := classify(err)
 			if cause != wsclient.CauseCanceled {
@@ -239,7 +254,9 @@ func (s *session) step(ctx context.Context, st *step) error {
 		return s.reconnect(ctx, st)
 	case sc.Send != nil:
 		p, op := s.payload(&sc.Send.Payload, st)
-		return s.write(op, p)
+		if err := s.write(op, p); err != nil {
+			return s.lost(ctx, s.c, err)
+		}
 	case sc.Echo != nil:
 		return s.echo(ctx, st)
 	case sc.Publish != nil:
@@ -251,13 +268,9 @@ func (s *session) step(ctx context.Context, st *step) error {
 	case sc.Request != nil:
 		return s.request(ctx, st)
 	case sc.Sleep != nil:
-		if !sleepCtx(ctx, sc.Sleep.D()) {
-			return errStopped
-		}
+		return s.pause(ctx, sc.Sleep.D())
 	case sc.Think != nil:
-		if !sleepCtx(ctx, s.think(sc.Think)) {
-			return errStopped
-		}
+		return s.pause(ctx, s.think(sc.Think))
 	case sc.Loop != nil:
 		return s.loop(ctx, st)
 	case sc.Ping != nil:
@@ -293,6 +306,9 @@ func (s *session) connect(ctx context.Context, st *step) error {
 		opts.LocalAddr = s.r.sourceAddrs[int(s.id)%n]
 	}
 	wc, timing, err := wsclient.Dial(s.r.hard, url, opts)
+	if err == nil {
+		wc.SetWriteTimeout(s.r.sc.Client.WriteTimeout.D())
+	}
 	s.shard.Do(func(set *shard.Rec) {
 		set.Counters.ConnectsAttempted++
 		if err != nil {
@@ -311,10 +327,11 @@ func (s *session) connect(ctx context.Context, st *step) error {
 	}
 	s.r.connOpened()
 	cn := &conn{
-		ws:   wc,
-		id:   s.r.connSeq.Add(1),
-		done: make(chan struct{}),
-		pong: make(chan int64, 1),
+		ws:     wc,
+		id:     s.r.connSeq.Add(1),
+		done:   make(chan struct{}),
+		pong:   make(chan int64, 1),
+		hbPong: make(chan int64, 1),
 	}
 	if s.flow.hasInbox {
 		cn.inbox = make(chan []byte, 64)
@@ -329,6 +346,17 @@ func (s *session) connect(ctx context.Context, st *step) error {
 	wc.OnPong = func(p []byte) { s.onPong(cn, p) }
 	wc.OnPing = func() { s.shard.Do(func(set *shard.Rec) { set.Counters.ServerPings++ }) }
 	s.c = cn
+	// A session that must stop does not wait for a write the server is
+	// not taking; and once the run's grace is over, nothing waits on the
+	// connection at all.
+	root := s.ctx
+	if root == nil {
+		root = ctx
+	}
+	cn.unwatch = []func() bool{
+		context.AfterFunc(root, wc.InterruptWrite),
+		context.AfterFunc(s.r.hard, func() { cn.abort(errStopped, 0, "") }),
+	}
 	go s.read(cn)
 	if iv := s.r.sc.Client.PingInterval.D(); iv > 0 {
 		go s.heartbeat(cn, iv)
@@ -461,20 +489,34 @@ func (s *session) pushed(c *conn, seq, tsNS int64, n, wire int, now int64) {
 }
 
 func (s *session) readerExit(c *conn, err error, now int64) {
+	if a := c.aborted.Load(); a != nil {
+		// The client gave up on the connection and closed the socket
+		// under the reader: its reason, not the reader's "use of closed
+		// connection", is why the connection ended.
+		err = *a
+	}
 	c.err = err
+	// Counted by what was on the wire: a close frame the server sent
+	// first is the server's close even when the client was about to
+	// close (the client then only answered it).
 	var ce *wsclient.CloseError
 	var pe *wsclient.ProtocolError
 	switch {
-	case c.closing.Load():
-		s.shard.Close(int(c.code.Load()), "client")
 	case errors.As(err, &pe):
 		s.shard.Close(pe.Code, "client")
+	case errors.As(err, &ce) && ce.Initiator == "server":
+		s.shard.Close(ce.Code, ce.Initiator)
+	case c.closing.Load():
+		s.shard.Close(int(c.code.Load()), "client")
 	case errors.As(err, &ce):
 		s.shard.Close(ce.Code, ce.Initiator)
 	default:
 		s.shard.Close(1006, "none")
 	}
 	_ = c.ws.Close()
+	for _, stop := range c.unwatch {
+		stop()
+	}
 	if c.member != nil {
 		c.member.leave(now)
 	}
@@ -497,7 +539,13 @@ func (s *session) closeConn(code int, reason string) {
 	}
 	c.code.Store(int32(code))
 	c.closing.Store(true)
-	_ = c.ws.SendClose(code, reason)
+	if err := c.ws.SendClose(code, reason); err != nil {
+		// The close frame could not go out: no answer will come.
+		c.code.Store(1006)
+		_ = c.ws.Close()
+		<-c.done
+		return
+	}
 	t := time.NewTimer(2 * time.Second)
 	defer t.Stop()
 	select {
@@ -637,22 +685,35 @@ func (s *session) loop(ctx context.Context, st *step) error {
 	return nil
 }
 
+// Ping payloads end with who sent the ping, so that the ping step and the
+// heartbeat never take each other's pong: a stolen pong made a healthy
+// server's ping step fail with pong_timeout.
+const (
+	pingByStep      = 's'
+	pingByHeartbeat = 'h'
+)
+
 func (s *session) onPong(c *conn, p []byte) {
 	now := s.r.clock.Now()
 	c.lastPong.Store(now)
-	if len(p) != 8 {
+	if len(p) != 9 {
 		return
 	}
 	rtt := now - int64(binary.BigEndian.Uint64(p))
+	ch := c.pong
+	if p[8] == pingByHeartbeat {
+		ch = c.hbPong
+	}
 	select {
-	case c.pong <- rtt:
+	case ch <- rtt:
 	default:
 	}
 }
 
-func (s *session) pingPayload() []byte {
-	var b [8]byte
+func (s *session) pingPayload(by byte) []byte {
+	var b [9]byte
 	binary.BigEndian.PutUint64(b[:], uint64(s.r.clock.Now()))
+	b[8] = by
 	return b[:]
 }
 
@@ -662,8 +723,8 @@ func (s *session) ping(ctx context.Context, st *step) error {
 	case <-c.pong:
 	default:
 	}
-	if err := c.ws.WritePing(s.pingPayload()); err != nil {
-		return err
+	if err := c.ws.WritePing(s.pingPayload(pingByStep)); err != nil {
+		return s.lost(ctx, c, err)
 	}
 	s.shard.Do(func(set *shard.Rec) { set.Counters.PingsSent++ })
 	timeout := st.s.Ping.Timeout.D()
@@ -685,7 +746,7 @@ func (s *session) ping(ctx context.Context, st *step) error {
 	case <-c.done:
 		return c.err
 	case <-ctx.Done():
-		return errStopped
+		return s.lost(ctx, c, nil)
 	}
 }
 
@@ -703,14 +764,14 @@ func (s *session) heartbeat(c *conn, every time.Duration) {
 		case <-t.C:
 		}
 		sent := s.r.clock.Now()
-		if err := c.ws.WritePing(s.pingPayload()); err != nil {
+		if err := c.ws.WritePing(s.pingPayload(pingByHeartbeat)); err != nil {
 			return
 		}
 		s.shard.Do(func(set *shard.Rec) { set.Counters.PingsSent++ })
 		select {
 		case <-c.done:
 			return
-		case rtt := <-c.pong:
+		case rtt := <-c.hbPong:
 			s.shard.Do(func(set *shard.Rec) {
 				set.Counters.PongsReceived++
 				set.Record(pingID, rtt/1000)
@@ -720,14 +781,102 @@ func (s *session) heartbeat(c *conn, every time.Duration) {
 				continue
 			}
 			s.shard.Do(func(set *shard.Rec) { set.Counters.PongsMissed++ })
-			s.shard.Error(causePongTimeout, s.flow.f.Name+"/heartbeat")
-			c.code.Store(1011)
-			c.closing.Store(true)
-			_ = c.ws.SendClose(1011, "pong timeout")
-			_ = c.ws.Close()
+			// The error is counted once, by the step that finds the
+			// connection gone (see lost), like every other end.
+			c.abort(&timeoutError{cause: causePongTimeout}, 1011, "pong timeout")
 			return
 		}
 	}
+}
+
+// writeVerdict bounds how long a failed write waits for the reader to say
+// why the connection ended. The reader learns it at once in every case
+// where a write can fail (the peer's close frame, reset or FIN is already
+// in the socket); the bound only matters if that ever stops being true.
+const writeVerdict = 2 * time.Second
+
+// lost is what a step returns when a wait or a write on c was cut short:
+// why the connection ended, counted as the step's error, or errStopped
+// when the run's end (or a ramp-down) interrupted the step on a live
+// connection, which is not an error.
+//
+// Every step kind goes through it (or returns c.err on c.done, which is
+// the same value), so a connection's end has one cause whichever step
+// noticed it: the reader's, which saw the close frame, the protocol
+// violation, the oversized message, the reset or the EOF; or the reason
+// the client gave up on it (abort: a missed pong, a write that could not
+// complete). A failed write waits for that verdict instead of reporting
+// its own error: a write fails because of what the reader is about to
+// report (a server's close makes the next write fail with "closed", its
+// reset with "broken pipe"), and one connection's end must not count
+// under two causes.
+func (s *session) lost(ctx context.Context, c *conn, werr error) error {
+	switch {
+	case werr == nil:
+	case errors.Is(werr, wsclient.ErrInterrupted):
+		// The session is stopping and a blocked write was cut short: the
+		// run's end, not the server, ended the step. The connection is
+		// unusable now (a frame may be half sent).
+		c.abort(errStopped, 0, "")
+		<-c.done
+	case errors.Is(werr, wsclient.ErrWriteTimeout):
+		// The reader sees nothing wrong with a server that stopped
+		// reading: the write's verdict is the connection's.
+		c.abort(werr, 0, "")
+		<-c.done
+	default:
+		t := time.NewTimer(writeVerdict)
+		select {
+		case <-c.done:
+		case <-t.C:
+			c.abort(werr, 0, "")
+			<-c.done
+		}
+		t.Stop()
+	}
+	select {
+	case <-c.done:
+		return c.err
+	default:
+	}
+	return errStopped
+}
+
+// abort gives up on the connection for err (the first reason wins): it
+// sends a close frame with code when code is not 0, closes the socket and
+// lets the reader report err as the connection's end.
+func (c *conn) abort(err error, code int, reason string) {
+	c.aborted.CompareAndSwap(nil, &err)
+	if code != 0 {
+		c.code.Store(int32(code))
+		c.closing.Store(true)
+		_ = c.ws.SendClose(code, reason)
+	} else if !c.closing.Load() {
+		c.code.Store(1006)
+		c.closing.Store(true)
+	}
+	_ = c.ws.Close()
+}
+
+// pause sleeps for d; on a connection it also watches it, so a connection
+// that ends during a sleep or think fails the step that was holding it.
+func (s *session) pause(ctx context.Context, d time.Duration) error {
+	var done <-chan struct{}
+	if s.c != nil {
+		done = s.c.done
+	}
+	t := time.NewTimer(max(d, 0))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+	case <-done:
+	}
+	if s.c == nil {
+		return errStopped
+	}
+	return s.lost(ctx, s.c, nil)
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) bool {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -37,11 +38,14 @@ func (s *session) newSchedule(rate float64, d scenario.Duration, count int) sche
 // finish waits until the schedule's end when it stopped for lack of time
 // rather than count: a step that sends at 0.5/s for 2 s lasts 2 s, not
 // until its only message.
-func (s *session) finish(ctx context.Context, sc schedule, sent int64) {
+func (s *session) finish(ctx context.Context, sc schedule, sent int64) error {
 	if sc.end == math.MaxInt64 || (sc.count > 0 && sent >= sc.count) {
-		return
+		return nil
 	}
-	s.waitUntil(ctx, sc.end)
+	if !s.waitUntil(ctx, sc.end) {
+		return s.lost(ctx, s.c, nil)
+	}
+	return nil
 }
 
 func (sc schedule) due(i int64) (int64, bool) {
@@ -53,7 +57,8 @@ func (sc schedule) due(i int64) (int64, bool) {
 }
 
 // waitUntil sleeps until run time t. It returns false when the session
-// must stop or the connection died. It sleeps on the run's pacer, not a Go
+// must stop or the connection died; the caller returns s.lost, which says
+// which. It sleeps on the run's pacer, not a Go
 // timer: a send's lateness counts in its latency, and a Go timer in an idle
 // process wakes up to a millisecond late (see package pacer).
 func (s *session) waitUntil(ctx context.Context, t int64) bool {
@@ -61,6 +66,25 @@ func (s *session) waitUntil(ctx context.Context, t int64) bool {
 		s.waiter = s.r.pacer.NewWaiter()
 	}
 	return s.waiter.Wait(ctx, s.r.clock.At(t), s.c.done)
+}
+
+// dropUnsent counts the sends a step could not make when it ended on err:
+// intended and dropped, so that intended = sent + dropped over the
+// schedule that elapsed. If the connection failed or stalled under the
+// step, that is every send from index i on that was due by now. If the
+// run's end stopped the step, it is only the n sends from i that it had
+// taken up (a write the end cut short): sends due after the end, which a
+// late-waking goroutine would find due, were never intended.
+func (s *session) dropUnsent(sch schedule, i, n int64, err error) {
+	now := s.r.clock.Now()
+	stopped := errors.Is(err, errStopped)
+	for k := int64(0); !stopped || k < n; k++ {
+		d, ok := sch.due(i + k)
+		if !ok || d > now {
+			return
+		}
+		s.shard.DroppedSend((now - d) / 1000)
+	}
 }
 
 // echo sends marked messages and lets the reader record their round trips.
@@ -83,10 +107,12 @@ func (s *session) echo(ctx context.Context, st *step) error {
 		for i := int64(0); ; {
 			due, ok := sch.due(i)
 			if !ok {
-				s.finish(ctx, sch, i)
+				err = s.finish(ctx, sch, i)
 				break
 			}
 			if !s.waitUntil(ctx, due) {
+				err = s.lost(ctx, c, nil)
+				s.dropUnsent(sch, i, 0, err)
 				break
 			}
 			// Gather every message already due, so a generator that woke
@@ -125,7 +151,8 @@ func (s *session) echo(ctx context.Context, st *step) error {
 			})
 			if werr != nil {
 				c.outstanding.Add(-int64(len(lags)))
-				err = werr
+				err = s.lost(ctx, c, werr)
+				s.dropUnsent(sch, first, int64(len(lags)), err)
 				break
 			}
 			s.shard.SentBatch(len(lags), payload, wire, lags)
@@ -133,7 +160,10 @@ func (s *session) echo(ctx context.Context, st *step) error {
 	} else {
 		err = s.echoClosed(ctx, st, m, op)
 	}
-	s.drain(c)
+	if !s.drain(c) && err == nil {
+		// The connection ended before the step's replies came back.
+		err = c.err
+	}
 	return err
 }
 
@@ -162,7 +192,7 @@ func (s *session) echoClosed(ctx context.Context, st *step, m marker, op ws.OpCo
 		select {
 		case <-c.window:
 		case <-ctx.Done():
-			return nil
+			return s.lost(ctx, c, nil)
 		case <-c.done:
 			return c.err
 		case <-deadline:
@@ -195,7 +225,7 @@ func (s *session) echoClosed(ctx context.Context, st *step, m marker, op ws.OpCo
 		})
 		if err != nil {
 			c.outstanding.Add(-int64(n))
-			return err
+			return s.lost(ctx, c, err)
 		}
 		i += int64(n)
 		s.shard.SentBatch(n, payload, wire, nil)
@@ -208,13 +238,15 @@ const maxBatch = 64
 
 // drain waits (at most the scenario's drain time, even when the run is
 // stopping) for outstanding replies, then counts the ones still missing so
-// no unanswered message disappears from the report.
-func (s *session) drain(c *conn) {
+// no unanswered message disappears from the report. It returns false when
+// the connection ended with replies outstanding.
+func (s *session) drain(c *conn) bool {
 	deadline := time.Now().Add(s.r.sc.Client.Drain.D())
+	alive := true
 	for c.outstanding.Load() > 0 && time.Now().Before(deadline) {
 		select {
 		case <-c.done:
-			deadline = time.Now()
+			deadline, alive = time.Now(), false
 		case <-s.r.hard.Done():
 			deadline = time.Now()
 		case <-time.After(time.Millisecond):
@@ -223,6 +255,7 @@ func (s *session) drain(c *conn) {
 	if n := c.outstanding.Swap(0); n > 0 {
 		s.shard.Do(func(set *shard.Rec) { set.Counters.RepliesMissing += n })
 	}
+	return alive
 }
 
 // publish sends marked messages into the connection's broadcast room on an
@@ -244,10 +277,12 @@ func (s *session) publish(ctx context.Context, st *step) error {
 	for i := int64(0); ; i++ {
 		due, ok := sch.due(i)
 		if !ok {
-			s.finish(ctx, sch, i)
+			err = s.finish(ctx, sch, i)
 			break
 		}
 		if !s.waitUntil(ctx, due) {
+			err = s.lost(ctx, c, nil)
+			s.dropUnsent(sch, i, 0, err)
 			break
 		}
 		now := s.r.clock.Now()
@@ -261,7 +296,10 @@ func (s *session) publish(ctx context.Context, st *step) error {
 		c.member.room.published(report.PubID{Worker: s.r.worker, Conn: c.id}, i, now)
 		wire, werr := c.ws.WriteMessage(op, s.buf)
 		if werr != nil {
-			err = werr
+			// Not sent: no member can be expected to get it.
+			c.member.room.unpublished(report.PubID{Worker: s.r.worker, Conn: c.id}, i)
+			err = s.lost(ctx, c, werr)
+			s.dropUnsent(sch, i, 1, err)
 			break
 		}
 		sent++
@@ -274,6 +312,11 @@ func (s *session) publish(ctx context.Context, st *step) error {
 	for c.ownBack.Load() < sent && time.Now().Before(deadline) {
 		select {
 		case <-c.done:
+			if err == nil || errors.Is(err, errStopped) {
+				// The connection ended while the step waited for its
+				// messages: the step did not finish.
+				err = c.err
+			}
 			return err
 		case <-s.r.hard.Done():
 			return err
@@ -297,6 +340,9 @@ func (s *session) listen(ctx context.Context, d time.Duration) error {
 	case <-s.c.done:
 		return s.c.err
 	case <-ctx.Done():
+		if err := s.lost(ctx, s.c, nil); !errors.Is(err, errStopped) {
+			return err
+		}
 	}
 	// The run is stopping. A member that left now would miss the messages
 	// publishers are still draining; stay until they are done (bounded by
@@ -357,7 +403,7 @@ func (s *session) await(ctx context.Context, timeout time.Duration, cause string
 		case <-c.done:
 			return nil, c.err
 		case <-ctx.Done():
-			return nil, errStopped
+			return nil, s.lost(ctx, c, nil)
 		}
 	}
 }
@@ -439,7 +485,7 @@ func (s *session) request(ctx context.Context, st *step) error {
 		}()
 	}
 	if err := s.write(op, payload); err != nil {
-		return err
+		return s.lost(ctx, c, err)
 	}
 	if got != nil {
 		t := time.NewTimer(timeout)
@@ -449,15 +495,31 @@ func (s *session) request(ctx context.Context, st *step) error {
 			s.shard.Record(st.metric, (at-now)/1000)
 			return nil
 		case <-t.C:
-			s.shard.Do(func(set *shard.Rec) { set.Counters.RepliesMissing++ })
+			s.replyMissing()
 			return &timeoutError{cause: causeReplyTimeout}
 		case <-c.done:
+			s.replyMissing()
 			return c.err
 		case <-ctx.Done():
-			return errStopped
 		}
+		// The run is stopping with the reply in flight: give it the
+		// drain time, as echo does, and count it missing if it does not
+		// come.
+		d := time.NewTimer(s.r.sc.Client.Drain.D())
+		defer d.Stop()
+		select {
+		case at := <-got:
+			s.shard.Record(st.metric, (at-now)/1000)
+		case <-d.C:
+			s.replyMissing()
+		case <-c.done:
+			s.replyMissing()
+		case <-s.r.hard.Done():
+			s.replyMissing()
+		}
+		return s.lost(ctx, c, nil)
 	}
-	reply, err := s.await(ctx, timeout, causeReplyTimeout, func(p []byte) bool {
+	matches := func(p []byte) bool {
 		if field != "" {
 			var v any
 			if json.Unmarshal(p, &v) != nil {
@@ -469,13 +531,25 @@ func (s *session) request(ctx context.Context, st *step) error {
 			}
 		}
 		return rq.Reply == nil || match(p, rq.Reply, st.replyRe)
-	})
-	if err != nil {
-		if _, ok := err.(*timeoutError); ok {
-			s.shard.Do(func(set *shard.Rec) { set.Counters.RepliesMissing++ })
+	}
+	reply, err := s.await(ctx, timeout, causeReplyTimeout, matches)
+	if errors.Is(err, errStopped) {
+		// Stopping with the reply in flight: the drain time, as above.
+		if _, derr := s.await(s.r.hard, s.r.sc.Client.Drain.D(), causeReplyTimeout, matches); derr == nil {
+			s.shard.Record(st.metric, (s.r.clock.Now()-now)/1000)
+			return err
 		}
+	}
+	if err != nil {
+		// Timed out, stopped, or the connection ended: no reply.
+		s.replyMissing()
 		return err
 	}
 	s.shard.Record(st.metric, (s.r.clock.Now()-now)/1000)
 	return s.capture(reply, rq.Capture)
+}
+
+// replyMissing counts a request whose reply did not come.
+func (s *session) replyMissing() {
+	s.shard.Do(func(set *shard.Rec) { set.Counters.RepliesMissing++ })
 }

@@ -23,7 +23,7 @@ type Counters struct {
 	WireBytesReceived int64 `json:"wire_bytes_received"` // frames as read
 
 	SendsIntended  int64 `json:"sends_intended"`  // open-loop sends the schedules asked for
-	SendsDropped   int64 `json:"sends_dropped"`   // skipped: the sender was more than max_lag behind schedule
+	SendsDropped   int64 `json:"sends_dropped"`   // not sent: more than max_lag behind schedule, or the connection failed or stalled under it
 	RepliesMissing int64 `json:"replies_missing"` // echoes and requests with no reply by their deadline
 	Clamped        int64 `json:"latency_clamped"` // samples above an hour, recorded as an hour
 

@@ -16,6 +16,7 @@ const (
 	DefaultMaxLag         = time.Second
 	DefaultDrain          = 2 * time.Second
 	DefaultReplyTimeout   = 10 * time.Second
+	DefaultWriteTimeout   = 10 * time.Second
 	DefaultMaxSessions    = 10000
 	DefaultMessageSize    = 64
 	DefaultEchoPath       = "/echo"
@@ -39,6 +40,7 @@ func (sc *Scenario) Complete() {
 	setDur(&c.MaxLag, DefaultMaxLag)
 	setDur(&c.Drain, DefaultDrain)
 	setDur(&c.ReplyTimeout, DefaultReplyTimeout)
+	setDur(&c.WriteTimeout, DefaultWriteTimeout)
 	if c.MaxSessions == 0 {
 		c.MaxSessions = DefaultMaxSessions
 	}

@@ -36,6 +36,7 @@ func TestDefaults(t *testing.T) {
 		{"max_lag", c.MaxLag.D(), DefaultMaxLag},
 		{"drain", c.Drain.D(), DefaultDrain},
 		{"reply_timeout", c.ReplyTimeout.D(), DefaultReplyTimeout},
+		{"write_timeout", c.WriteTimeout.D(), DefaultWriteTimeout},
 		{"max_sessions", c.MaxSessions, DefaultMaxSessions},
 		{"seed", sc.Seed, uint64(0)},
 		{"flow name", sc.Flows[0].Name, "echo"},

@@ -75,6 +75,7 @@ type Client struct {
 	MaxLag         Duration          `yaml:"max_lag,omitempty" json:"max_lag"`             // a send later than this behind schedule is dropped
 	Drain          Duration          `yaml:"drain,omitempty" json:"drain"`                 // wait for in-flight replies when a session ends
 	ReplyTimeout   Duration          `yaml:"reply_timeout,omitempty" json:"reply_timeout"` // default timeout of expect and request
+	WriteTimeout   Duration          `yaml:"write_timeout,omitempty" json:"write_timeout"` // a write that cannot complete this long fails the connection
 	MaxSessions    int               `yaml:"max_sessions,omitempty" json:"max_sessions"`   // open model: concurrent sessions at most
 	SourceAddrs    []string          `yaml:"source_addrs,omitempty" json:"source_addrs,omitempty"`
 	TLS            *TLS              `yaml:"tls,omitempty" json:"tls,omitempty"` // wss:// settings

@@ -4,12 +4,16 @@ import (
 	"bufio"
 	"crypto/tls"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -73,10 +77,17 @@ type Conn struct {
 	// has been written.
 	OnPing func()
 
-	wmu       sync.Mutex
-	wbuf      []byte
-	scratch   []byte // WriteMessages: one payload before framing
-	closeSent bool   // under wmu
+	wmu          sync.Mutex
+	wbuf         []byte
+	scratch      []byte // WriteMessages: one payload before framing
+	closeSent    bool   // under wmu
+	closeCode    int    // the code of the close frame sent, under wmu
+	broken       error  // the first failed write, under wmu (see send)
+	writeTimeout time.Duration
+	deadlineAt   time.Time // when send last pushed the write deadline out, under wmu
+
+	writing     atomic.Bool // a write syscall is in progress
+	interrupted atomic.Bool // InterruptWrite was called: the session is stopping
 }
 
 // Protocol returns the negotiated subprotocol.
@@ -124,6 +135,9 @@ func (c *Conn) WriteMessages(op ws.OpCode, n int, fill func(i int, dst []byte) [
 	if c.closeSent {
 		return 0, net.ErrClosed
 	}
+	if c.broken != nil {
+		return 0, c.broken
+	}
 	b := c.wbuf[:0]
 	for i := range n {
 		p := fill(i, c.scratch[:0])
@@ -141,8 +155,8 @@ func (c *Conn) WriteMessages(op ws.OpCode, n int, fill func(i int, dst []byte) [
 	if cap(b) <= 256<<10 {
 		c.wbuf = b
 	}
-	if _, err := c.nc.Write(b); err != nil {
-		return 0, fmt.Errorf("write: %w", err)
+	if err := c.send(b); err != nil {
+		return 0, err
 	}
 	return len(b), nil
 }
@@ -167,21 +181,100 @@ func (c *Conn) SendClose(code int, reason string) error {
 	if c.closeSent {
 		return nil
 	}
-	c.closeSent = true
-	_ = c.nc.SetWriteDeadline(time.Now().Add(2 * time.Second))
+	c.closeSent, c.closeCode = true, code
+	c.closeDeadlineLocked()
 	_, err := c.writeFrameLocked(ws.OpClose, false, ws.NewCloseFrameBody(ws.StatusCode(code), reason))
 	return err
 }
 
+// closeDeadline bounds the close frame's write: a close handshake with a
+// server that stopped reading must not hang.
+const closeDeadline = 2 * time.Second
+
+func (c *Conn) closeDeadlineLocked() {
+	d := closeDeadline
+	if c.writeTimeout > 0 {
+		d = min(d, c.writeTimeout)
+	}
+	now := time.Now()
+	_ = c.nc.SetWriteDeadline(now.Add(d))
+	// Fresh: send must not push it out to the longer write timeout.
+	c.deadlineAt = now
+}
+
+// SetWriteTimeout bounds every later write: one the server does not take
+// within d (it stopped reading, and the socket's send buffer is full)
+// fails with an error Classify names "write_timeout". 0 (the default)
+// means no bound. Call it before the first write.
+//
+// The deadline is pushed out lazily, at most once per d/8, so that a
+// write costs no timer operation: a write fails between 7/8·d and d after
+// it began to block.
+func (c *Conn) SetWriteTimeout(d time.Duration) {
+	c.wmu.Lock()
+	c.writeTimeout, c.deadlineAt = d, time.Time{}
+	c.wmu.Unlock()
+}
+
+// interruptGrace is how long InterruptWrite lets the write in progress
+// finish: a write that is merely under way completes well within it (and
+// the connection stays usable for its close handshake); one the server
+// blocks fails.
+const interruptGrace = 100 * time.Millisecond
+
+// InterruptWrite makes the write in progress, if any, fail with an error
+// matching ErrInterrupted unless it completes within interruptGrace; a
+// session that must stop calls it so that a server that stopped reading
+// cannot hold it. The close frame still goes out on a connection whose
+// write was not cut short (SendClose sets its own deadline). After a write
+// has failed the connection cannot be written (a frame may be half sent).
+func (c *Conn) InterruptWrite() {
+	c.interrupted.Store(true)
+	if c.writing.Load() {
+		_ = c.nc.SetWriteDeadline(time.Now().Add(interruptGrace))
+	}
+}
+
 func (c *Conn) writeFrameLocked(op ws.OpCode, rsv1 bool, p []byte) (int, error) {
+	if c.broken != nil {
+		return 0, c.broken
+	}
 	b := appendFrame(c.wbuf[:0], op, rsv1, p)
 	if cap(b) <= 64<<10 {
 		c.wbuf = b // keep the grown buffer, but not a huge one
 	}
-	if _, err := c.nc.Write(b); err != nil {
-		return 0, fmt.Errorf("write: %w", err)
+	if err := c.send(b); err != nil {
+		return 0, err
 	}
 	return len(b), nil
+}
+
+// send writes b to the socket under wmu. A write that fails leaves the
+// stream possibly in the middle of a frame, so the connection is broken:
+// every later write fails with the same error at once.
+func (c *Conn) send(b []byte) error {
+	if c.writeTimeout > 0 {
+		if now := time.Now(); now.Sub(c.deadlineAt) > c.writeTimeout/8 {
+			_ = c.nc.SetWriteDeadline(now.Add(c.writeTimeout))
+			c.deadlineAt = now
+		}
+	}
+	c.writing.Store(true)
+	_, err := c.nc.Write(b)
+	c.writing.Store(false)
+	if err == nil {
+		return nil
+	}
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded) && c.interrupted.Load():
+		err = fmt.Errorf("write: %w", ErrInterrupted)
+	case errors.Is(err, os.ErrDeadlineExceeded) && c.writeTimeout > 0:
+		err = fmt.Errorf("write: %w after %v (%w)", ErrWriteTimeout, c.writeTimeout, err)
+	default:
+		err = fmt.Errorf("write: %w", err)
+	}
+	c.broken = err
+	return err
 }
 
 // appendFrame appends one masked client frame. Header, mask and payload go
@@ -226,6 +319,9 @@ func (c *Conn) ReadMessage() (Message, error) {
 	c.rbuf = c.rbuf[:0]
 	for {
 		h, err := ws.ReadHeaderBuffer(c.br, c.hdr[:])
+		if errors.Is(err, ws.ErrHeaderLengthMSB) || errors.Is(err, ws.ErrHeaderLengthUnexpected) {
+			return msg, c.fail(CauseProtocol, int(ws.StatusProtocolError), err.Error())
+		}
 		if err != nil {
 			return msg, c.abrupt(err)
 		}
@@ -238,6 +334,12 @@ func (c *Conn) ReadMessage() (Message, error) {
 		}
 		if h.Masked {
 			return msg, c.fail(CauseProtocol, int(ws.StatusProtocolError), "server frame is masked")
+		}
+		// RSV2 and RSV3 belong to extensions wsbench never negotiates;
+		// RSV1 is permessage-deflate's, on the first frame of a data
+		// message only.
+		if h.Rsv2() || h.Rsv3() || h.Rsv1() && (!c.deflate || h.OpCode.IsControl() || h.OpCode == ws.OpContinuation) {
+			return msg, c.fail(CauseProtocol, int(ws.StatusProtocolError), fmt.Sprintf("reserved bits %03b set", h.Rsv))
 		}
 		if h.OpCode.IsControl() {
 			if err := c.control(h); err != nil {
@@ -257,9 +359,6 @@ func (c *Conn) ReadMessage() (Message, error) {
 			msg.Op = h.OpCode
 			inMessage = true
 			compressed = h.Rsv1()
-			if compressed && !c.deflate {
-				return msg, c.fail(CauseProtocol, int(ws.StatusProtocolError), "RSV1 set without permessage-deflate")
-			}
 		}
 		if int64(len(c.rbuf))+h.Length > c.maxMsg {
 			return msg, c.fail(CauseTooBig, int(ws.StatusMessageTooBig),
@@ -301,7 +400,9 @@ func (c *Conn) readPayload(n int64) error {
 		}
 		l := len(c.rbuf)
 		if cap(c.rbuf)-l < int(chunk) {
-			grown := make([]byte, l, max(2*cap(c.rbuf), l+int(chunk)))
+			// Doubling, but never past the message limit: a hostile
+			// stream costs at most the limit, not twice it.
+			grown := make([]byte, l, int(min(int64(max(2*cap(c.rbuf), l+int(chunk))), max(c.maxMsg, int64(l)+chunk))))
 			copy(grown, c.rbuf)
 			c.rbuf = grown
 		}
@@ -345,20 +446,29 @@ func (c *Conn) control(h ws.Header) error {
 		}
 	case ws.OpClose:
 		code, reason := 1005, ""
+		if len(p) == 1 {
+			return c.fail(CauseProtocol, int(ws.StatusProtocolError), "close frame with a 1-byte payload")
+		}
 		if len(p) >= 2 {
 			sc, r := ws.ParseCloseFrameData(p)
 			code, reason = int(sc), r
+			if !validCloseCode(code) {
+				return c.fail(CauseProtocol, int(ws.StatusProtocolError), fmt.Sprintf("close code %d is not one a peer may send", code))
+			}
+			if !utf8.ValidString(reason) {
+				return c.fail(CauseBadUTF8, int(ws.StatusInvalidFramePayloadData), "close reason is not UTF-8")
+			}
 		}
 		c.wmu.Lock()
 		initiator := "client"
 		if !c.closeSent {
 			initiator = "server"
-			c.closeSent = true
 			echo := code
 			if echo == 1005 {
 				echo = 1000
 			}
-			_ = c.nc.SetWriteDeadline(time.Now().Add(2 * time.Second))
+			c.closeSent, c.closeCode = true, echo
+			c.closeDeadlineLocked()
 			_, _ = c.writeFrameLocked(ws.OpClose, false, ws.NewCloseFrameBody(ws.StatusCode(echo), ""))
 		}
 		c.wmu.Unlock()
@@ -369,11 +479,39 @@ func (c *Conn) control(h ws.Header) error {
 	return nil
 }
 
+// validCloseCode reports whether a peer may send code in a close frame
+// (RFC 6455 7.4, and the IANA registry's 1012–1014): 1004–1006 and 1015
+// are reserved and must never be on the wire, 1016–2999 are unassigned,
+// 3000–4999 belong to libraries and applications.
+func validCloseCode(code int) bool {
+	switch {
+	case code >= 1000 && code <= 1003, code >= 1007 && code <= 1014:
+		return true
+	case code >= 3000 && code <= 4999:
+		return true
+	}
+	return false
+}
+
+// abrupt is the end of a connection without a close frame. An EOF on a
+// socket the peer reset is a reset whose ECONNRESET a write consumed (see
+// wasReset): it is reported as the reset it was, so one server behaviour
+// has one cause whichever syscall noticed it first.
 func (c *Conn) abrupt(err error) error {
+	if (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)) && wasReset(c.nc) {
+		err = fmt.Errorf("%w (%w)", syscall.ECONNRESET, err)
+	}
 	return &CloseError{Code: 1006, Initiator: "none", Err: err}
 }
 
+// fail closes the connection with code for a server that broke the
+// protocol or a limit. If the client had already sent a close frame (it
+// was closing when the bad frame came), that frame's code is the one the
+// error reports: closes are counted by what went on the wire.
 func (c *Conn) fail(cause string, code int, msg string) error {
 	_ = c.SendClose(code, "")
-	return &ProtocolError{Cause: cause, Code: code, Msg: msg}
+	c.wmu.Lock()
+	sent := c.closeCode
+	c.wmu.Unlock()
+	return &ProtocolError{Cause: cause, Code: sent, Msg: msg}
 }

@@ -3,6 +3,7 @@ package wsclient
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
 
+	"github.com/wsbench/wsbench/internal/faultserver"
 	"github.com/wsbench/wsbench/targets/refserver"
 )
 
@@ -331,4 +333,120 @@ func BenchmarkEchoRoundTrip(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}
+
+// TestHostileFrames runs every hostile frame of the fault server against
+// the client: each must end the connection with the close code RFC 6455
+// prescribes, sent to the server, and the matching cause.
+func TestHostileFrames(t *testing.T) {
+	srv, err := faultserver.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	causes := map[int]string{1002: CauseProtocol, 1007: CauseBadUTF8, 1009: CauseTooBig}
+	for _, name := range faultserver.FrameNames() {
+		h := faultserver.Frames[name]
+		t.Run(name, func(t *testing.T) {
+			// The connection's first message from the server is the frame.
+			c := dial(t, srv.URL()+"/echo?fault=frame&frame="+name, Options{MaxMessageSize: 1 << 20})
+			if _, err := c.WriteMessage(ws.OpText, []byte("x")); err != nil {
+				t.Fatal(err)
+			}
+			_, err := c.ReadMessage()
+			var pe *ProtocolError
+			if !errors.As(err, &pe) || pe.Code != h.Code || Classify(err) != causes[h.Code] {
+				t.Fatalf("%s: %v (cause %q), want a protocol error closing with %d, cause %q", h.Doc, err, Classify(err), h.Code, causes[h.Code])
+			}
+		})
+	}
+	// Every connection's close code reached the server.
+	want := map[int]int64{}
+	for _, name := range faultserver.FrameNames() {
+		want[faultserver.Frames[name].Code]++
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for code, n := range want {
+		for srv.Stat(fmt.Sprintf("client_close_%d", code)) != n && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if got := srv.Stat(fmt.Sprintf("client_close_%d", code)); got != n {
+			t.Errorf("server received %d closes with %d, want %d (%v)", got, code, n, srv.Stats())
+		}
+	}
+}
+
+// fillUntilBlocked writes large messages to a server that stopped reading
+// until a write fails, and returns that error and how many writes
+// succeeded.
+func fillUntilBlocked(c *Conn) (int, error) {
+	p := make([]byte, 256<<10)
+	for i := range 1000 {
+		if _, err := c.WriteMessage(ws.OpBinary, p); err != nil {
+			return i, err
+		}
+	}
+	return 1000, errors.New("1000 writes of 256 KiB to a server that does not read all succeeded")
+}
+
+// A server that stops reading makes a write block once the socket's
+// buffers are full; the write timeout fails it, and the connection is
+// broken for every later write.
+func TestWriteTimeout(t *testing.T) {
+	srv, err := faultserver.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	c := dial(t, srv.URL()+"/echo?fault=stop_reading", Options{})
+	c.SetWriteTimeout(200 * time.Millisecond)
+	n, err := fillUntilBlocked(c)
+	if !errors.Is(err, ErrWriteTimeout) || Classify(err) != CauseWriteTimeout {
+		t.Fatalf("after %d writes: %v (cause %q), want a write timeout", n, err, Classify(err))
+	}
+	if _, again := c.WriteMessage(ws.OpText, []byte("x")); !errors.Is(again, ErrWriteTimeout) {
+		t.Fatalf("a write after the failed one: %v, want the same error at once", again)
+	}
+	if err := c.SendClose(1000, ""); !errors.Is(err, ErrWriteTimeout) {
+		t.Fatalf("close frame after the failed write: %v, want the same error", err)
+	}
+}
+
+// InterruptWrite cuts a blocked write short, whatever the write timeout.
+func TestInterruptWrite(t *testing.T) {
+	srv, err := faultserver.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	c := dial(t, srv.URL()+"/echo?fault=stop_reading", Options{})
+	c.SetWriteTimeout(time.Hour)
+	done := make(chan error, 1)
+	go func() {
+		_, err := fillUntilBlocked(c)
+		done <- err
+	}()
+	// Interrupt once a write has been in progress for a while: blocked.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if c.writing.Load() {
+			time.Sleep(50 * time.Millisecond)
+			if c.writing.Load() {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no write ever blocked")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	c.InterruptWrite()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrInterrupted) || Classify(err) != CauseCanceled {
+			t.Fatalf("interrupted write: %v (cause %q)", err, Classify(err))
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("InterruptWrite did not end the blocked write")
+	}
 }

@@ -28,8 +28,17 @@ const (
 	CauseTooBig          = "message_too_big"  // a server message over the client's size limit
 	CauseBadUTF8         = "invalid_utf8"     // a server text message that is not UTF-8
 	CauseCanceled        = "canceled"         // the run stopped while the operation was in progress
+	CauseWriteTimeout    = "write_timeout"    // a write the server did not take in time (it stopped reading)
 	CauseOther           = "other"
 )
+
+// ErrWriteTimeout is matched by the error of a write that did not complete
+// within the connection's write timeout.
+var ErrWriteTimeout = errors.New("write timed out: the server is not reading")
+
+// ErrInterrupted is matched by the error of a write that InterruptWrite cut
+// short.
+var ErrInterrupted = errors.New("write interrupted: the session is stopping")
 
 // Classify returns the cause name of err.
 func Classify(err error) string {
@@ -58,7 +67,9 @@ func Classify(err error) string {
 		return CauseHandshake
 	}
 	switch {
-	case errors.Is(err, context.Canceled):
+	case errors.Is(err, ErrWriteTimeout):
+		return CauseWriteTimeout
+	case errors.Is(err, context.Canceled), errors.Is(err, ErrInterrupted):
 		return CauseCanceled
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
 		return CauseTimeout
@@ -120,10 +131,11 @@ func (e *CloseError) Cause() string {
 }
 
 // ProtocolError is a server frame that breaks the protocol or the client's
-// limits. The client has sent the matching close code.
+// limits. The client has sent the matching close code, or had sent Code
+// before the frame came.
 type ProtocolError struct {
 	Cause string
-	Code  int
+	Code  int // the close code the client sent
 	Msg   string
 }
 

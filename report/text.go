@@ -123,6 +123,22 @@ func WriteText(w io.Writer, r *Report) error {
 	if g.IncludesTarget {
 		p("             (the built-in target ran in this process: its CPU, memory and GC are included)\n")
 	}
+	for _, n := range g.Notes {
+		p("             note: %s\n", n)
+	}
+	if len(r.Workers) > 0 {
+		p("\nWorkers      %d processes\n", len(r.Workers))
+		tw := tabwriter.NewWriter(ew, 2, 4, 2, ' ', 0)
+		for _, w := range r.Workers {
+			flag := ""
+			if w.Unreliable {
+				flag = " · unreliable"
+			}
+			fmt.Fprintf(tw, "  %d	pid %d	peak %d conns	sent %d	received %d	errors %d	%s · %s%s\n",
+				w.Index, w.PID, w.PeakConnections, w.MessagesSent, w.MessagesReceived, w.Errors, w.EndReason, w.Exit, flag)
+		}
+		_ = tw.Flush()
+	}
 	return ew.err
 }
 

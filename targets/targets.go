@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -25,10 +27,23 @@ import (
 type Target struct {
 	url     string
 	builtin *refserver.Server
+	group   *refserver.Group // target: builtin as processes of its own
 	proc    *launch.Process
 	st      *scenario.StartTarget
 	tls     *tls.Config // to read a wss:// target's /stats over HTTPS
 	logf    func(string, ...any)
+}
+
+// Options control how a target starts.
+type Options struct {
+	// ServerProcs > 0 runs target: builtin as that many `wsbench serve`
+	// processes sharing one port instead of in this process: for a
+	// connection plan whose server ends do not fit in this process's
+	// descriptors (coord.Plan.ServerProcs). It needs this executable to
+	// be wsbench.
+	ServerProcs int
+	// Logf (nil: discard) receives what was started where.
+	Logf func(string, ...any)
 }
 
 // Start starts the target sc describes and waits until it accepts
@@ -36,6 +51,12 @@ type Target struct {
 // start_target, nothing for a ws:// or wss:// URL. logf (nil: discard)
 // receives what was started where.
 func Start(ctx context.Context, sc *scenario.Scenario, logf func(string, ...any)) (*Target, error) {
+	return StartWith(ctx, sc, Options{Logf: logf})
+}
+
+// StartWith is Start with options.
+func StartWith(ctx context.Context, sc *scenario.Scenario, o Options) (*Target, error) {
+	logf := o.Logf
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
@@ -52,6 +73,13 @@ func Start(ctx context.Context, sc *scenario.Scenario, logf func(string, ...any)
 		}
 		t.proc, t.st, t.url = p, sc.StartTarget, p.URL()
 		logf("started target (pid %d) on %s", p.Pid(), p.Addr())
+	case sc.Target == "builtin" && o.ServerProcs > 0:
+		g, err := startGroup(sc.Builtin, o.ServerProcs, logf)
+		if err != nil {
+			return nil, fmt.Errorf("start built-in server processes: %w", err)
+		}
+		t.group, t.url = g, "ws://"+g.Addr()
+		logf("built-in reference server as %d processes on %s", o.ServerProcs, g.Addr())
 	case sc.Target == "builtin":
 		srv, addr, err := startBuiltin(sc.Builtin)
 		if err != nil {
@@ -96,15 +124,24 @@ func (t *Target) Run(ctx context.Context, sc *scenario.Scenario, opts engine.Opt
 // dying target process cancels, and its report is completed as Run's.
 func (t *Target) RunWith(ctx context.Context, run func(ctx context.Context) (*report.Report, error)) (*report.Report, error) {
 	before := Stats(t.url, t.tls)
-	if t.proc != nil {
+	if t.proc != nil || t.group != nil {
 		var cancel context.CancelCauseFunc
 		ctx, cancel = context.WithCancelCause(ctx)
 		defer cancel(nil)
 		go func() {
-			select {
-			case <-t.proc.Done():
-				cancel(&engine.FailedError{Err: fmt.Errorf("the target process %d exited during the run; its output ends: %s", t.proc.Pid(), lastLines(t.proc.Output(), 5))})
-			case <-ctx.Done():
+			switch {
+			case t.proc != nil:
+				select {
+				case <-t.proc.Done():
+					cancel(&engine.FailedError{Err: fmt.Errorf("the target process %d exited during the run; its output ends: %s", t.proc.Pid(), lastLines(t.proc.Output(), 5))})
+				case <-ctx.Done():
+				}
+			default:
+				select {
+				case <-t.group.Failed():
+					cancel(&engine.FailedError{Err: fmt.Errorf("the built-in server's processes failed during the run: %v", t.group.Err())})
+				case <-ctx.Done():
+				}
 			}
 		}()
 	}
@@ -141,6 +178,9 @@ func (t *Target) Stop() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		return t.builtin.Shutdown(ctx)
+	case t.group != nil:
+		t.group.Stop(6 * time.Second)
+		return nil
 	case t.proc != nil:
 		sig := syscall.SIGTERM
 		if t.st.StopSignal == "INT" {
@@ -155,6 +195,48 @@ func (t *Target) Stop() error {
 		return err
 	}
 	return nil
+}
+
+// startGroup starts the built-in server as procs `wsbench serve`
+// processes (this executable) sharing one loopback port, with the
+// scenario's builtin settings as flags.
+func startGroup(b *scenario.Builtin, procs int, logf func(string, ...any)) (*refserver.Group, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	args := []string{exe, "serve"}
+	if b != nil {
+		secs := func(d scenario.Duration) string { return strconv.FormatFloat(d.D().Seconds(), 'f', -1, 64) }
+		if b.PingInterval > 0 {
+			args = append(args, "--ping-interval="+secs(b.PingInterval))
+		}
+		if b.PingTimeout > 0 {
+			args = append(args, "--ping-timeout="+secs(b.PingTimeout))
+		}
+		if b.MaxMessageSize > 0 {
+			args = append(args, "--max-message-size="+strconv.FormatInt(int64(b.MaxMessageSize), 10))
+		}
+		if b.ProcessDelay > 0 {
+			args = append(args, "--process-delay="+secs(b.ProcessDelay))
+		}
+		if b.ServiceTime > 0 {
+			args = append(args, "--service-time="+secs(b.ServiceTime))
+		}
+		if b.MaxConns > 0 {
+			args = append(args, "--max-conns="+strconv.Itoa(b.MaxConns))
+		}
+		if b.DropEvery > 0 {
+			args = append(args, "--drop-every="+strconv.Itoa(b.DropEvery))
+		}
+	}
+	return refserver.StartGroup(refserver.GroupOptions{
+		Procs:   procs,
+		Addr:    "127.0.0.1:0",
+		Command: func(addr string) []string { return append(slices.Clone(args), "--addr="+addr, "--group-worker") },
+		Stderr:  os.Stderr,
+		Logf:    logf,
+	})
 }
 
 func startBuiltin(b *scenario.Builtin) (*refserver.Server, string, error) {

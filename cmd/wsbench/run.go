@@ -132,7 +132,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return fail(err)
 	}
 
-	workers, err := planWorkers(sc, o.workers)
+	plan, err := coord.PlanFor(sc, o.workers)
 	if err != nil {
 		return fail(err)
 	}
@@ -146,7 +146,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "wsbench run: "+sc.Mask(fmt.Sprintf(format, args...)))
 		}
 	}
-	rep, runErr := runScenario(ctx, sc, eopts, workers, logf)
+	rep, runErr := runScenario(ctx, sc, eopts, plan, o.workers > 1, logf)
 	gate.Judge(rep, live.Final(rep), base)
 
 	if !o.quiet {
@@ -251,10 +251,10 @@ func applyRunFlags(fs *pflag.FlagSet, o *runOptions, sc *scenario.Scenario) erro
 }
 
 // runScenario starts the scenario's target, runs the scenario against it
-// (over worker processes when workers says so) and stops it. A target
-// that cannot start is a run that could not start.
-func runScenario(ctx context.Context, sc *scenario.Scenario, eopts engine.Options, workers *coord.Plan, logf func(string, ...any)) (*report.Report, error) {
-	t, err := targets.Start(ctx, sc, logf)
+// (over worker processes when the plan needs several, or when asked) and
+// stops it. A target that cannot start is a run that could not start.
+func runScenario(ctx context.Context, sc *scenario.Scenario, eopts engine.Options, plan *coord.Plan, split bool, logf func(string, ...any)) (*report.Report, error) {
+	t, err := targets.StartWith(ctx, sc, targets.Options{ServerProcs: plan.ServerProcs, Logf: logf})
 	if err != nil {
 		return engine.NotStarted(sc, err), &engine.StartError{Err: err}
 	}
@@ -263,27 +263,16 @@ func runScenario(ctx context.Context, sc *scenario.Scenario, eopts engine.Option
 			logf("target: %v", err)
 		}
 	}()
-	if workers == nil {
+	if plan.Workers <= 1 && !split {
 		return t.Run(ctx, sc, eopts)
 	}
 	return t.RunWith(ctx, func(ctx context.Context) (*report.Report, error) {
 		return coord.Run(ctx, sc, t.URL(), coord.Options{
-			Workers: workers.Workers, SourceAddrs: workers.SourceAddrs,
+			Workers: plan.Workers, SourceAddrs: plan.SourceAddrs,
 			Sinks: eopts.Sinks, Progress: eopts.Progress, ProgressTTY: eopts.ProgressTTY,
 			LagBudget: eopts.LagBudget, Logf: logf,
 		})
 	})
-}
-
-// planWorkers decides how many worker processes the run needs: the
-// number asked for, or, with none asked for, as many as the connection
-// plan needs (nil: one process, no coordinator).
-func planWorkers(sc *scenario.Scenario, asked int) (*coord.Plan, error) {
-	p, err := coord.PlanFor(sc, asked)
-	if err != nil || p.Workers <= 1 && asked <= 1 {
-		return nil, err
-	}
-	return p, nil
 }
 
 func isTerminal(w io.Writer) bool {

@@ -29,9 +29,11 @@ const (
 	// against the machine's (measured: 19,900 idle connections, 440-455
 	// MB).
 	bytesPerConn = 24 << 10
-	// serverBytesPerConn is the built-in server's, when it runs in the
-	// coordinator's process.
-	serverBytesPerConn = 16 << 10
+	// serverBytesPerConn is the reference server's (readiness-driven:
+	// about 3 KiB measured).
+	serverBytesPerConn = 4 << 10
+	// processBytes is a worker or server process's own footprint.
+	processBytes = 30 << 20
 	maxWorkers         = 64
 )
 
@@ -42,6 +44,10 @@ type Plan struct {
 	PerWorker       int        // the busiest worker's
 	FDBudget        int        // connections one process may open
 	SourceAddrs     [][]string // per worker; nil: the scenario's
+	// ServerProcs > 0: target: builtin must run as that many server
+	// processes of its own (wsbench serve --procs), because this process
+	// cannot hold the server's end of every connection; 0 runs it here.
+	ServerProcs int
 }
 
 // PlanFor plans sc over asked workers (0: as many as the connection plan
@@ -66,15 +72,16 @@ func PlanFor(sc *scenario.Scenario, asked int) (*Plan, error) {
 			p.Workers = (peak + budget - 1) / budget
 		}
 	}
+	if builtin && (p.Workers > 1 && peak > budget || p.Workers == 1 && 2*peak > budget) {
+		// The server's ends do not fit beside the generator: the
+		// built-in server runs as processes of its own, and the
+		// generator's ends are split as if the target were remote.
+		p.ServerProcs = (peak + budget - 1) / budget
+		if asked == 0 {
+			p.Workers = (peak + budget - 1) / budget
+		}
+	}
 	p.PerWorker = (peak + p.Workers - 1) / p.Workers
-	if builtin && p.Workers > 1 && peak > budget {
-		return nil, fmt.Errorf("the plan needs %d connections, and target: builtin runs the server in this process, which may hold %d (%d descriptors); start the server as processes of its own (wsbench serve) and target its ws:// address",
-			peak, budget, RaiseFDLimit())
-	}
-	if builtin && p.Workers == 1 && 2*peak > budget {
-		return nil, fmt.Errorf("the plan needs %d connections, and target: builtin holds both ends of each in this process: at most %d here (%d descriptors); use --workers or run the server as a process of its own (wsbench serve)",
-			peak, budget/2, RaiseFDLimit())
-	}
 	if p.PerWorker > budget {
 		return nil, fmt.Errorf("the plan needs %d connections over %d worker(s), %d each, but a process may open %d here (descriptor limit %d); use at least --workers %d",
 			peak, p.Workers, p.PerWorker, budget, RaiseFDLimit(), (peak+budget-1)/budget)
@@ -87,6 +94,7 @@ func PlanFor(sc *scenario.Scenario, asked int) (*Plan, error) {
 		if builtin {
 			need += int64(peak) * serverBytesPerConn
 		}
+		need += int64(p.Workers+p.ServerProcs) * processBytes
 		if need > avail*9/10 {
 			return nil, fmt.Errorf("the plan needs about %d MiB for %d connections (%d KiB each), and this machine has %d MiB available",
 				need>>20, peak, bytesPerConn>>10, avail>>20)

@@ -1,0 +1,52 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/wsbench/wsbench/report"
+)
+
+// wsbench run --workers 3 splits the run over three worker processes
+// (this test binary stands in for wsbench: TestMain) and writes one
+// report that lists each worker's share and agrees with the server's own
+// counts.
+func TestRunWithWorkers(t *testing.T) {
+	t.Setenv("WSBENCH_TEST_MAIN", "1") // the workers are this binary's worker command
+	dir := t.TempDir()
+	sc := filepath.Join(dir, "split.yaml")
+	if err := os.WriteFile(sc, []byte(`
+name: split
+target: builtin
+interval: 500ms
+clients: 6
+ramp_up: 0s
+duration: 2s
+message: {size: 64, rate: 10}
+thresholds: ["errors == 0"]
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "r.json")
+	code, _, stderr := wsbench(t, "run", "--quiet", "--workers", "3", "--json", out, sc)
+	rep, err := report.ReadJSONFile(out)
+	if err != nil {
+		t.Fatalf("exit %d, no report (%v): %s", code, err, stderr)
+	}
+	if code != exitOK && !(code == exitUnreliable && rep.Generator.Unreliable) {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	c := rep.Counters
+	if len(rep.Workers) != 3 || c.ConnectsOK != 6 || c.MessagesSent == 0 || c.MessagesReceived != c.MessagesSent {
+		t.Fatalf("workers %d, connects %d, sent %d, received %d", len(rep.Workers), c.ConnectsOK, c.MessagesSent, c.MessagesReceived)
+	}
+	if rep.Server == nil || rep.Server.After["messages_in"]-rep.Server.Before["messages_in"] != c.MessagesSent {
+		t.Fatalf("server counted %+v, the workers sent %d", rep.Server, c.MessagesSent)
+	}
+	for _, w := range rep.Workers {
+		if w.ConnectsOK != 2 || w.Exit != "exited with status 0" {
+			t.Errorf("worker %+v: want 2 connections and a clean exit", w)
+		}
+	}
+}

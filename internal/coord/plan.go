@@ -34,7 +34,7 @@ const (
 	serverBytesPerConn = 4 << 10
 	// processBytes is a worker or server process's own footprint.
 	processBytes = 30 << 20
-	maxWorkers         = 64
+	maxWorkers   = 64
 )
 
 // Plan is how a run is split over processes, decided before it starts.

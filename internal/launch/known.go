@@ -77,6 +77,17 @@ func Command(name string, s Settings) (argv []string, cleanup func(), err error)
 			cleanup()
 			return nil, func() {}, err
 		}
+		// The servers import their shared modules from their own directory.
+		for _, mod := range python.Support {
+			b, err := python.File(mod)
+			if err == nil {
+				err = os.WriteFile(filepath.Join(dir, mod), b, 0o644)
+			}
+			if err != nil {
+				cleanup()
+				return nil, func() {}, err
+			}
+		}
 		return wrap(s.Wrap, append([]string{SystemPython, path}, flags...)), cleanup, nil
 	}
 	return nil, cleanup, fmt.Errorf("unknown target %q (known: %v)", name, Known)

@@ -103,6 +103,9 @@ func WriteText(w io.Writer, r *Report) error {
 		}
 		_ = tw.Flush()
 	}
+	if lines := serverLines(r.Server); len(lines) > 0 {
+		p("\n%s\n", strings.Join(lines, "\n"))
+	}
 	g := &r.Generator
 	p("\nGenerator    CPU mean %.0f%% peak %.0f%% of %.0f%% · schedule lag p99 %s · GC pauses %d (max %s) · fds peak %d of %d\n",
 		g.CPUPercent, g.CPUPeakPercent, g.CPUCapacity, lagP99(g), g.GCPauses, FormatUS(g.GCPauseMaxUS), g.FDPeak, g.FDLimit)

@@ -94,7 +94,17 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Repo
 
 	base := sc.Target
 	var proc *launch.Process
-	if st := sc.StartTarget; st != nil && base == "" {
+	var topo *launch.Topology // a named target: one process or several (start_target.processes, bus, proxy)
+	if st := sc.StartTarget; st != nil && base == "" && st.Name != "" {
+		var err error
+		topo, err = startTopology(ctx, st)
+		if err != nil {
+			return fail(fmt.Errorf("start target: %w", err))
+		}
+		defer stopTopology(topo, st, logf)
+		base = topo.URL()
+		logf("started target %s on %s", st.Name, base)
+	} else if st != nil && base == "" {
 		var err error
 		proc, err = startTarget(ctx, st)
 		if err != nil {
@@ -151,7 +161,12 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Repo
 		rep.Counters.ErrorsByCause = map[string]int64{wsclient.Classify(err): 1}
 		return fail(fmt.Errorf("target %s unreachable: %w", base, err))
 	}
-	statsBefore := serverStats(base)
+	var statsBefore map[string]int64
+	if topo != nil {
+		topo.Baseline(ctx) // every process's counters, and the proxy's
+	} else {
+		statsBefore = serverStats(base)
+	}
 
 	r.col = metrics.NewCollector(r.reg, 4*runtime.GOMAXPROCS(0))
 	r.clock = NewClock()
@@ -240,6 +255,13 @@ loop:
 		default:
 		}
 	}
+	if topo != nil {
+		select {
+		case <-topo.Done():
+			endDetail = strings.TrimSpace(endDetail + " (during the run " + topo.Exited() + ")")
+		default:
+		}
+	}
 	if endReason == report.EndCompleted && ctx.Err() != nil {
 		endReason, endDetail = report.EndInterrupted, "stopped by signal before the planned end"
 	}
@@ -269,6 +291,11 @@ loop:
 	final.EndReason, final.EndDetail = endReason, endDetail
 	if statsBefore != nil {
 		final.Server = &report.ServerObs{Before: statsBefore, After: serverStats(base)}
+	}
+	if topo != nil {
+		octx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		final.Server = topo.Observe(octx)
+		cancel()
 	}
 	if proc != nil {
 		// The target's memory, for comparisons of memory per connection.
@@ -436,26 +463,13 @@ func startBuiltin(b *scenario.Builtin) (*refserver.Server, string, error) {
 	return srv, addr, nil
 }
 
-// startTarget starts the scenario's target process.
+// startTarget starts the scenario's target command (a named target is a
+// topology: startTopology).
 func startTarget(ctx context.Context, st *scenario.StartTarget) (*launch.Process, error) {
 	if st.ReadyTimeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, st.ReadyTimeout.D())
 		defer cancel()
-	}
-	if st.Name != "" {
-		var ping *time.Duration
-		if st.PingInterval != nil {
-			ping = new(st.PingInterval.D())
-		}
-		return launch.StartKnown(ctx, st.Name, launch.Settings{
-			Addr:           st.Addr,
-			PingInterval:   ping,
-			PingTimeout:    st.PingTimeout.D(),
-			MaxMessageSize: int64(st.MaxMessageSize),
-			Extra:          st.Args,
-			Wrap:           st.Wrap,
-		})
 	}
 	addr := st.Addr
 	if addr == "" {
@@ -466,6 +480,57 @@ func startTarget(ctx context.Context, st *scenario.StartTarget) (*launch.Process
 		argv = append(argv, strings.ReplaceAll(a, "{{addr}}", addr))
 	}
 	return launch.Start(ctx, argv, nil)
+}
+
+// startTopology starts a named target: one process, or several with the
+// scenario's bus and proxy.
+func startTopology(ctx context.Context, st *scenario.StartTarget) (*launch.Topology, error) {
+	if st.ReadyTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, st.ReadyTimeout.D())
+		defer cancel()
+	}
+	var ping *time.Duration
+	if st.PingInterval != nil {
+		ping = new(st.PingInterval.D())
+	}
+	sig := os.Signal(syscall.SIGTERM)
+	if st.StopSignal == "INT" {
+		sig = syscall.SIGINT
+	}
+	topo, err := launch.NewTopology(launch.TopologySpec{
+		Name: st.Name,
+		Settings: launch.Settings{
+			Addr:           st.Addr,
+			PingInterval:   ping,
+			PingTimeout:    st.PingTimeout.D(),
+			MaxMessageSize: int64(st.MaxMessageSize),
+			Extra:          st.Args,
+			Wrap:           st.Wrap,
+		},
+		Processes: st.Processes, Bus: st.Bus, Proxy: st.Proxy, Balance: st.Balance,
+		Loop: st.Loop, Accel: st.Accel, StopSignal: sig,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := topo.Start(ctx); err != nil {
+		return nil, err
+	}
+	return topo, nil
+}
+
+// stopTopology stops every process of the target and keeps their output
+// where the scenario asked.
+func stopTopology(t *launch.Topology, st *scenario.StartTarget, logf func(string, ...any)) {
+	if err := t.Stop(); err != nil {
+		logf("target: %v", err)
+	}
+	if st.Log != "" {
+		if err := os.WriteFile(st.Log, []byte(t.Output()), 0o644); err != nil {
+			logf("target log: %v", err)
+		}
+	}
 }
 
 // stopTarget stops the target process with its stop signal and keeps its

@@ -251,9 +251,9 @@ type ServerObs struct {
 	// strings): framework and version, event loop, the C accelerations in
 	// use, the message bus. Checked inside the target, not assumed.
 	Info map[string]string `json:"info,omitempty"`
-	// Processes lists every process wsbench started for the target, in
-	// start order: the bus (redis-server), the target processes, the
-	// proxy. Absent for a single process without bus or proxy.
+	// Processes lists every process wsbench started for a named target,
+	// in start order: the bus (redis-server), the target processes, the
+	// proxy.
 	Processes []ProcessObs `json:"processes,omitempty"`
 	// Proxy is the load balancer's view of the run, when there was one.
 	Proxy *ProxyObs `json:"proxy,omitempty"`

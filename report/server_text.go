@@ -27,7 +27,7 @@ func serverLines(s *ServerObs) []string {
 			lines = append(lines, "Bus          "+bus)
 		}
 	}
-	if len(s.Processes) > 0 {
+	if len(s.Processes) > 1 {
 		var ps []string
 		for _, p := range s.Processes {
 			ps = append(ps, fmt.Sprintf("%s (pid %d)", p.Name, p.PID))

@@ -463,9 +463,9 @@ func (t *Topology) snapshot(ctx context.Context) *snapshot {
 
 // Observe reads every process's counters now and returns them, with the
 // Baseline's, as the report's view of the server side: totals over the
-// target processes (plus their memory), the first target's /info, and
-// for anything more than a single process the detail per process and
-// the proxy's distribution of connections.
+// target processes (plus their memory), the first target's /info, the
+// detail per process (per-room counters included) and the proxy's
+// distribution of connections.
 func (t *Topology) Observe(ctx context.Context) *report.ServerObs {
 	t.mu.Lock()
 	before := t.baseline
@@ -509,9 +509,9 @@ func (t *Topology) Observe(ctx context.Context) *report.ServerObs {
 	}
 	if t.single() {
 		obs.After["pid"] = int64(t.targets[0].Pid())
-		return obs
+	} else {
+		obs.After["processes"] = int64(len(t.targets))
 	}
-	obs.After["processes"] = int64(len(t.targets))
 
 	if t.bus != nil || t.busURL != "" {
 		po := report.ProcessObs{Name: "redis", Role: "bus", Before: before.bus, After: after.bus, Addr: strings.TrimPrefix(t.busURL, "redis://")}

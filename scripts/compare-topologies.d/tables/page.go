@@ -420,6 +420,7 @@ type pair struct {
 	aN, bN             int
 	delta              float64 // b / a − 1
 	meaningful, exists bool
+	trouble            bool // a median run had errors or an unreliable generator
 }
 
 func (d *data) compare(a, b string) pair {
@@ -430,6 +431,7 @@ func (d *data) compare(a, b string) pair {
 		return pr
 	}
 	pr.exists = true
+	pr.trouble = troubled(pr.aMid) || troubled(pr.bMid)
 	pr.a, pr.b = steadyRate(pr.aMid), steadyRate(pr.bMid)
 	pr.delta = pr.b/pr.a - 1
 	// A difference counts when it is above the noise floor and, with
@@ -445,6 +447,8 @@ func (pr pair) verdict() string {
 	switch {
 	case !pr.exists:
 		return "not measured"
+	case pr.trouble:
+		return fmt.Sprintf("inconclusive (%s, but a run had errors or an unreliable generator)", percent(pr.delta))
 	case !pr.meaningful:
 		return fmt.Sprintf("no difference beyond noise (%s)", percent(pr.delta))
 	}
@@ -577,7 +581,7 @@ func (d *data) summaryRows() [][3]string {
 					nums += fmt.Sprintf("; aiohttp p50 %s → %s, p99 %s → %s", us(dx.P50US), us(dy.P50US), us(dx.P99US), us(dy.P99US))
 				}
 			}
-			rows = append(rows, [3]string{"… its cost", answer, nums})
+			rows = append(rows, [3]string{"… its cost", answer + caveat(a, b), nums})
 		}
 	}
 
@@ -595,12 +599,15 @@ func (d *data) summaryRows() [][3]string {
 				}
 				nums += "; round robin over 2 processes: " + strings.Join(ss, " / ") + " of the connections"
 			}
-			rows = append(rows, [3]string{"a proxy routing connections to several servers (haproxy)", answer, nums})
+			rows = append(rows, [3]string{"a proxy routing connections to several servers (haproxy)", answer + caveat(a, b), nums})
 		}
 	}
 	if pr := d.compare("proxy-max-1p", "proxy-max-2p"); pr.exists {
 		answer := "On one server core, more processes behind a proxy do not raise throughput: they share the core with each other and with haproxy."
-		if pr.meaningful && pr.delta > 0 {
+		switch {
+		case pr.trouble:
+			answer = "Inconclusive: a run had errors or an unreliable generator (see the proxy section)."
+		case pr.meaningful && pr.delta > 0:
 			answer = "More processes behind a proxy raised throughput even on one core."
 		}
 		nums := fmt.Sprintf("closed-loop echoes/s: direct %s, 2 processes behind haproxy on CPU 0 %s (%s)", num(pr.a), num(pr.b), pr.verdict())
@@ -631,16 +638,18 @@ func (d *data) summaryRows() [][3]string {
 		if !pr.exists {
 			continue
 		}
-		if pr.meaningful && pr.delta > 0 {
+		switch {
+		case pr.trouble:
+		case pr.meaningful && pr.delta > 0:
 			better++
-		} else {
+		default:
 			same++
 		}
 		loopNums = append(loopNums, fmt.Sprintf("%s %s → %s (%s)", fw, num(pr.a), num(pr.b), pr.verdict()))
 	}
 	if len(loopNums) > 0 {
-		answer := fmt.Sprintf("uvloop raised closed-loop throughput for %d of %d asyncio targets.", better, better+same)
-		if better == 0 {
+		answer := fmt.Sprintf("uvloop raised closed-loop throughput for %d of %d asyncio targets measured cleanly.", better, better+same)
+		if better == 0 && same > 0 {
 			answer = "uvloop did not measurably raise throughput here: the time goes to the frameworks' Python code, not to the loop."
 		}
 		rows = append(rows, [3]string{"faster event loop (uvloop)", answer, "closed-loop echoes/s asyncio → uvloop: " + strings.Join(loopNums, "; ")})
@@ -654,16 +663,18 @@ func (d *data) summaryRows() [][3]string {
 				continue
 			}
 			name := fw + " " + size.label
-			if pr.meaningful && pr.delta > 0 {
+			switch {
+			case pr.trouble:
+			case pr.meaningful && pr.delta > 0:
 				helped = append(helped, name)
-			} else {
+			default:
 				flat = append(flat, name)
 			}
 			accelNums = append(accelNums, fmt.Sprintf("%s: %s → %s (%s)", name, num(pr.a), num(pr.b), pr.verdict()))
 		}
 	}
 	if len(accelNums) > 0 {
-		answer := "The C speedups made no measurable difference in these runs."
+		answer := "The C speedups made no measurable difference in the runs measured cleanly."
 		if len(helped) > 0 {
 			answer = "They help where there are bytes to mask and validate: " + strings.Join(helped, ", ") + "."
 			if len(flat) > 0 {
@@ -703,4 +714,26 @@ func deltaUS(d int64) string {
 		return "−" + us(-d)
 	}
 	return "+" + us(d)
+}
+
+// troubled reports whether a run's numbers are doubtful: no report,
+// errors, dropped sends, missing replies, an early end, or a generator
+// that was the bottleneck.
+func troubled(r *run) bool {
+	if r == nil || r.Rep == nil {
+		return true
+	}
+	c := &r.Rep.Counters
+	return r.Rep.Generator.Unreliable || r.Rep.EndReason != report.EndCompleted ||
+		c.Errors() > 0 || c.SendsDropped > 0 || c.SessionsDropped > 0 || c.RepliesMissing > 0
+}
+
+// caveat is " (see the notes: …)" when any of the runs is troubled.
+func caveat(rs ...*run) string {
+	for _, r := range rs {
+		if troubled(r) {
+			return " (a run behind these numbers had errors or an unreliable generator: see its table)"
+		}
+	}
+	return ""
 }

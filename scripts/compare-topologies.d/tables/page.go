@@ -204,8 +204,9 @@ func (d *data) writeChat(w io.Writer) {
 		r := d.first(c)
 		for _, a := range accounts(r) {
 			if len(a.Members) > 0 && a.B.Lost != a.ServerLost {
-				t.notes.lines = append(t.notes.lines, fmt.Sprintf("%s, room %s: wsbench expected %s deliveries, the servers' Σ`in` × Σ`members_peak` is %s: %s deliveries went to members in the 50 ms after they joined (or the room was not full when a message went out), which wsbench counts as unexpected rather than expected; the servers cannot tell. Their losses differ by as much.",
-					r.Label, a.Room, commas(a.B.Expected), commas(a.In*a.Peak), commas(a.B.Unexpected)))
+				gap := a.In*a.Peak - a.B.Expected
+				t.notes.lines = append(t.notes.lines, fmt.Sprintf("%s, room %s: the servers' Σ`in` × Σ`members_peak` is %s, wsbench expected %s: for %s member-message pairs the member joined after the message went out or less than 50 ms before it (the machine was slow to connect everyone), which the servers' counters cannot tell apart; %s of those were delivered anyway (wsbench: unexpected). So the servers' loss is higher by %s − %s = %s.",
+					r.Label, a.Room, commas(a.In*a.Peak), commas(a.B.Expected), commas(gap), commas(a.B.Unexpected), commas(gap), commas(a.B.Unexpected), commas(a.ServerLost-a.B.Lost)))
 			}
 		}
 	}

@@ -23,6 +23,12 @@ var Known = []string{"go", "tornado", "twisted", "websockets", "aiohttp"}
 // IsKnown reports whether name is one of Known.
 func IsKnown(name string) bool { return slices.Contains(Known, name) }
 
+// ScaleOut reports whether a known target takes the scale-out flags
+// --bus, --loop and --accel (targets/CONTRACT.md, "Scaled-out targets"):
+// the Python targets do (wsbench_scaleout.py), the Go reference server
+// does not.
+func ScaleOut(name string) bool { return IsKnown(name) && name != "go" }
+
 // Settings are the contract options every target accepts.
 type Settings struct {
 	Addr           string         // default 127.0.0.1:0

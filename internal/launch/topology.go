@@ -38,13 +38,6 @@ var (
 	Accels = []string{"auto", "off"}
 )
 
-// ScaleOut says which scale-out flags a known target accepts: the Python
-// targets take --bus, --loop and --accel (wsbench_scaleout.py); the Go
-// reference server takes none of them.
-func ScaleOut(name string) bool {
-	return IsKnown(name) && name != "go"
-}
-
 // TopologySpec says what a Topology starts: Processes copies of the known
 // target Name, optionally a Redis server their broadcast rooms are bridged
 // through, optionally haproxy in front of them.

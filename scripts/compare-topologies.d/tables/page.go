@@ -205,7 +205,7 @@ func (d *data) writeChat(w io.Writer) {
 		for _, a := range accounts(r) {
 			if len(a.Members) > 0 && a.B.Lost != a.ServerLost {
 				gap := a.In*a.Peak - a.B.Expected
-				t.notes.lines = append(t.notes.lines, fmt.Sprintf("%s, room %s: the servers' Σ`in` × Σ`members_peak` is %s, wsbench expected %s: for %s member-message pairs the member joined after the message went out or less than 50 ms before it (the machine was slow to connect everyone), which the servers' counters cannot tell apart; %s of those were delivered anyway (wsbench: unexpected). So the servers' loss is higher by %s − %s = %s.",
+				t.notes.lines = append(t.notes.lines, fmt.Sprintf("%s, room %s: the servers' Σ`in` × Σ`members_peak` is %s, wsbench expected %s: for %s member-message pairs the member was not in the room for the message's whole delivery (it joined less than 50 ms before the message went out, or after, or left at the run's end before the message could arrive: the machine was slow), which the servers' counters cannot tell apart; %s of those were delivered anyway (wsbench: unexpected). So the servers' loss is higher by %s − %s = %s.",
 					r.Label, a.Room, commas(a.In*a.Peak), commas(a.B.Expected), commas(gap), commas(a.B.Unexpected), commas(gap), commas(a.B.Unexpected), commas(a.ServerLost-a.B.Lost)))
 			}
 		}
@@ -552,14 +552,91 @@ func (d *data) writeCaveats(w io.Writer) {
 
 // --- the summary -----------------------------------------------------
 
+// saturation says, when other work kept the CPUs busy during the runs,
+// how busy; "" when the machine was quiet enough for timings to mean
+// something. Busy is measured before each run (the CPU time all other
+// processes used in one second); above half a CPU at the median, they
+// took much of the server's or the generator's core.
+func (d *data) saturation() string {
+	var busy []float64
+	for _, r := range d.Runs {
+		if !math.IsNaN(r.Busy) {
+			busy = append(busy, r.Busy)
+		}
+	}
+	if len(busy) == 0 {
+		return ""
+	}
+	sort.Float64s(busy)
+	if med := busy[len(busy)/2]; med > 50 {
+		return fmt.Sprintf("%.0f%% of one CPU", med)
+	}
+	return ""
+}
+
 func (d *data) writeSummary(w io.Writer) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
 	p("## Summary\n\n")
+	if sat := d.saturation(); sat != "" {
+		p("**Other work kept this machine's CPUs busy during these runs** (other processes used a median %s in the second before each run, on 2 CPUs): every timing below, latency and throughput alike, measures that contention as much as the topologies, so the timing answers are not evidence, whatever their numbers say. The counts are exact regardless: reach, loss, the servers' own counters, the proxy's distribution of connections. Re-run `scripts/compare-topologies` on a quiet machine for the timings.\n\n", sat)
+	}
 	p("| advice | answer on this machine | the numbers |\n|---|---|---|\n")
+	sat := d.saturation() != ""
 	for _, row := range d.summaryRows() {
+		if sat && timingRow[row[0]] {
+			row[1] = "*Timing, on a saturated machine: not evidence (see above).* " + row[1]
+		}
 		p("| %s | %s | %s |\n", row[0], row[1], row[2])
 	}
 	p("\n")
+	if why := d.noHelp(); len(why) > 0 {
+		if d.saturation() != "" {
+			p("Where it did not help in these runs, and why it would not on a 2-core box (timings from a saturated machine: see above):\n\n")
+		} else {
+			p("Where it does not help on this machine, and why:\n\n")
+		}
+		for _, s := range why {
+			p("- %s\n", s)
+		}
+		p("\n")
+	}
+}
+
+// noHelp lists the techniques that bought nothing measurable here, each
+// with the reason that applies on a 2-core box.
+func (d *data) noHelp() []string {
+	var out []string
+	if pr := d.compare("proxy-max-1p", "proxy-max-2p"); pr.exists && !pr.trouble && !(pr.meaningful && pr.delta > 0) {
+		out = append(out, fmt.Sprintf("**More processes behind a proxy** (closed loop: direct %s, 2 processes behind haproxy %s echoes/s): the server side has one core here, and two processes plus haproxy share it, so there is no idle CPU for the second process to use; haproxy's own work comes out of the same core. On a host with a free core per process the same topology can scale; the per-message cost of the extra hop stays.", num(pr.a), num(pr.b)))
+	}
+	var loops []string
+	for _, fw := range []string{"websockets", "aiohttp", "tornado"} {
+		if pr := d.compare("loop-max-"+fw+"-asyncio", "loop-max-"+fw+"-uvloop"); pr.exists && !pr.trouble && !(pr.meaningful && pr.delta > 0) {
+			loops = append(loops, fmt.Sprintf("%s (%s)", fw, pr.verdict()))
+		}
+	}
+	if len(loops) > 0 {
+		out = append(out, "**uvloop** for "+strings.Join(loops, ", ")+": uvloop speeds up the loop itself (scheduling, socket reads and writes), but these servers spend most of each message in the framework's Python code (frame parsing, handlers, counters), which uvloop does not touch.")
+	}
+	var small []string
+	for _, fw := range []string{"twisted", "aiohttp", "tornado"} {
+		if pr := d.compare("accel-max-"+fw+"-off", "accel-max-"+fw+"-auto"); pr.exists && !pr.trouble && !(pr.meaningful && pr.delta > 0) {
+			small = append(small, fmt.Sprintf("%s (%s)", fw, pr.verdict()))
+		}
+	}
+	if len(small) > 0 {
+		out = append(out, "**C speedups for 64-byte messages** in "+strings.Join(small, ", ")+": masking and UTF-8 validation are linear in the payload, and at 64 bytes they are a small part of the per-message work; the Python code around them dominates.")
+	}
+	return out
+}
+
+// timingRow marks the summary rows whose answer rests on timings.
+var timingRow = map[string]bool{
+	"… its cost": true,
+	"a proxy routing connections to several servers (haproxy)": true,
+	"… scaling out on this 2-core box":                         true,
+	"faster event loop (uvloop)":                               true,
+	"C extensions (wsaccel, the frameworks' speedups)":         true,
 }
 
 func (d *data) summaryRows() [][3]string {
@@ -585,6 +662,9 @@ func (d *data) summaryRows() [][3]string {
 		da, db := metric(a, "broadcast_delivery"), metric(b, "broadcast_delivery")
 		if da != nil && db != nil {
 			answer := fmt.Sprintf("It costs latency: every delivery waits for a round trip through Redis (delivery p50 %s).", deltaUS(db.P50US-da.P50US))
+			if db.P50US <= da.P50US {
+				answer = "No cost measurable in these runs: delivery through Redis was no slower (noise, or the direct runs were hit harder by other work)."
+			}
 			nums := fmt.Sprintf("tornado, 200 members, 8,000 deliveries/s: delivery p50 %s → %s, p99 %s → %s, 1 process without and with the bus", us(da.P50US), us(db.P50US), us(da.P99US), us(db.P99US))
 			if x, y := d.fanoutMid("fanout-aiohttp-1p"), d.fanoutMid("fanout-aiohttp-1p-redis"); x != nil && y != nil {
 				if dx, dy := metric(x, "broadcast_delivery"), metric(y, "broadcast_delivery"); dx != nil && dy != nil {
@@ -600,6 +680,9 @@ func (d *data) summaryRows() [][3]string {
 		ra, rb := metric(a, "rtt"), metric(b, "rtt")
 		if ra != nil && rb != nil {
 			answer := fmt.Sprintf("haproxy adds %s to a round trip's median at a load one process carries (p99 %s).", deltaUS(rb.P50US-ra.P50US), deltaUS(rb.P99US-ra.P99US))
+			if rb.P50US <= ra.P50US {
+				answer = "No added latency measurable in these runs: the round trips through haproxy were no slower (noise, or the direct run was hit harder by other work)."
+			}
 			nums := fmt.Sprintf("tornado, 2,000 echoes/s: rtt p50 %s → %s, p99 %s → %s; handshake p50 %s → %s",
 				us(ra.P50US), us(rb.P50US), us(ra.P99US), us(rb.P99US), pct(metric(a, "handshake"), "p50"), pct(metric(b, "handshake"), "p50"))
 			if px := proxyObs(d.first("proxy-fixed-2p-rr")); px != nil {

@@ -271,26 +271,33 @@ func steadyRate(r *run) float64 {
 	return float64(n) / (s.T[len(s.T)-1] - start)
 }
 
-// medianBy returns the run whose value is the median of a case's repeats
-// (the lower middle for an even count), with the lowest and highest
-// value; runs without a value are left out.
-func medianBy(rs []*run, value func(*run) float64) (mid *run, lo, hi float64, n int) {
-	type rv struct {
-		r *run
-		v float64
-	}
-	var vs []rv
+// bestBy returns the run with the best value of a case's repeats (the
+// highest if higher is better, else the lowest), with the lowest and
+// highest value; runs without a value are left out. On a shared machine
+// other work only ever slows a run down, so the best of N is the least
+// disturbed estimate, where a median of two would be the worse one.
+func bestBy(rs []*run, value func(*run) float64, higher bool) (best *run, lo, hi float64, n int) {
+	lo, hi = math.NaN(), math.NaN()
 	for _, r := range rs {
-		if v := value(r); !math.IsNaN(v) {
-			vs = append(vs, rv{r, v})
+		v := value(r)
+		if math.IsNaN(v) {
+			continue
+		}
+		n++
+		if n == 1 || v < lo {
+			lo = v
+			if !higher {
+				best = r
+			}
+		}
+		if n == 1 || v > hi {
+			hi = v
+			if higher {
+				best = r
+			}
 		}
 	}
-	if len(vs) == 0 {
-		return nil, math.NaN(), math.NaN(), 0
-	}
-	sort.Slice(vs, func(i, j int) bool { return vs[i].v < vs[j].v })
-	m := vs[(len(vs)-1)/2]
-	return m.r, vs[0].v, vs[len(vs)-1].v, len(vs)
+	return best, lo, hi, n
 }
 
 // --- formatting ------------------------------------------------------

@@ -64,7 +64,7 @@ func (d *data) writeMachine(w io.Writer) {
 	p("| toolchains | %s; %s |\n", d.meta("go_version"), d.meta("python_version"))
 	p("| wsbench | %s |\n", d.meta("wsbench_commit"))
 	p("| CPU pinning | %s |\n", d.meta("pinning"))
-	p("| repeats | %s of each case that noise decides (throughput, bus latency); the tables show the median run and the range |\n", d.meta("repeats"))
+	p("| repeats | %s of each case that noise decides (throughput, bus latency); the tables show the best run (other work only slows a run down, so the best of N is the least disturbed) and the range |\n", d.meta("repeats"))
 	var loads, busy []float64
 	for _, r := range d.Runs {
 		loads = append(loads, r.Load1)
@@ -284,10 +284,10 @@ func (d *data) writeFanout(w io.Writer) {
 	p("## What the bus costs a broadcast under load\n\n")
 	p("One room of 200 members and 2 publishers at 20 messages a second each, about 8,000 deliveries a second ([broadcast.yaml](../scripts/compare-topologies.d/scenarios/broadcast.yaml)). ")
 	p("With the bus, a process publishes each message to Redis and delivers it to its members only when Redis sends it back, so every delivery waits for a round trip through Redis and a second parse. ")
-	p("With repeats the row shows the run with the median delivery p50, and the range of that p50 over the runs. Redis CPU is the time the Redis server used during the run.\n\n")
+	p("With repeats the row shows the run with the lowest delivery p50, and the range of that p50 over the runs. Redis CPU is the time the Redis server used during the run.\n\n")
 	t := &table{cols: []string{"topology", "reach", "deliveries/s", "delivery p50", "p50 range", "delivery p99", "complete p50", "complete p99", "Redis CPU"}}
 	for _, row := range rows {
-		mid, lo, hi, n := medianBy(d.repeats(row.base), deliveryP50)
+		mid, lo, hi, n := bestBy(d.repeats(row.base), deliveryP50, false)
 		if mid == nil {
 			mid = d.first(row.base)
 		}
@@ -351,13 +351,13 @@ func (d *data) writeProxy(w io.Writer) {
 
 	p("Then the closed loop, 500 connections each with one message in flight ([echo-max.yaml](../scripts/compare-topologies.d/scenarios/echo-max.yaml)): the most echoes a second each topology returns. ")
 	p("The server side is pinned to CPU 0 except in the last row, so two processes and haproxy share one core there, as they would share whatever cores a host has; the last row gives them both cores, one of them the generator's.\n\n")
-	t = &table{cols: []string{"topology", "echoes/s (median)", "range", "vs direct", "rtt p50", "rtt p99"}}
+	t = &table{cols: []string{"topology", "echoes/s (best)", "range", "vs direct", "rtt p50", "rtt p99"}}
 	direct := math.NaN()
-	if mid, _, _, _ := medianBy(d.repeats(maxes[0]), steadyRate); mid != nil {
+	if mid, _, _, _ := bestBy(d.repeats(maxes[0]), steadyRate, true); mid != nil {
 		direct = steadyRate(mid)
 	}
 	for _, c := range maxes {
-		mid, lo, hi, n := medianBy(d.repeats(c), steadyRate)
+		mid, lo, hi, n := bestBy(d.repeats(c), steadyRate, true)
 		if mid == nil {
 			if r := d.first(c); r != nil {
 				t.add(t.notes.mark(r.Label, r), "—", "—", "—", "—", "—")
@@ -422,21 +422,21 @@ func maxConcurrentSpread(r *run) (lo, hi int64, ok bool) {
 
 // --- loop and accel ---------------------------------------------------
 
-// pair compares two cases' closed-loop throughput (median over repeats).
+// pair compares two cases' closed-loop throughput (best of the repeats).
 type pair struct {
-	aMid, bMid         *run
+	aMid, bMid         *run // the best runs
 	a, aLo, aHi        float64
 	b, bLo, bHi        float64
 	aN, bN             int
 	delta              float64 // b / a − 1
 	meaningful, exists bool
-	trouble            bool // a median run had errors or an unreliable generator
+	trouble            bool // a best run had errors or an unreliable generator
 }
 
 func (d *data) compare(a, b string) pair {
 	var pr pair
-	pr.aMid, pr.aLo, pr.aHi, pr.aN = medianBy(d.repeats(a), steadyRate)
-	pr.bMid, pr.bLo, pr.bHi, pr.bN = medianBy(d.repeats(b), steadyRate)
+	pr.aMid, pr.aLo, pr.aHi, pr.aN = bestBy(d.repeats(a), steadyRate, true)
+	pr.bMid, pr.bLo, pr.bHi, pr.bN = bestBy(d.repeats(b), steadyRate, true)
 	if pr.aMid == nil || pr.bMid == nil {
 		return pr
 	}
@@ -545,7 +545,7 @@ func (d *data) writeCaveats(w io.Writer) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
 	p("## How to read these numbers\n\n")
 	p("- One host, loopback, two cores: the server side (targets, Redis, haproxy) shares CPU 0 and wsbench has CPU 1, so adding processes adds no CPU to the server side; this measures what each technique costs and what it fixes, not how far it scales on a many-core host.\n")
-	p("- The machine is shared and was busy (see the load averages above): figures are indicative. Throughput and bus latency are the median of the repeats with their range; single-run cells are noisier, more so in the tails.\n")
+	p("- The machine is shared and was busy (see the load averages above): figures are indicative. Throughput and bus latency are the best of the repeats, with their range; single-run cells are noisier, more so in the tails.\n")
 	p("- A cell marked %s comes from a run whose generator said it was the bottleneck; one marked %s from a run with errors, dropped sends, missing replies or an early end; the notes under each table say which.\n", markUnreliable, markTrouble)
 	p("- Reach, loss and the servers' counts are exact whatever the load: they are counts, not timings.\n\n")
 }
@@ -779,10 +779,10 @@ func (d *data) summaryRows() [][3]string {
 	return rows
 }
 
-// fanoutMid is the median run (by delivery p50) of a fanout case.
+// fanoutMid is the best run (lowest delivery p50) of a fanout case.
 func (d *data) fanoutMid(base string) *run {
-	mid, _, _, _ := medianBy(d.repeats(base), deliveryP50)
-	return mid
+	best, _, _, _ := bestBy(d.repeats(base), deliveryP50, false)
+	return best
 }
 
 // lossAgrees counts the chat rooms whose wsbench loss equals the servers'

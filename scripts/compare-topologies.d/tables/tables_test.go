@@ -74,19 +74,24 @@ func reps(vals ...float64) []*run {
 	return rs
 }
 
-func TestMedianBy(t *testing.T) {
+func TestBestBy(t *testing.T) {
 	rs := reps(3, 1, 2, 5)
 	value := func(r *run) float64 { return float64(len(r.Label)) }
-	mid, lo, hi, n := medianBy(rs, value)
-	if value(mid) != 2 || lo != 1 || hi != 5 || n != 4 {
-		t.Errorf("median %v, range %v–%v over %d; want the lower middle 2, 1–5 over 4", value(mid), lo, hi, n)
+	for _, tt := range []struct {
+		higher bool
+		want   float64
+	}{{true, 5}, {false, 1}} {
+		best, lo, hi, n := bestBy(rs, value, tt.higher)
+		if value(best) != tt.want || lo != 1 || hi != 5 || n != 4 {
+			t.Errorf("higher %v: best %v, range %v–%v over %d; want %v, 1–5 over 4", tt.higher, value(best), lo, hi, n, tt.want)
+		}
 	}
-	if mid, _, _, n := medianBy(nil, value); mid != nil || n != 0 {
-		t.Error("median of nothing")
+	if best, _, _, n := bestBy(nil, value, true); best != nil || n != 0 {
+		t.Error("best of nothing")
 	}
 	nan := func(*run) float64 { return math.NaN() }
-	if mid, _, _, _ := medianBy(rs, nan); mid != nil {
-		t.Error("runs without a value chose a median")
+	if best, _, _, _ := bestBy(rs, nan, true); best != nil {
+		t.Error("runs without a value chose a best")
 	}
 }
 

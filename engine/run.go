@@ -33,6 +33,11 @@ type Options struct {
 	// Sinks receive every interval as it closes and the finished report
 	// (live thresholds, exporters, a coordinator's uplink).
 	Sinks []Sink
+	// Reachable says the caller has checked that Target accepts
+	// connections (Preflight), so Run does not: a proxy in front of the
+	// target counts every connection, and the caller took its counters
+	// after its own check.
+	Reachable bool
 	// Target is the ws:// or wss:// address the run's connections go to;
 	// empty means the scenario's target, which must then be such an
 	// address. The scenario in the report is kept as written.
@@ -244,9 +249,11 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Repo
 		r.sourceAddrs = append(r.sourceAddrs, &net.TCPAddr{IP: net.ParseIP(a)})
 	}
 
-	if err := preflight(ctx, base, sc.Client.ConnectTimeout.D()); err != nil {
-		rep.Counters.ErrorsByCause = map[string]int64{wsclient.Classify(err): 1}
-		return fail(fmt.Errorf("target %s unreachable: %w", base, err))
+	if !opts.Reachable {
+		if err := Preflight(ctx, base, sc.Client.ConnectTimeout.D()); err != nil {
+			rep.Counters.ErrorsByCause = map[string]int64{wsclient.Classify(err): 1}
+			return fail(fmt.Errorf("target %s unreachable: %w", base, err))
+		}
 	}
 
 	r.col = shard.NewCollector(r.reg, 4*runtime.GOMAXPROCS(0))
@@ -594,11 +601,12 @@ func phaseResults(sc *scenario.Scenario, tl *metrics.Timeline, share Share) []re
 	return out
 }
 
-// preflight checks that the target accepts TCP connections before any
-// load starts, so an unreachable target is "could not start" rather than a
-// run full of failures. It opens and closes one TCP connection; it does
-// not upgrade, so it does not touch the target's WebSocket counters.
-func preflight(ctx context.Context, base string, timeout time.Duration) error {
+// Preflight checks that the target at base accepts TCP connections before
+// any load starts, so an unreachable target is "could not start" rather
+// than a run full of failures. It opens and closes one TCP connection; it
+// does not upgrade, so it does not touch the target's WebSocket counters
+// (a proxy in front of the target counts it, though).
+func Preflight(ctx context.Context, base string, timeout time.Duration) error {
 	u, err := url.Parse(base)
 	if err != nil {
 		return err

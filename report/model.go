@@ -318,10 +318,70 @@ type Baseline struct {
 }
 
 // ServerObs is what the target itself reported (GET /stats), when it
-// offers that endpoint: a cross-check of the client's own counts.
+// offers that endpoint: a cross-check of the client's own counts. For a
+// target of several processes (start_target with processes, bus or
+// proxy) Before and After add up every target process's counters, and
+// Processes and Proxy give the detail.
 type ServerObs struct {
 	Before map[string]int64 `json:"before,omitempty"`
 	After  map[string]int64 `json:"after,omitempty"`
+	// Info is what the target says it runs (GET /info, a flat object of
+	// strings): framework and version, event loop, the C accelerations in
+	// use, the message bus. Checked inside the target, not assumed.
+	Info map[string]string `json:"info,omitempty"`
+	// Processes lists every process wsbench started for a named target,
+	// in start order: the bus (redis-server), the target processes, the
+	// proxy.
+	Processes []ProcessObs `json:"processes,omitempty"`
+	// Proxy is the load balancer's view of the run, when there was one.
+	Proxy *ProxyObs `json:"proxy,omitempty"`
+}
+
+// ProcessObs is one process of a target topology.
+type ProcessObs struct {
+	Name string `json:"name"` // e.g. tornado-1, redis, haproxy
+	Role string `json:"role"` // target, bus or proxy
+	PID  int    `json:"pid"`
+	Addr string `json:"addr"`
+	// Before and After are the process's own counters: /stats for a
+	// target, INFO for Redis, "show info" for haproxy; After also has
+	// rss_bytes and peak_rss_bytes.
+	Before map[string]int64  `json:"before,omitempty"`
+	After  map[string]int64  `json:"after,omitempty"`
+	Info   map[string]string `json:"info,omitempty"`
+	// Rooms are a target's per-room counters at the end (GET
+	// /stats/rooms): members, members_peak, in (messages its clients
+	// published), out (deliveries to its members).
+	Rooms map[string]map[string]int64 `json:"rooms,omitempty"`
+}
+
+// ProxyObs is what the proxy in front of the target processes saw.
+type ProxyObs struct {
+	Software string `json:"software"` // e.g. haproxy 2.6.12-1+deb12u4
+	Balance  string `json:"balance"`  // roundrobin or leastconn
+	// Sessions is how many connections the proxy accepted during the run.
+	Sessions int64 `json:"sessions"`
+	// Servers has one entry per target process: how the proxy spread
+	// the run's connections over them.
+	Servers []ProxyServerObs `json:"servers"`
+}
+
+// ProxyServerObs is the proxy's view of one target process.
+type ProxyServerObs struct {
+	Name string `json:"name"` // the process's name in Processes
+	Addr string `json:"addr"`
+	// Sessions is how many connections the proxy sent to this server
+	// during the run; Share is its fraction of all of them.
+	Sessions int64   `json:"sessions"`
+	Share    float64 `json:"share"`
+	// MaxConcurrent is the most connections open to it at once (since the
+	// proxy started).
+	MaxConcurrent int64 `json:"max_concurrent"`
+	// ConnectAvgMS is the proxy's mean time to connect to this server,
+	// over its last 1024 connections (haproxy's ctime), in milliseconds.
+	ConnectAvgMS int64 `json:"connect_avg_ms"`
+	// Errors counts failed connects and responses (econ + eresp).
+	Errors int64 `json:"errors"`
 }
 
 // RatesOf returns the per-second rates of counters c over durationS

@@ -114,6 +114,9 @@ func WriteText(w io.Writer, r *Report) error {
 		}
 		_ = tw.Flush()
 	}
+	if lines := serverLines(r.Server); len(lines) > 0 {
+		p("\n%s\n", strings.Join(lines, "\n"))
+	}
 	if b := r.Baseline; b != nil {
 		writeBaselineText(ew, b)
 	}

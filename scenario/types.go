@@ -49,6 +49,11 @@ type Builtin struct {
 // websockets, aiohttp) or any Command that follows the contract's start-up
 // protocol. {{addr}} in the command is replaced by Addr; a target given
 // 127.0.0.1:0 announces its port with a line "LISTENING host:port".
+//
+// A named target may be scaled out (docs/scenarios.md, "Topologies"):
+// Processes copies behind a Proxy, with broadcast rooms local to each
+// process or bridged through a Bus, on another event Loop, with its C
+// accelerations off (Accel).
 type StartTarget struct {
 	Name    string   `yaml:"name,omitempty" json:"name,omitempty"`
 	Command []string `yaml:"command,omitempty" json:"command,omitempty"`
@@ -62,6 +67,19 @@ type StartTarget struct {
 	StopSignal     string    `yaml:"stop_signal,omitempty" json:"stop_signal,omitempty"` // TERM (default) or INT
 	ReadyTimeout   Duration  `yaml:"ready_timeout,omitempty" json:"ready_timeout,omitempty"`
 	Log            string    `yaml:"log,omitempty" json:"log,omitempty"` // file for the target's output
+
+	Processes int    `yaml:"processes,omitempty" json:"processes,omitempty"` // target processes (default 1); more need a proxy
+	Bus       string `yaml:"bus,omitempty" json:"bus,omitempty"`             // redis (start one) or redis://HOST:PORT; default: rooms local to each process
+	Proxy     string `yaml:"proxy,omitempty" json:"proxy,omitempty"`         // haproxy in front of the processes
+	Balance   string `yaml:"balance,omitempty" json:"balance,omitempty"`     // the proxy's algorithm: roundrobin (default) or leastconn
+	Loop      string `yaml:"loop,omitempty" json:"loop,omitempty"`           // Python targets: asyncio (default) or uvloop
+	Accel     string `yaml:"accel,omitempty" json:"accel,omitempty"`         // Python targets: auto (default: their C speedups) or off
+}
+
+// Topology reports whether st asks for more than one plain process:
+// several processes, a bus, a proxy, or a loop or acceleration setting.
+func (st *StartTarget) Topology() bool {
+	return st.Processes > 1 || st.Bus != "" || st.Proxy != "" || st.Balance != "" || st.Loop != "" || st.Accel != ""
 }
 
 // Client holds connection settings every session uses.

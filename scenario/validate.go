@@ -128,6 +128,18 @@ func (v *validator) target() {
 		case len(st.Command) > 0 && (len(st.Args) > 0 || st.PingInterval != nil || st.PingTimeout > 0 || st.MaxMessageSize > 0):
 			v.add("start_target", "args and ping/size settings apply to a named target; put them in the command")
 		}
+		if st.Topology() {
+			switch {
+			case len(st.Command) > 0:
+				v.add("start_target", "processes, bus, proxy, balance, loop and accel apply to a named target")
+			case catalog.IsKnown(st.Name):
+				spec := catalog.Topology{Name: st.Name, Processes: st.Processes, Bus: st.Bus,
+					Proxy: st.Proxy, Balance: st.Balance, Loop: st.Loop, Accel: st.Accel}
+				for _, p := range spec.Problems() {
+					v.add("start_target."+p.Field, "%s", p.Msg)
+				}
+			}
+		}
 		if st.StopSignal != "" && st.StopSignal != "TERM" && st.StopSignal != "INT" {
 			v.add("start_target.stop_signal", "%q: want TERM or INT", st.StopSignal)
 		}

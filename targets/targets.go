@@ -28,7 +28,8 @@ type Target struct {
 	url     string
 	builtin *refserver.Server
 	group   *refserver.Group // target: builtin as processes of its own
-	proc    *launch.Process
+	topo    *launch.Topology // a named target: one process or several behind a proxy
+	proc    *launch.Process  // a command
 	st      *scenario.StartTarget
 	tls     *tls.Config // to read a wss:// target's /stats over HTTPS
 	logf    func(string, ...any)
@@ -66,6 +67,13 @@ func StartWith(ctx context.Context, sc *scenario.Scenario, o Options) (*Target, 
 		return nil, err
 	}
 	switch {
+	case sc.StartTarget != nil && sc.Target == "" && sc.StartTarget.Name != "":
+		topo, err := startTopology(ctx, sc.StartTarget)
+		if err != nil {
+			return nil, fmt.Errorf("start target: %w", err)
+		}
+		t.topo, t.st, t.url = topo, sc.StartTarget, topo.URL()
+		logf("started target %s on %s", sc.StartTarget.Name, t.url)
 	case sc.StartTarget != nil && sc.Target == "":
 		p, err := startProcess(ctx, sc.StartTarget)
 		if err != nil {
@@ -104,10 +112,13 @@ func (t *Target) InProcess() bool { return t.builtin != nil }
 // Pid returns the target process's PID, or 0 when wsbench did not start
 // a process.
 func (t *Target) Pid() int {
-	if t.proc == nil {
-		return 0
+	switch {
+	case t.proc != nil:
+		return t.proc.Pid()
+	case t.topo != nil && len(t.topo.Targets()) == 1:
+		return t.topo.Targets()[0].Pid()
 	}
-	return t.proc.Pid()
+	return 0
 }
 
 // Run runs sc's load against the target (engine.Run with opts, whose
@@ -116,6 +127,13 @@ func (t *Target) Pid() int {
 // failed with the end of its output in the report.
 func (t *Target) Run(ctx context.Context, sc *scenario.Scenario, opts engine.Options) (*report.Report, error) {
 	opts.Target = t.url
+	if t.topo != nil {
+		// Check reachability before the proxy's counters are taken, so
+		// its figures are the run's connections only.
+		if err := engine.Preflight(ctx, t.url, sc.Client.ConnectTimeout.D()); err == nil {
+			opts.Reachable = true
+		}
+	}
 	return t.RunWith(ctx, func(ctx context.Context) (*report.Report, error) { return engine.Run(ctx, sc, opts) })
 }
 
@@ -123,13 +141,24 @@ func (t *Target) Run(ctx context.Context, sc *scenario.Scenario, opts engine.Opt
 // coordinator of worker processes, say): run gets the context that a
 // dying target process cancels, and its report is completed as Run's.
 func (t *Target) RunWith(ctx context.Context, run func(ctx context.Context) (*report.Report, error)) (*report.Report, error) {
-	before := Stats(t.url, t.tls)
-	if t.proc != nil || t.group != nil {
+	var before map[string]int64
+	if t.topo != nil {
+		t.topo.Baseline(ctx) // every process's counters, and the proxy's
+	} else {
+		before = Stats(t.url, t.tls)
+	}
+	if t.proc != nil || t.group != nil || t.topo != nil {
 		var cancel context.CancelCauseFunc
 		ctx, cancel = context.WithCancelCause(ctx)
 		defer cancel(nil)
 		go func() {
 			switch {
+			case t.topo != nil:
+				select {
+				case <-t.topo.Done():
+					cancel(&engine.FailedError{Err: fmt.Errorf("during the run %s", t.topo.Exited())})
+				case <-ctx.Done():
+				}
 			case t.proc != nil:
 				select {
 				case <-t.proc.Done():
@@ -153,6 +182,11 @@ func (t *Target) RunWith(ctx context.Context, run func(ctx context.Context) (*re
 	}
 	if before != nil {
 		rep.Server = &report.ServerObs{Before: before, After: Stats(t.url, t.tls)}
+	}
+	if t.topo != nil {
+		octx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		rep.Server = t.topo.Observe(octx)
+		cancel()
 	}
 	if t.proc != nil {
 		// The target's memory, for comparisons of memory per connection.
@@ -181,6 +215,14 @@ func (t *Target) Stop() error {
 	case t.group != nil:
 		t.group.Stop(6 * time.Second)
 		return nil
+	case t.topo != nil:
+		err := t.topo.Stop()
+		if t.st.Log != "" {
+			if werr := os.WriteFile(t.st.Log, []byte(t.topo.Output()), 0o644); werr != nil {
+				err = errors.Join(err, fmt.Errorf("target log: %w", werr))
+			}
+		}
+		return err
 	case t.proc != nil:
 		sig := syscall.SIGTERM
 		if t.st.StopSignal == "INT" {
@@ -260,26 +302,50 @@ func startBuiltin(b *scenario.Builtin) (*refserver.Server, string, error) {
 	return srv, addr, nil
 }
 
-// startProcess starts the scenario's target process.
-func startProcess(ctx context.Context, st *scenario.StartTarget) (*launch.Process, error) {
+// startTopology starts a named target: one process, or several with the
+// scenario's bus and proxy.
+func startTopology(ctx context.Context, st *scenario.StartTarget) (*launch.Topology, error) {
 	if st.ReadyTimeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, st.ReadyTimeout.D())
 		defer cancel()
 	}
-	if st.Name != "" {
-		var ping *time.Duration
-		if st.PingInterval != nil {
-			ping = new(st.PingInterval.D())
-		}
-		return launch.StartKnown(ctx, st.Name, launch.Settings{
+	var ping *time.Duration
+	if st.PingInterval != nil {
+		ping = new(st.PingInterval.D())
+	}
+	sig := os.Signal(syscall.SIGTERM)
+	if st.StopSignal == "INT" {
+		sig = syscall.SIGINT
+	}
+	topo, err := launch.NewTopology(launch.TopologySpec{
+		Name: st.Name,
+		Settings: launch.Settings{
 			Addr:           st.Addr,
 			PingInterval:   ping,
 			PingTimeout:    st.PingTimeout.D(),
 			MaxMessageSize: int64(st.MaxMessageSize),
 			Extra:          st.Args,
 			Wrap:           st.Wrap,
-		})
+		},
+		Processes: st.Processes, Bus: st.Bus, Proxy: st.Proxy, Balance: st.Balance,
+		Loop: st.Loop, Accel: st.Accel, StopSignal: sig,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := topo.Start(ctx); err != nil {
+		return nil, err
+	}
+	return topo, nil
+}
+
+// startProcess starts the scenario's target command.
+func startProcess(ctx context.Context, st *scenario.StartTarget) (*launch.Process, error) {
+	if st.ReadyTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, st.ReadyTimeout.D())
+		defer cancel()
 	}
 	addr := st.Addr
 	if addr == "" {

@@ -23,6 +23,10 @@ var Known = catalog.Names()
 // IsKnown reports whether name is one of Known.
 func IsKnown(name string) bool { return catalog.IsKnown(name) }
 
+// ScaleOut reports whether a known target takes the scale-out flags
+// --bus, --loop and --accel (see catalog.ScaleOut).
+func ScaleOut(name string) bool { return catalog.ScaleOut(name) }
+
 // Settings are the contract options every target accepts.
 type Settings struct {
 	Addr           string         // default 127.0.0.1:0
@@ -77,6 +81,17 @@ func Command(name string, s Settings) (argv []string, cleanup func(), err error)
 		if err := os.WriteFile(path, src, 0o644); err != nil {
 			cleanup()
 			return nil, func() {}, err
+		}
+		// The servers import their shared modules from their own directory.
+		for _, mod := range python.Support {
+			b, err := python.File(mod)
+			if err == nil {
+				err = os.WriteFile(filepath.Join(dir, mod), b, 0o644)
+			}
+			if err != nil {
+				cleanup()
+				return nil, func() {}, err
+			}
 		}
 		return wrap(s.Wrap, append([]string{SystemPython, path}, flags...)), cleanup, nil
 	}

@@ -25,8 +25,15 @@ Adjustments to aiohttp 3.8:
     arrives, so a busy connection gets no pings. That is aiohttp's design
     and is kept.
 
+Scale-out (see wsbench_scaleout.py): --bus redis://HOST:PORT bridges
+broadcast rooms through Redis pub/sub, --loop uvloop runs on uvloop, --accel
+off sets AIOHTTP_NO_EXTENSIONS, which replaces aiohttp's C HTTP parser and
+Cython WebSocket mask with their Python versions.
+
 Usage: aiohttp_server.py [--addr HOST:PORT] [--ping-interval S]
                          [--ping-timeout S] [--max-message-size BYTES]
+                         [--bus redis://HOST:PORT] [--loop asyncio|uvloop]
+                         [--accel auto|off]
 """
 
 import argparse
@@ -34,8 +41,14 @@ import asyncio
 import signal
 import time
 
-from aiohttp import WSCloseCode, WSMsgType, web
-from aiohttp.http_websocket import WebSocketError
+import wsbench_scaleout as scaleout
+
+# aiohttp picks its C extensions when it is imported: decide first.
+scaleout.apply_accel("aiohttp", scaleout.early_options().accel)
+
+import aiohttp  # noqa: E402 - after apply_accel, on purpose
+from aiohttp import WSCloseCode, WSMsgType, web  # noqa: E402
+from aiohttp.http_websocket import WebSocketError  # noqa: E402
 
 MAX_PUSH_RATE = 100_000
 SHUTDOWN_GRACE = 1.0  # seconds to wait for clients to answer 1001
@@ -99,11 +112,16 @@ class Target:
         self.bytes_out = 0
         self.websockets = set()
         self.rooms = {}  # room name -> {WebSocketResponse: asyncio.Queue}
+        self.room_stats = scaleout.Rooms()
+        self.bus = None  # a scaleout.RedisBus with --bus
+        self.info_doc = {}
 
     def app(self):
         app = web.Application()
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/stats", self.stats)
+        app.router.add_get("/stats/rooms", self.stats_rooms)
+        app.router.add_get("/info", self.info)
         app.router.add_get("/echo", self.echo)
         app.router.add_get("/broadcast", self.broadcast)
         app.router.add_get("/push", self.push)
@@ -114,14 +132,24 @@ class Target:
         return web.Response(text="ok")
 
     async def stats(self, request):
-        return web.json_response({
+        stats = {
             "connections_total": self.connections_total,
             "connections_open": len(self.websockets),
             "messages_in": self.messages_in,
             "messages_out": self.messages_out,
             "bytes_in": self.bytes_in,
             "bytes_out": self.bytes_out,
-        })
+        }
+        stats.update(self.room_stats.totals())
+        if self.bus is not None:
+            stats.update(self.bus.stats())
+        return web.json_response(stats)
+
+    async def stats_rooms(self, request):
+        return web.json_response(self.room_stats.rooms)
+
+    async def info(self, request):
+        return web.json_response(self.info_doc)
 
     async def upgrade(self, request):
         ws = ContractWebSocketResponse(
@@ -189,25 +217,37 @@ class Target:
         queue = asyncio.Queue()
         room = self.rooms.setdefault(room_name, {})
         room[ws] = queue
-        writer = asyncio.create_task(self.drain(ws, queue))
+        self.room_stats.joined(room_name)
+        writer = asyncio.create_task(self.drain(ws, queue, room_name))
 
-        async def fan_out(data):
-            for member_queue in room.values():
-                member_queue.put_nowait(data)
+        async def publish(data):
+            self.room_stats.published(room_name)
+            if self.bus is not None:
+                self.bus.publish(room_name, data)  # delivered when it comes back
+            else:
+                self.deliver(room_name, data)
 
         try:
-            await self.receive_loop(ws, fan_out)
+            await self.receive_loop(ws, publish)
         finally:
             del room[ws]
+            self.room_stats.left(room_name)
             if not room:
                 del self.rooms[room_name]
             writer.cancel()
         return ws
 
-    async def drain(self, ws, queue):
+    def deliver(self, room_name, data):
+        """Queues a room's message for this process's members of the room,
+        all at once without awaiting (see broadcast)."""
+        for member_queue in self.rooms.get(room_name, {}).values():
+            member_queue.put_nowait(data)
+
+    async def drain(self, ws, queue, room_name):
         try:
             while True:
                 await self.send(ws, await queue.get())
+                self.room_stats.delivered(room_name, 1)
         except ConnectionResetError:
             pass  # closing; the receive loop ends the connection
 
@@ -267,13 +307,19 @@ def parse_args():
     parser.add_argument("--ping-interval", type=float, default=20.0)
     parser.add_argument("--ping-timeout", type=float, default=20.0)
     parser.add_argument("--max-message-size", type=int, default=1 << 20)
+    scaleout.add_arguments(parser)
     return parser.parse_args()
 
 
-async def main():
-    args = parse_args()
+async def main(args):
     host, _, port = args.addr.rpartition(":")
-    runner = web.AppRunner(Target(args).app(), handle_signals=False, access_log=None)
+    target = Target(args)
+    if args.bus:
+        # Subscribed before the first client can connect.
+        target.bus = scaleout.RedisBus(args.bus, target.deliver, scaleout.fatal)
+        await target.bus.start()
+    target.info_doc = scaleout.info("aiohttp", aiohttp.__version__, scaleout.loop_name(), target.bus, args.accel)
+    runner = web.AppRunner(target.app(), handle_signals=False, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host.strip("[]"), int(port), shutdown_timeout=SHUTDOWN_GRACE)
     await site.start()
@@ -287,7 +333,11 @@ async def main():
     # Stops listening, runs on_shutdown (1001 to every WebSocket), then
     # waits up to shutdown_timeout for the handlers to finish.
     await runner.cleanup()
+    if target.bus is not None:
+        await target.bus.close()
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    ARGS = parse_args()
+    scaleout.install_loop(ARGS.loop)  # asyncio.run creates its loop from the policy
+    asyncio.run(main(ARGS))

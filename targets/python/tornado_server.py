@@ -13,8 +13,15 @@ through WebSocketHandler.get_websocket_protocol):
   * on invalid UTF-8 Tornado drops the TCP connection without a close frame;
     ContractProtocol closes with 1007 first.
 
+Scale-out (see wsbench_scaleout.py): --bus redis://HOST:PORT bridges
+broadcast rooms through Redis pub/sub, --loop uvloop runs Tornado's IOLoop
+on uvloop (Tornado 6 runs on asyncio), --accel off switches Tornado's C
+speedup (tornado.speedups.websocket_mask) off.
+
 Usage: tornado_server.py [--addr HOST:PORT] [--ping-interval S]
                          [--ping-timeout S] [--max-message-size BYTES]
+                         [--bus redis://HOST:PORT] [--loop asyncio|uvloop]
+                         [--accel auto|off]
 """
 
 import argparse
@@ -22,12 +29,18 @@ import json
 import signal
 import time
 
+import wsbench_scaleout as scaleout
+
+# Tornado picks its C speedup when it is imported: decide first.
+scaleout.apply_accel("tornado", scaleout.early_options().accel)
+
+import tornado  # noqa: E402 - after apply_accel, on purpose
 import tornado.gen
 import tornado.httpserver
 import tornado.netutil
-import tornado.web
-from tornado.ioloop import IOLoop
-from tornado.websocket import (
+import tornado.web  # noqa: E402
+from tornado.ioloop import IOLoop  # noqa: E402
+from tornado.websocket import (  # noqa: E402
     WebSocketClosedError,
     WebSocketHandler,
     WebSocketProtocol13,
@@ -74,9 +87,12 @@ class Hub:
         self.bytes_out = 0
         self.handlers = set()
         self.rooms = {}  # room name -> dict of handlers (insertion-ordered)
+        self.room_stats = scaleout.Rooms()
+        self.bus = None  # a scaleout.RedisBus with --bus
+        self.info = {}
 
     def stats(self):
-        return {
+        stats = {
             "connections_total": self.connections_total,
             "connections_open": len(self.handlers),
             "messages_in": self.messages_in,
@@ -84,6 +100,26 @@ class Hub:
             "bytes_in": self.bytes_in,
             "bytes_out": self.bytes_out,
         }
+        stats.update(self.room_stats.totals())
+        if self.bus is not None:
+            stats.update(self.bus.stats())
+        return stats
+
+    def deliver(self, room, message):
+        """Sends a room's message to this process's members of the room."""
+        # write_message only appends to each member's stream buffer, with no
+        # await in between, so every member sees the room's messages in the
+        # order this loop runs, which is the order they were received (from
+        # the room's members here, or from the bus).
+        members = list(self.rooms.get(room, ()))
+        sent = 0
+        for member in members:
+            try:
+                member.send(message)
+                sent += 1
+            except WebSocketClosedError:
+                pass
+        self.room_stats.delivered(room, sent)
 
 
 class ContractProtocol(WebSocketProtocol13):
@@ -168,24 +204,23 @@ class BroadcastHandler(TargetHandler):
         super().open()
         self.room = self.get_query_argument("room", "default")
         self.hub.rooms.setdefault(self.room, {})[self] = None
+        self.hub.room_stats.joined(self.room)
 
     def on_close(self):
         super().on_close()
         members = self.hub.rooms.get(getattr(self, "room", None))
-        if members is not None:
-            members.pop(self, None)
+        if members is not None and self in members:
+            members.pop(self)
+            self.hub.room_stats.left(self.room)
             if not members:
                 del self.hub.rooms[self.room]
 
     def handle(self, message):
-        # write_message only appends to each member's stream buffer, with no
-        # await in between, so every member sees the room's messages in the
-        # order this loop runs, which is the order they were received.
-        for member in list(self.hub.rooms.get(self.room, ())):
-            try:
-                member.send(message)
-            except WebSocketClosedError:
-                pass
+        self.hub.room_stats.published(self.room)
+        if self.hub.bus is not None:
+            self.hub.bus.publish(self.room, message)  # delivered when it comes back
+        else:
+            self.hub.deliver(self.room, message)
 
 
 class PushHandler(TargetHandler):
@@ -239,6 +274,24 @@ class StatsHandler(tornado.web.RequestHandler):
         self.write(json.dumps(self.hub.stats()))
 
 
+class RoomStatsHandler(tornado.web.RequestHandler):
+    def initialize(self, hub):
+        self.hub = hub
+
+    def get(self):
+        self.set_header("Content-Type", "application/json")
+        self.write(json.dumps(self.hub.room_stats.rooms))
+
+
+class InfoHandler(tornado.web.RequestHandler):
+    def initialize(self, hub):
+        self.hub = hub
+
+    def get(self):
+        self.set_header("Content-Type", "application/json")
+        self.write(json.dumps(self.hub.info))
+
+
 def make_app(hub, args):
     settings = {
         # 0 disables pings; a zero timeout means "never time out" (Tornado
@@ -250,6 +303,8 @@ def make_app(hub, args):
     return tornado.web.Application([
         (r"/healthz", HealthzHandler),
         (r"/stats", StatsHandler, {"hub": hub}),
+        (r"/stats/rooms", RoomStatsHandler, {"hub": hub}),
+        (r"/info", InfoHandler, {"hub": hub}),
         (r"/echo", EchoHandler, {"hub": hub}),
         (r"/broadcast", BroadcastHandler, {"hub": hub}),
         (r"/push", PushHandler, {"hub": hub}),
@@ -268,17 +323,28 @@ def parse_args():
     parser.add_argument("--ping-interval", type=float, default=20.0)
     parser.add_argument("--ping-timeout", type=float, default=20.0)
     parser.add_argument("--max-message-size", type=int, default=1 << 20)
+    scaleout.add_arguments(parser)
     return parser.parse_args()
 
 
 def main():
     args = parse_args()
+    scaleout.install_loop(args.loop)  # before the IOLoop (an asyncio loop) exists
     host, _, port = args.addr.rpartition(":")
     hub = Hub()
+    loop = IOLoop.current()
+
+    async def setup():
+        if args.bus:
+            hub.bus = scaleout.RedisBus(args.bus, hub.deliver, scaleout.fatal)
+            await hub.bus.start()
+        hub.info = scaleout.info("tornado", tornado.version, scaleout.loop_name(), hub.bus, args.accel)
+
+    # The bus is subscribed before the first client can connect.
+    loop.run_sync(setup)
     server = tornado.httpserver.HTTPServer(make_app(hub, args))
     sockets = tornado.netutil.bind_sockets(int(port), address=host.strip("[]"))
     server.add_sockets(sockets)
-    loop = IOLoop.current()
 
     async def shutdown():
         server.stop()
@@ -287,6 +353,8 @@ def main():
         deadline = loop.time() + SHUTDOWN_GRACE
         while hub.handlers and loop.time() < deadline:
             await tornado.gen.sleep(0.01)
+        if hub.bus is not None:
+            await hub.bus.close()
         loop.stop()
 
     def on_signal(signum, frame):

@@ -24,17 +24,32 @@ Adjustments to Autobahn's defaults:
     and longer ones up to a second early. TargetFactory gives Autobahn a
     plain reactor.callLater timer instead.
 
+Scale-out (see wsbench_scaleout.py): --accel off hides wsaccel (Debian's
+python3-wsaccel), so Autobahn falls back to its pure-Python UTF-8 validator
+and XOR masker. --bus redis://HOST:PORT bridges broadcast rooms through
+Redis pub/sub with the same asyncio bus as the other targets, so it needs
+Twisted's asyncio reactor (--reactor asyncio, chosen automatically with
+--bus or --loop uvloop), on which --loop uvloop also works.
+
 Usage: twisted_server.py [--addr HOST:PORT] [--ping-interval S]
                          [--ping-timeout S] [--max-message-size BYTES]
-                         [--reactor epoll|poll|select]
+                         [--reactor epoll|poll|select|asyncio]
+                         [--bus redis://HOST:PORT] [--loop asyncio|uvloop]
+                         [--accel auto|off]
 """
 
 import argparse
+import asyncio
 import json
 import sys
 import time
 
-import txaio
+import wsbench_scaleout as scaleout
+
+# Autobahn picks wsaccel when it is imported: decide first.
+scaleout.apply_accel("twisted", scaleout.early_options().accel)
+
+import txaio  # noqa: E402 - after apply_accel, on purpose
 
 txaio.use_twisted()
 
@@ -65,9 +80,16 @@ def parse_push_args(params):
     return rate, size, count
 
 
-def install_reactor(name):
+def install_reactor(name, loop="asyncio"):
     """Installs the named reactor; must run before twisted.internet.reactor
     is imported anywhere."""
+    if name == "asyncio":
+        from twisted.internet import asyncioreactor
+        scaleout.install_loop(loop)
+        eventloop = asyncio.new_event_loop()
+        asyncio.set_event_loop(eventloop)
+        asyncioreactor.install(eventloop)
+        return
     if name == "epoll":
         from twisted.internet import epollreactor as module
     elif name == "poll":
@@ -85,14 +107,21 @@ def parse_args():
     parser.add_argument("--ping-interval", type=float, default=20.0)
     parser.add_argument("--ping-timeout", type=float, default=20.0)
     parser.add_argument("--max-message-size", type=int, default=1 << 20)
-    parser.add_argument("--reactor", choices=["epoll", "poll", "select"],
-                        help="Twisted reactor (default: Twisted's choice)")
-    return parser.parse_args()
+    parser.add_argument("--reactor", choices=["epoll", "poll", "select", "asyncio"],
+                        help="Twisted reactor (default: Twisted's choice; asyncio with --bus "
+                             "or --loop uvloop)")
+    scaleout.add_arguments(parser)
+    args = parser.parse_args()
+    if args.bus or args.loop == "uvloop":
+        if args.reactor not in (None, "asyncio"):
+            parser.error("--bus and --loop uvloop need --reactor asyncio")
+        args.reactor = "asyncio"
+    return args
 
 
 def main():
     args = parse_args()
-    install_reactor(args.reactor)
+    install_reactor(args.reactor, args.loop)
 
     # Imported after the reactor is installed.
     from autobahn.twisted.resource import WebSocketResource
@@ -118,9 +147,12 @@ def main():
             self.protocols = set()
             self.rooms = {}  # room name -> dict of protocols (ordered)
             self.idle = None  # Deferred fired when protocols empties
+            self.room_stats = scaleout.Rooms()
+            self.bus = None  # a scaleout.RedisBus with --bus
+            self.info = {}
 
         def stats(self):
-            return {
+            stats = {
                 "connections_total": self.connections_total,
                 "connections_open": len(self.protocols),
                 "messages_in": self.messages_in,
@@ -128,6 +160,26 @@ def main():
                 "bytes_in": self.bytes_in,
                 "bytes_out": self.bytes_out,
             }
+            stats.update(self.room_stats.totals())
+            if self.bus is not None:
+                stats.update(self.bus.stats())
+            return stats
+
+        def deliver(self, room, payload, isBinary):
+            """Sends a room's message to this process's members of it."""
+            # sendMessage writes to the transport synchronously, so every
+            # member gets the room's messages in the order received (from
+            # the room's members here, or from the bus).
+            sent = 0
+            for member in list(self.rooms.get(room, ())):
+                sent += member.send(payload, isBinary)
+            self.room_stats.delivered(room, sent)
+
+        def deliver_from_bus(self, room, message):
+            if isinstance(message, str):
+                self.deliver(room, message.encode("utf-8"), False)
+            else:
+                self.deliver(room, message, True)
 
         def opened(self, protocol):
             self.connections_total += 1
@@ -173,11 +225,13 @@ def main():
             """Handles one data message; the base class ignores it."""
 
         def send(self, payload, isBinary):
+            """Sends a message; returns 1 if it was sent, 0 if not."""
             if self.state != self.STATE_OPEN:
-                return  # sendMessage would drop it silently
+                return 0  # sendMessage would drop it silently
             self.sendMessage(payload, isBinary)
             hub.messages_out += 1
             hub.bytes_out += len(payload)
+            return 1
 
         def onAutoPingTimeout(self):
             # Autobahn drops the TCP connection here; the contract wants a
@@ -197,20 +251,25 @@ def main():
         def onOpen(self):
             super().onOpen()
             hub.rooms.setdefault(self.room, {})[self] = None
+            hub.room_stats.joined(self.room)
 
         def onClose(self, wasClean, code, reason):
             super().onClose(wasClean, code, reason)
             members = hub.rooms.get(getattr(self, "room", None))
-            if members is not None:
-                members.pop(self, None)
+            if members is not None and self in members:
+                members.pop(self)
+                hub.room_stats.left(self.room)
                 if not members:
                     del hub.rooms[self.room]
 
         def handle(self, payload, isBinary):
-            # sendMessage writes to the transport synchronously, so every
-            # member gets the room's messages in the order received.
-            for member in list(hub.rooms.get(self.room, ())):
-                member.send(payload, isBinary)
+            hub.room_stats.published(self.room)
+            if hub.bus is not None:
+                # Delivered when it comes back from the bus; the bus keeps
+                # text as text (Autobahn has validated it as UTF-8).
+                hub.bus.publish(self.room, payload if isBinary else payload.decode("utf-8"))
+            else:
+                hub.deliver(self.room, payload, isBinary)
 
     class PushProtocol(TargetProtocol):
         loop = None
@@ -295,12 +354,43 @@ def main():
             request.setHeader(b"Content-Type", b"application/json")
             return json.dumps(hub.stats()).encode()
 
+    class RoomStats(Resource):
+        isLeaf = True
+
+        def render_GET(self, request):
+            request.setHeader(b"Content-Type", b"application/json")
+            return json.dumps(hub.room_stats.rooms).encode()
+
+    class Info(Resource):
+        isLeaf = True
+
+        def render_GET(self, request):
+            request.setHeader(b"Content-Type", b"application/json")
+            return json.dumps(hub.info).encode()
+
+    class StatsRoot(Stats):
+        isLeaf = False
+
+        def getChild(self, path, request):
+            if path == b"rooms":
+                return RoomStats()
+            if path == b"":
+                return self
+            return Resource.getChild(self, path, request)
+
     root = Resource()
     root.putChild(b"healthz", Healthz())
-    root.putChild(b"stats", Stats())
+    root.putChild(b"stats", StatsRoot())
+    root.putChild(b"info", Info())
     root.putChild(b"echo", websocket_resource(EchoProtocol))
     root.putChild(b"broadcast", websocket_resource(BroadcastProtocol))
     root.putChild(b"push", websocket_resource(PushProtocol))
+
+    def loop_name():
+        name = scaleout.describe(type(reactor))
+        if args.reactor == "asyncio":
+            name += " on " + scaleout.describe(type(reactor._asyncioEventloop))
+        return name
 
     host, _, port = args.addr.rpartition(":")
     host = host.strip("[]")
@@ -318,7 +408,33 @@ def main():
     # Starting Twisted logging redirects sys.stdout into the log, so keep
     # the real stdout for the LISTENING line.
     stdout = sys.stdout
-    reactor.callWhenRunning(print, "LISTENING " + addr, file=stdout, flush=True)
+
+    def announce():
+        import autobahn
+        import twisted
+        version = "Twisted %s, Autobahn %s" % (twisted.__version__, autobahn.__version__)
+        hub.info = scaleout.info("twisted", version, loop_name(), hub.bus, args.accel)
+        print("LISTENING " + addr, file=stdout, flush=True)
+
+    def start():
+        if not args.bus:
+            announce()
+            return
+        # The bus is subscribed before LISTENING, so before any client
+        # connects. The asyncio reactor runs the asyncio loop the bus's
+        # tasks live on.
+        hub.bus = scaleout.RedisBus(args.bus, hub.deliver_from_bus, scaleout.fatal)
+        started = defer.Deferred.fromFuture(asyncio.ensure_future(hub.bus.start()))
+        started.addCallbacks(lambda _: announce(),
+                             lambda failure: scaleout.fatal("bus: %s" % failure.getErrorMessage()))
+
+    def close_bus():
+        if hub.bus is not None:
+            return defer.Deferred.fromFuture(asyncio.ensure_future(hub.bus.close()))
+        return None
+
+    reactor.callWhenRunning(start)
+    reactor.addSystemEventTrigger("during", "shutdown", close_bus)
     txaio.start_logging(out=sys.stderr, level="error")
     reactor.run()
 

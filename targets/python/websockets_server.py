@@ -14,9 +14,16 @@ Compression is off by default (the library's default is permessage-deflate)
 so that it compares with the other targets; --compression deflate turns it
 on for clients that offer it.
 
+Scale-out (see wsbench_scaleout.py): --bus redis://HOST:PORT bridges
+broadcast rooms through Redis pub/sub, --loop uvloop runs on uvloop, --accel
+off blocks websockets.speedups (Debian's python3-websockets 10.4 ships
+without it, so the mask is pure Python either way; GET /info says so).
+
 Usage: websockets_server.py [--addr HOST:PORT] [--ping-interval S]
                             [--ping-timeout S] [--max-message-size BYTES]
                             [--compression none|deflate]
+                            [--bus redis://HOST:PORT] [--loop asyncio|uvloop]
+                            [--accel auto|off]
 """
 
 import argparse
@@ -27,7 +34,12 @@ import signal
 import time
 import urllib.parse
 
-import websockets
+import wsbench_scaleout as scaleout
+
+# websockets picks its C speedup when it is imported: decide first.
+scaleout.apply_accel("websockets", scaleout.early_options().accel)
+
+import websockets  # noqa: E402 - after apply_accel, on purpose
 
 MAX_PUSH_RATE = 100_000
 SHUTDOWN_GRACE = 1.0  # seconds to wait for clients to answer 1001
@@ -74,9 +86,12 @@ class Hub:
         self.bytes_in = 0
         self.bytes_out = 0
         self.rooms = {}  # room name -> set of connections
+        self.room_stats = scaleout.Rooms()
+        self.bus = None  # a scaleout.RedisBus with --bus
+        self.info = {}
 
     def stats(self):
-        return {
+        stats = {
             "connections_total": self.connections_total,
             "connections_open": self.connections_open,
             "messages_in": self.messages_in,
@@ -84,6 +99,22 @@ class Hub:
             "bytes_in": self.bytes_in,
             "bytes_out": self.bytes_out,
         }
+        stats.update(self.room_stats.totals())
+        if self.bus is not None:
+            stats.update(self.bus.stats())
+        return stats
+
+    def deliver(self, room, message):
+        """Sends a room's message to this process's members of the room."""
+        # websockets.broadcast writes to every connection synchronously,
+        # with no await in between, so all members get the room's messages
+        # in the order they were received (from the room's members here, or
+        # from the bus). It skips connections that are closing; so do the
+        # counters.
+        recipients = [m for m in self.rooms.get(room, ()) if m.open]
+        websockets.broadcast(recipients, message)
+        self.sent(message, len(recipients))
+        self.room_stats.delivered(room, len(recipients))
 
     def received(self, message):
         self.messages_in += 1
@@ -101,6 +132,12 @@ class Hub:
             return http.HTTPStatus.OK, [("Content-Type", "text/plain")], b"ok"
         if url.path == "/stats":
             body = json.dumps(self.stats()).encode()
+            return http.HTTPStatus.OK, [("Content-Type", "application/json")], body
+        if url.path == "/stats/rooms":
+            body = json.dumps(self.room_stats.rooms).encode()
+            return http.HTTPStatus.OK, [("Content-Type", "application/json")], body
+        if url.path == "/info":
+            body = json.dumps(self.info).encode()
             return http.HTTPStatus.OK, [("Content-Type", "application/json")], body
         if url.path == "/push":
             try:
@@ -139,18 +176,18 @@ class Hub:
     async def broadcast(self, websocket, room):
         members = self.rooms.setdefault(room, set())
         members.add(websocket)
+        self.room_stats.joined(room)
         try:
             async for message in websocket:
                 self.received(message)
-                # websockets.broadcast writes to every connection
-                # synchronously, with no await in between, so all members
-                # get the room's messages in the order they were received.
-                # It skips connections that are closing; so do the counters.
-                recipients = [m for m in members if m.open]
-                websockets.broadcast(recipients, message)
-                self.sent(message, len(recipients))
+                self.room_stats.published(room)
+                if self.bus is not None:
+                    self.bus.publish(room, message)  # delivered when it comes back
+                else:
+                    self.deliver(room, message)
         finally:
             members.discard(websocket)
+            self.room_stats.left(room)
             if not members:
                 del self.rooms[room]
 
@@ -199,13 +236,18 @@ def parse_args():
     parser.add_argument("--max-message-size", type=int, default=1 << 20)
     parser.add_argument("--compression", choices=["none", "deflate"], default="none",
                         help="permessage-deflate (default: none)")
+    scaleout.add_arguments(parser)
     return parser.parse_args()
 
 
-async def main():
-    args = parse_args()
+async def main(args):
     host, _, port = args.addr.rpartition(":")
     hub = Hub()
+    if args.bus:
+        # Subscribed before the first client can connect.
+        hub.bus = scaleout.RedisBus(args.bus, hub.deliver, scaleout.fatal)
+        await hub.bus.start()
+    hub.info = scaleout.info("websockets", websockets.__version__, scaleout.loop_name(), hub.bus, args.accel)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
@@ -227,7 +269,11 @@ async def main():
         await stop.wait()
     # Leaving the block closes the server: it stops listening, closes every
     # connection with 1001 and waits for the handlers to finish.
+    if hub.bus is not None:
+        await hub.bus.close()
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    ARGS = parse_args()
+    scaleout.install_loop(ARGS.loop)  # asyncio.run creates its loop from the policy
+    asyncio.run(main(ARGS))

@@ -1,4 +1,4 @@
-package engine
+package targets
 
 import (
 	"fmt"
@@ -20,7 +20,7 @@ const exampleRunTime = 2500 * time.Millisecond
 // far: every example is meant to run clean against the built-in server),
 // and what its report must show.
 type example struct {
-	prepare func(sc *scenario.Scenario)
+	prepare func(t *testing.T, sc *scenario.Scenario)
 	causes  []string
 	check   func(t *testing.T, rep *report.Report)
 }
@@ -117,7 +117,7 @@ var examples = map[string]example{
 
 	"soak.yaml": {
 		// Heartbeats every 10-15 s never fire in a short run: beat faster.
-		prepare: func(sc *scenario.Scenario) {
+		prepare: func(_ *testing.T, sc *scenario.Scenario) {
 			sc.Client.PingInterval = scenario.Duration(200 * time.Millisecond)
 			sc.Builtin.PingInterval = scenario.Duration(300 * time.Millisecond)
 		},
@@ -135,6 +135,35 @@ var examples = map[string]example{
 			}
 			if c.RepliesMissing != 0 {
 				t.Errorf("replies missing %d", c.RepliesMissing)
+			}
+		},
+	},
+
+	// The topology examples start real processes (Tornado, aiohttp,
+	// redis-server, haproxy); TestTopologyChatReach is the exact check
+	// with timing to spare, these check what holds at any speed.
+	"topology-chat-local.yaml": {
+		prepare: requireTopologyExample,
+		check: func(t *testing.T, rep *report.Report) {
+			checkTopologyChat(t, rep, false)
+		},
+	},
+	"topology-chat-redis.yaml": {
+		prepare: requireTopologyExample,
+		check: func(t *testing.T, rep *report.Report) {
+			checkTopologyChat(t, rep, true)
+		},
+	},
+	"topology-uvloop.yaml": {
+		prepare: requireTopologyExample,
+		check: func(t *testing.T, rep *report.Report) {
+			c := rep.Counters
+			if c.MessagesSent == 0 || c.MessagesReceived != c.MessagesSent || c.RepliesMissing != 0 {
+				t.Errorf("sent %d, received %d, replies missing %d", c.MessagesSent, c.MessagesReceived, c.RepliesMissing)
+			}
+			in := rep.Server.Info
+			if in["framework"] != "aiohttp" || in["loop"] != "uvloop.Loop" || !strings.HasPrefix(in["accel.http_parser"], "C ") {
+				t.Errorf("server info %v: want aiohttp on uvloop.Loop with its C HTTP parser", in)
 			}
 		},
 	},
@@ -177,7 +206,7 @@ func TestExamples(t *testing.T) {
 			}
 			shorten(sc, exampleRunTime)
 			if ex.prepare != nil {
-				ex.prepare(sc)
+				ex.prepare(t, sc)
 			}
 			if ps := sc.Validate(); len(ps) > 0 {
 				t.Fatalf("shortened scenario is invalid:\n%v", ps)

@@ -266,7 +266,14 @@ func TestDialCanceledDuringUpgrade(t *testing.T) {
 		if _, err := c.Read(buf); err == nil {
 			close(got)
 		}
-		_, _ = c.Read(make([]byte, 4096)) // until the client gives up
+		// Read until the client gives up: a single read would return the
+		// rest of the upgrade request at once, and the close that follows
+		// would beat the cancel.
+		for b := make([]byte, 4096); ; {
+			if _, err := c.Read(b); err != nil {
+				return
+			}
+		}
 	}()
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/wsbench/wsbench/report"
 	"github.com/wsbench/wsbench/scenario"
+	"github.com/wsbench/wsbench/threshold"
 )
 
 // The load variables a search can step.
@@ -226,4 +227,34 @@ func (p Plan) String() string {
 		}
 	}
 	return b.String()
+}
+
+// MergeSLOs returns the scenario's SLOs with those given by flag: a flag's
+// SLO replaces the scenario's on the same metric and statistic ("rtt
+// p99"), and the rest are added in order.
+func MergeSLOs(fromScenario, fromFlags []string) ([]string, error) {
+	key := func(expr string) (string, error) {
+		t, err := threshold.Parse(expr)
+		if err != nil {
+			return "", fmt.Errorf("--slo %q: %w", expr, err)
+		}
+		return t.Metric + "[" + t.Select + "] " + t.Stat, nil
+	}
+	out := append([]string(nil), fromScenario...)
+	for _, expr := range fromFlags {
+		k, err := key(expr)
+		if err != nil {
+			return nil, err
+		}
+		replaced := false
+		for i, have := range out {
+			if hk, err := key(have); err == nil && hk == k {
+				out[i], replaced = expr, true
+			}
+		}
+		if !replaced {
+			out = append(out, expr)
+		}
+	}
+	return out, nil
 }

@@ -237,7 +237,7 @@ func applyCapacityFlags(fs *pflag.FlagSet, o *capacityOptions, sc *scenario.Scen
 	if fs.Changed("budget") {
 		cp.Budget = scenario.Duration(o.budget)
 	}
-	slo, err := mergeSLOs(cp.SLO, o.slo)
+	slo, err := capacity.MergeSLOs(cp.SLO, o.slo)
 	if err != nil {
 		return capacity.Config{}, err
 	}
@@ -256,34 +256,4 @@ func applyCapacityFlags(fs *pflag.FlagSet, o *capacityOptions, sc *scenario.Scen
 		cfg.Refine = o.refine
 	}
 	return cfg, cfg.Validate()
-}
-
-// mergeSLOs returns the scenario's SLOs with those given by flag: a flag's
-// SLO replaces the scenario's on the same metric and statistic ("rtt
-// p99"), and the rest are added in order.
-func mergeSLOs(fromScenario, fromFlags []string) ([]string, error) {
-	key := func(expr string) (string, error) {
-		t, err := gate.Parse(expr)
-		if err != nil {
-			return "", fmt.Errorf("--slo %q: %w", expr, err)
-		}
-		return t.Metric + "[" + t.Select + "] " + t.Stat, nil
-	}
-	out := append([]string(nil), fromScenario...)
-	for _, expr := range fromFlags {
-		k, err := key(expr)
-		if err != nil {
-			return nil, err
-		}
-		replaced := false
-		for i, have := range out {
-			if hk, err := key(have); err == nil && hk == k {
-				out[i], replaced = expr, true
-			}
-		}
-		if !replaced {
-			out = append(out, expr)
-		}
-	}
-	return out, nil
 }

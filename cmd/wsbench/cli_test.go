@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/wsbench/wsbench/targets/catalog"
+
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -240,4 +242,17 @@ func missingTool(t *testing.T, format string, args ...any) {
 		t.Fatalf(format, args...)
 	}
 	t.Skipf(format, args...)
+}
+
+// wsbench targets lists the catalog, and --names is what scripts read.
+func TestTargetsCommand(t *testing.T) {
+	t.Parallel()
+	code, out, errOut := wsbench(t, "targets", "--names")
+	if code != exitOK || errOut != "" || strings.Join(strings.Fields(out), ",") != strings.Join(catalog.Names(), ",") {
+		t.Fatalf("targets --names: exit %d, %q, stderr %q", code, out, errOut)
+	}
+	code, out, _ = wsbench(t, "targets")
+	if code != exitOK || !strings.Contains(out, "python3-tornado") || !strings.Contains(out, "FRAMEWORK") {
+		t.Fatalf("targets: exit %d:\n%s", code, out)
+	}
 }

@@ -1,0 +1,356 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/wsbench/wsbench/metrics"
+	promout "github.com/wsbench/wsbench/output/prometheus"
+	"github.com/wsbench/wsbench/report"
+)
+
+// These tests run Debian's Prometheus server (package prometheus) as a
+// child process on loopback, with its storage in a temporary directory,
+// and ask its HTTP API what it got from a wsbench run: the run's message
+// count must be the report's, and histogram_quantile's p99 the one the
+// report's histogram gives in the exported buckets.
+
+// TestPrometheusScrapesRun: Prometheus scrapes --metrics-addr every
+// 250 ms during a run, and the endpoint lingers until it has scraped the
+// final values.
+func TestPrometheusScrapesRun(t *testing.T) {
+	t.Parallel()
+	addr := freeLoopbackAddr(t)
+	prom := startPrometheus(t, addr)
+	// Prometheus takes its targets on about 5 s after it starts; the run
+	// starts once it is trying to scrape, so that it scrapes during it.
+	waitScraping(t, prom)
+	dir := t.TempDir()
+	j := filepath.Join(dir, "r.json")
+	code, _, stderr := wsbench(t, "run", "--quiet", "--json", j, "--metrics-addr", addr, "--metrics-linger", "2m",
+		"--metrics-label", "test=scrape", "testdata/gate-pass.yaml")
+	if code != exitOK {
+		t.Fatalf("exit %d:\n%s", code, stderr)
+	}
+	if !strings.Contains(stderr, "Prometheus metrics at http://"+addr+"/metrics") || strings.Contains(stderr, "not scraped") {
+		t.Errorf("stderr:\n%s", stderr)
+	}
+	// Once wsbench has exited, Prometheus's next scrape fails and marks
+	// its series stale: query as of the moment it exited, after the
+	// final scrape.
+	at := time.Now()
+	rep, err := report.ReadJSONFile(j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkPrometheus(t, prom, at, `{test="scrape"}`, rep)
+	// Scraped while the run went on, not only at the end.
+	if n := promValue(t, prom, at, `count_over_time(wsbench_messages_sent_total{test="scrape"}[10m])`); n < 3 {
+		t.Errorf("%v scrapes of the run, want several", n)
+	}
+}
+
+// The export flags are checked as they are parsed: a mistake is a usage
+// error before anything runs.
+func TestExportFlagErrors(t *testing.T) {
+	t.Parallel()
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	tests := []struct {
+		args  []string
+		want  string
+		usage bool
+	}{
+		{[]string{"run", "--out", "influx=http://x", "testdata/gate-pass.yaml"}, `unknown output "influx"; want KIND=TARGET with KIND one of: prometheus-rw`, true},
+		{[]string{"run", "--out", "prometheus-rw", "testdata/gate-pass.yaml"}, `remote-write URL "": want http:// or https://`, true},
+		{[]string{"run", "--out", "prometheus-rw=127.0.0.1:9090", "testdata/gate-pass.yaml"}, "want http:// or https://", true},
+		{[]string{"run", "--metrics-addr", "localhost", "testdata/gate-pass.yaml"}, `address "localhost": want PORT, :PORT or HOST:PORT`, true},
+		{[]string{"run", "--metrics-addr", ":70000", "testdata/gate-pass.yaml"}, `port "70000" is not a number from 0 to 65535`, true},
+		{[]string{"run", "--metrics-label", "run", "testdata/gate-pass.yaml"}, "want NAME=VALUE", true},
+		{[]string{"run", "--metrics-label", "le=1", "testdata/gate-pass.yaml"}, `label "le" is set by wsbench itself`, true},
+		{[]string{"run", "--metrics-label", "a=1", "--metrics-label", "a=2", "testdata/gate-pass.yaml"}, "label a given twice", true},
+		{[]string{"capacity", "--metrics-addr", "x:y", "testdata/gate-pass.yaml"}, `port "y" is not a number`, true},
+		// An address in use is found before the run, which does not start.
+		{[]string{"run", "--metrics-addr", busy.Addr().String(), "testdata/gate-pass.yaml"}, "--metrics-addr: metrics endpoint: listen tcp " + busy.Addr().String(), false},
+	}
+	dir := t.TempDir()
+	for _, tt := range tests {
+		j := filepath.Join(dir, "r.json")
+		code, out, errOut := wsbench(t, append([]string{tt.args[0], "--json", j}, tt.args[1:]...)...)
+		if code != exitCannotStart || out != "" || !strings.Contains(errOut, tt.want) || strings.Contains(errOut, "Usage: wsbench") != tt.usage {
+			t.Errorf("%q: exit %d, stdout %q, stderr:\n%s\nwant %q (usage line: %v)", tt.args, code, out, errOut, tt.want, tt.usage)
+		}
+		if _, err := os.Stat(j); err == nil {
+			t.Errorf("%q: a run started and wrote a report", tt.args)
+			os.Remove(j)
+		}
+	}
+}
+
+// checkPrometheus waits until Prometheus has the run's final values, then
+// compares them with the report: message counts exactly, the rtt
+// histogram bucket for bucket, and its p50 and p99.
+func checkPrometheus(t *testing.T, prom string, at time.Time, sel string, rep *report.Report) {
+	t.Helper()
+	c := rep.Counters
+	if c.MessagesReceived == 0 {
+		t.Fatal("the run received no messages")
+	}
+	want := map[string]float64{
+		"wsbench_messages_sent_total":     float64(c.MessagesSent),
+		"wsbench_messages_received_total": float64(c.MessagesReceived),
+		"wsbench_connects_ok_total":       float64(c.ConnectsOK),
+		"wsbench_rtt_seconds_count":       float64(rep.Metrics["rtt"].Count),
+	}
+	// The last values arrive just after the run: wait for them.
+	deadline := time.Now().Add(60 * time.Second)
+	for name, v := range want {
+		for {
+			got := promValue(t, prom, at, name+sel)
+			if got == v {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s%s = %v in Prometheus, %v in the report", name, sel, got, v)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	h, err := metrics.DecodeHistogram(rep.Metrics["rtt"].HDR)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Bucket for bucket what the report's histogram gives.
+	wantBuckets := promout.BucketCounts(h)
+	for i, n := range wantBuckets {
+		le := "+Inf"
+		if i < len(promout.Bounds) {
+			le = strconv.FormatFloat(promout.Bounds[i], 'g', -1, 64)
+		}
+		q := fmt.Sprintf(`wsbench_rtt_seconds_bucket{le=%q,%s`, le, strings.TrimPrefix(sel, "{"))
+		if got := promValue(t, prom, at, q); got != float64(n) {
+			t.Errorf("%s = %v, want %d", q, got, n)
+		}
+	}
+	for _, q := range []float64{0.5, 0.99} {
+		got := promValue(t, prom, at, fmt.Sprintf(`histogram_quantile(%g, wsbench_rtt_seconds_bucket%s)`, q, sel))
+		// histogram_quantile interpolates in the bucket holding the
+		// sample of rank q × count: the report's histogram puts that
+		// sample in the same bucket.
+		n := float64(h.TotalCount())
+		rank := math.Ceil(q * n)
+		sample := float64(h.ValueAtPercentile(100*rank/n)) / 1e6
+		lo, hi := bucketAround(sample)
+		t.Logf("p%g: Prometheus %.6fs; the report's histogram: sample %v of %v is %.6fs, in bucket (%g, %g]; the report's p%g %v µs",
+			100*q, got, rank, n, sample, lo, hi, 100*q, map[float64]int64{0.5: rep.Metrics["rtt"].P50US, 0.99: rep.Metrics["rtt"].P99US}[q])
+		if got < lo || got > hi {
+			t.Errorf("p%g: Prometheus says %.6fs, outside the bucket (%g, %g] of the report's %.6fs", 100*q, got, lo, hi, sample)
+		}
+	}
+}
+
+// bucketAround returns the bounds of the exported bucket holding v
+// seconds (+Inf's lower bound for values above the last).
+func bucketAround(v float64) (lo, hi float64) {
+	for _, b := range promout.Bounds {
+		if v <= b {
+			return lo, b
+		}
+		lo = b
+	}
+	return lo, lo
+}
+
+// promValue runs an instant query at time at and returns its one value
+// (NaN for no result).
+func promValue(t *testing.T, prom string, at time.Time, query string) float64 {
+	t.Helper()
+	res := promQuery(t, prom, at, query)
+	switch len(res) {
+	case 0:
+		return math.NaN()
+	case 1:
+	default:
+		t.Fatalf("query %s: %d series, want one: %v", query, len(res), res)
+	}
+	s, _ := res[0].Value[1].(string)
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		t.Fatalf("query %s: value %v", query, res[0].Value)
+	}
+	return v
+}
+
+// promSample is one series of an instant query's result.
+type promSample struct {
+	Metric map[string]string `json:"metric"`
+	Value  [2]any            `json:"value"`
+}
+
+// promQuery runs an instant query at time at, failing the test on an
+// error (a query that does not parse, say).
+func promQuery(t *testing.T, prom string, at time.Time, query string) []promSample {
+	t.Helper()
+	q := url.Values{"query": {query}, "time": {strconv.FormatFloat(float64(at.UnixMilli())/1e3, 'f', 3, 64)}}
+	resp, err := http.Get(prom + "/api/v1/query?" + q.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var r struct {
+		Status string `json:"status"`
+		Error  string `json:"error"`
+		Data   struct {
+			Result []promSample `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		t.Fatalf("query %s: %v", query, err)
+	}
+	if r.Status != "success" {
+		t.Fatalf("query %s: %s", query, r.Error)
+	}
+	return r.Data.Result
+}
+
+// startPrometheus starts Prometheus on a free loopback port, scraping
+// target (host:port, none if empty) every 250 ms, and returns its URL
+// once it is ready. It is stopped when the test ends.
+func startPrometheus(t *testing.T, target string, flags ...string) string {
+	t.Helper()
+	bin, err := exec.LookPath("prometheus")
+	if err != nil {
+		missingTool(t, "prometheus is not installed (Debian package prometheus): %v", err)
+	}
+	dir := t.TempDir()
+	cfg := "global:\n  scrape_interval: 250ms\n  scrape_timeout: 200ms\n"
+	if target != "" {
+		cfg += fmt.Sprintf("scrape_configs:\n  - job_name: wsbench\n    static_configs:\n      - targets: [%q]\n", target)
+	}
+	cfgPath := filepath.Join(dir, "prometheus.yml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addr := freeLoopbackAddr(t)
+	cmd := exec.Command(bin, append([]string{
+		"--config.file=" + cfgPath, "--storage.tsdb.path=" + filepath.Join(dir, "data"),
+		"--web.listen-address=" + addr, "--log.level=warn",
+	}, flags...)...)
+	var log syncBuffer
+	cmd.Stdout, cmd.Stderr = &log, &log
+	// It must not outlive the test binary, whatever kills that.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("prometheus log:\n%s", log.String())
+		}
+	})
+	base := "http://" + addr
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := http.Get(base + "/-/ready")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return base
+			}
+		}
+		select {
+		case <-exited:
+			t.Fatalf("prometheus exited: %v\n%s", cmd.ProcessState, log.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("prometheus not ready after 60s:\n%s", log.String())
+		}
+	}
+}
+
+// waitScraping waits until Prometheus has tried to scrape its target.
+func waitScraping(t *testing.T, prom string) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var r struct {
+			Data struct {
+				ActiveTargets []struct {
+					LastScrape time.Time `json:"lastScrape"`
+				} `json:"activeTargets"`
+			} `json:"data"`
+		}
+		resp, err := http.Get(prom + "/api/v1/targets")
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = json.NewDecoder(resp.Body).Decode(&r)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ts := r.Data.ActiveTargets; len(ts) > 0 && !ts[0].LastScrape.IsZero() {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("prometheus has not scraped after 60s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// freeLoopbackAddr returns a loopback address with a port that was free a
+// moment ago.
+func freeLoopbackAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

@@ -62,6 +62,99 @@ func TestPrometheusScrapesRun(t *testing.T) {
 	if n := promValue(t, prom, at, `count_over_time(wsbench_messages_sent_total{test="scrape"}[10m])`); n < 3 {
 		t.Errorf("%v scrapes of the run, want several", n)
 	}
+	// The queries docs/prometheus.md and its Grafana dashboard give run,
+	// and those about the round trips and messages find the run.
+	for _, q := range docQueries(t) {
+		q = strings.NewReplacer("$__rate_interval", "1m", "$scenario", ".*").Replace(q)
+		n := len(promQuery(t, prom, at, q))
+		if n == 0 && (strings.Contains(q, "rtt") || strings.Contains(q, "messages_")) {
+			t.Errorf("documented query %s: no result", q)
+		}
+	}
+}
+
+// docQueries returns the PromQL of docs/prometheus.md (its promql blocks,
+// a query a line) and of the Grafana dashboard beside it.
+func docQueries(t *testing.T) []string {
+	t.Helper()
+	doc, err := os.ReadFile("../../docs/prometheus.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var qs []string
+	for _, block := range strings.Split(string(doc), "```promql\n")[1:] {
+		block, _, _ = strings.Cut(block, "```")
+		for _, l := range strings.Split(block, "\n") {
+			if l = strings.TrimSpace(l); l != "" {
+				qs = append(qs, l)
+			}
+		}
+	}
+	b, err := os.ReadFile("../../docs/grafana-dashboard.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Panels []struct {
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(b, &d); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range d.Panels {
+		for _, tg := range p.Targets {
+			qs = append(qs, tg.Expr)
+		}
+	}
+	if len(qs) < 10 {
+		t.Fatalf("%d queries in the docs", len(qs))
+	}
+	return qs
+}
+
+// TestPrometheusReceivesRemoteWrite: wsbench --out prometheus-rw pushes
+// every interval to Prometheus's remote-write receiver, from the
+// coordinator of two worker processes, timestamped with the intervals'
+// ends.
+func TestPrometheusReceivesRemoteWrite(t *testing.T) {
+	t.Parallel()
+	prom := startPrometheus(t, "", "--web.enable-remote-write-receiver")
+	dir := t.TempDir()
+	j := filepath.Join(dir, "r.json")
+	// The test binary is wsbench itself with WSBENCH_TEST_MAIN (TestMain),
+	// and so are the workers it starts.
+	cmd := exec.Command(os.Args[0], "run", "--quiet", "--json", j, "--workers", "2", "--out", "prometheus-rw="+prom+"/api/v1/write",
+		"--metrics-label", "test=rw", "testdata/gate-pass.yaml")
+	cmd.Env = append(os.Environ(), "WSBENCH_TEST_MAIN=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v:\n%s", err, out)
+	}
+	if strings.Contains(string(out), "prometheus-rw") {
+		t.Errorf("remote write reported problems:\n%s", out)
+	}
+	rep, err := report.ReadJSONFile(j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Workers) != 2 {
+		t.Fatalf("%d workers in the report, want 2", len(rep.Workers))
+	}
+	now := time.Now()
+	checkPrometheus(t, prom, now, `{test="rw"}`, rep)
+	// The last sample is at the end of the last interval, on the wall
+	// clock: the run's start plus its length.
+	end := rep.StartedAt.Add(time.Duration(rep.DurationS * float64(time.Second)))
+	ts := promValue(t, prom, now, `timestamp(wsbench_messages_sent_total{test="rw"})`)
+	if d := time.Duration((ts - float64(end.UnixNano())/1e9) * float64(time.Second)); d < -time.Second || d > time.Second {
+		t.Errorf("last sample at %v, the run ended at %v (%v apart)", time.Unix(0, int64(ts*1e9)).UTC(), end, d)
+	}
+	if n := promValue(t, prom, now, `count_over_time(wsbench_messages_sent_total{test="rw"}[10m])`); n < 2 {
+		t.Errorf("%v samples, want one per interval", n)
+	}
 }
 
 // The export flags are checked as they are parsed: a mistake is a usage

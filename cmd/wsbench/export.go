@@ -122,7 +122,13 @@ func (x *exporter) finish(ctx context.Context, cmd string, stderr io.Writer) {
 	if x == nil {
 		return
 	}
-	for _, note := range x.exp.Finish(ctx, x.linger, exportFlushTime) {
+	linger := x.linger
+	if ctx.Err() != nil {
+		// Interrupted: no waiting for a scrape, but the partial run's
+		// last intervals still go out (bounded; a second Ctrl-C exits).
+		ctx, linger = context.Background(), 0
+	}
+	for _, note := range x.exp.Finish(ctx, linger, exportFlushTime) {
 		fmt.Fprintf(stderr, "wsbench %s: %s\n", cmd, note)
 	}
 }

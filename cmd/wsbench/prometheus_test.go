@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net"
@@ -43,15 +45,15 @@ func TestPrometheusScrapesRun(t *testing.T) {
 	j := filepath.Join(dir, "r.json")
 	code, _, stderr := wsbench(t, "run", "--quiet", "--json", j, "--metrics-addr", addr, "--metrics-linger", "2m",
 		"--metrics-label", "test=scrape", "testdata/gate-pass.yaml")
-	if code != exitOK {
+	if !measured(code) {
 		t.Fatalf("exit %d:\n%s", code, stderr)
 	}
 	if !strings.Contains(stderr, "Prometheus metrics at http://"+addr+"/metrics") || strings.Contains(stderr, "not scraped") {
 		t.Errorf("stderr:\n%s", stderr)
 	}
 	// Once wsbench has exited, Prometheus's next scrape fails and marks
-	// its series stale: query as of the moment it exited, after the
-	// final scrape.
+	// its series stale: checkPrometheus reads the last values before that
+	// (last_over_time), as docs/prometheus.md says to after a run.
 	at := time.Now()
 	rep, err := report.ReadJSONFile(j)
 	if err != nil {
@@ -130,7 +132,9 @@ func TestPrometheusReceivesRemoteWrite(t *testing.T) {
 		"--metrics-label", "test=rw", "testdata/gate-pass.yaml")
 	cmd.Env = append(os.Environ(), "WSBENCH_TEST_MAIN=1")
 	out, err := cmd.CombinedOutput()
-	if err != nil {
+	exited := time.Now()
+	var ee *exec.ExitError
+	if err != nil && (!errors.As(err, &ee) || !measured(ee.ExitCode())) {
 		t.Fatalf("%v:\n%s", err, out)
 	}
 	if strings.Contains(string(out), "prometheus-rw") {
@@ -145,15 +149,75 @@ func TestPrometheusReceivesRemoteWrite(t *testing.T) {
 	}
 	now := time.Now()
 	checkPrometheus(t, prom, now, `{test="rw"}`, rep)
-	// The last sample is at the end of the last interval, on the wall
-	// clock: the run's start plus its length.
-	end := rep.StartedAt.Add(time.Duration(rep.DurationS * float64(time.Second)))
+	// A coordinator's merged intervals are stamped as they arrive, on
+	// the wall clock: during the run, never later than the push.
 	ts := promValue(t, prom, now, `timestamp(wsbench_messages_sent_total{test="rw"})`)
-	if d := time.Duration((ts - float64(end.UnixNano())/1e9) * float64(time.Second)); d < -time.Second || d > time.Second {
-		t.Errorf("last sample at %v, the run ended at %v (%v apart)", time.Unix(0, int64(ts*1e9)).UTC(), end, d)
+	if last := time.UnixMilli(int64(math.Round(ts * 1e3))); !last.After(rep.StartedAt) || last.After(exited) {
+		t.Errorf("last sample at %v: not between the run's start %v and wsbench's exit %v", last, rep.StartedAt, exited)
 	}
 	if n := promValue(t, prom, now, `count_over_time(wsbench_messages_sent_total{test="rw"}[10m])`); n < 2 {
 		t.Errorf("%v samples, want one per interval", n)
+	}
+}
+
+// TestInterruptedRunPushesWhatItMeasured: after Ctrl-C the partial
+// report is written and the remote write still delivers the intervals
+// measured so far: Prometheus ends with the partial report's counts.
+func TestInterruptedRunPushesWhatItMeasured(t *testing.T) {
+	t.Parallel()
+	prom := startPrometheus(t, "", "--web.enable-remote-write-receiver")
+	j := filepath.Join(t.TempDir(), "r.json")
+	cmd := exec.Command(os.Args[0], "run", "--json", j, "--duration", "1m", "--out", "prometheus-rw="+prom+"/api/v1/write",
+		"--metrics-label", "test=interrupt", "testdata/gate-pass.yaml")
+	cmd.Env = append(os.Environ(), "WSBENCH_TEST_MAIN=1")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	// Two progress lines: two intervals measured and on their way.
+	sc := bufio.NewScanner(stderr)
+	var out []string
+	for n := 0; n < 2 && sc.Scan(); {
+		out = append(out, sc.Text())
+		if strings.Contains(sc.Text(), "conns 4") {
+			n++
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	for sc.Scan() {
+		out = append(out, sc.Text())
+	}
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitInterrupted {
+		t.Fatalf("wait: %v, want exit %d; stderr:\n%s", err, exitInterrupted, strings.Join(out, "\n"))
+	}
+	rep, err := report.ReadJSONFile(j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.EndReason != report.EndInterrupted || rep.Counters.MessagesSent == 0 {
+		t.Fatalf("end %s after %d messages", rep.EndReason, rep.Counters.MessagesSent)
+	}
+	// The writes were flushed before wsbench exited: no waiting here.
+	now := time.Now()
+	sent := promValue(t, prom, now, `wsbench_messages_sent_total{test="interrupt"}`)
+	if sent != float64(rep.Counters.MessagesSent) {
+		t.Errorf("Prometheus has %v messages sent, the partial report %d; stderr:\n%s", sent, rep.Counters.MessagesSent, strings.Join(out, "\n"))
+	}
+	// In one process each sample is stamped with its interval's end on
+	// the run's clock: the last one is the report's last interval's end.
+	ts := promValue(t, prom, now, `timestamp(wsbench_messages_sent_total{test="interrupt"})`)
+	series := rep.Series.T
+	want := rep.StartedAt.Add(time.Duration(series[len(series)-1] * float64(time.Second))).UnixMilli()
+	if got := int64(math.Round(ts * 1e3)); got < want-1 || got > want+1 {
+		t.Errorf("last sample at %d ms, the report's last interval ends at %d ms", got, want)
 	}
 }
 
@@ -197,6 +261,13 @@ func TestExportFlagErrors(t *testing.T) {
 	}
 }
 
+// measured reports whether exit code says the run went through, whatever
+// its verdict: on a machine busy enough, gate-pass.yaml's thresholds or the
+// generator's health can fail, which is not what these tests are about.
+func measured(code int) bool {
+	return code == exitOK || code == exitThresholds || code == exitUnreliable
+}
+
 // checkPrometheus waits until Prometheus has the run's final values, then
 // compares them with the report: message counts exactly, the rtt
 // histogram bucket for bucket, and its p50 and p99.
@@ -216,7 +287,7 @@ func checkPrometheus(t *testing.T, prom string, at time.Time, sel string, rep *r
 	deadline := time.Now().Add(60 * time.Second)
 	for name, v := range want {
 		for {
-			got := promValue(t, prom, at, name+sel)
+			got := promValue(t, prom, at, "last_over_time("+name+sel+"[10m])")
 			if got == v {
 				break
 			}
@@ -237,13 +308,13 @@ func checkPrometheus(t *testing.T, prom string, at time.Time, sel string, rep *r
 		if i < len(promout.Bounds) {
 			le = strconv.FormatFloat(promout.Bounds[i], 'g', -1, 64)
 		}
-		q := fmt.Sprintf(`wsbench_rtt_seconds_bucket{le=%q,%s`, le, strings.TrimPrefix(sel, "{"))
+		q := fmt.Sprintf(`last_over_time(wsbench_rtt_seconds_bucket{le=%q,%s[10m])`, le, strings.TrimPrefix(sel, "{"))
 		if got := promValue(t, prom, at, q); got != float64(n) {
 			t.Errorf("%s = %v, want %d", q, got, n)
 		}
 	}
 	for _, q := range []float64{0.5, 0.99} {
-		got := promValue(t, prom, at, fmt.Sprintf(`histogram_quantile(%g, wsbench_rtt_seconds_bucket%s)`, q, sel))
+		got := promValue(t, prom, at, fmt.Sprintf(`histogram_quantile(%g, last_over_time(wsbench_rtt_seconds_bucket%s[10m]))`, q, sel))
 		// histogram_quantile interpolates in the bucket holding the
 		// sample of rank q × count: the report's histogram puts that
 		// sample in the same bucket.

@@ -110,7 +110,10 @@ func ownLabels() []string {
 func (e *Exporter) Registry() *prom.Registry { return e.reg }
 
 // Start implements engine.Starter: interval times of the run that starts
-// count from at.
+// count from at, so a remote write stamps each interval with its end on
+// the run's clock. Without it (a coordinator's merged intervals, whose
+// workers' times count from their own starts) an interval is stamped when
+// it arrives, which is never before the data it holds.
 func (e *Exporter) Start(at time.Time) {
 	e.mu.Lock()
 	e.start = at

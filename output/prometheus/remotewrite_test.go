@@ -354,7 +354,14 @@ func TestRemoteWriteServerDown(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	notes := e.Finish(context.Background(), 0, 50*time.Millisecond)
+	// Once a write has failed, give up on the rest at once.
+	w := e.writers[0]
+	for failed := 0; failed == 0; time.Sleep(time.Millisecond) {
+		w.mu.Lock()
+		failed = w.failures
+		w.mu.Unlock()
+	}
+	notes := e.Finish(context.Background(), 0, time.Millisecond)
 	if len(notes) != 1 || !strings.Contains(notes[0], "0 of 3 intervals written (3 still unsent at the end)") || !strings.Contains(notes[0], "refused") {
 		t.Fatalf("notes %q", notes)
 	}

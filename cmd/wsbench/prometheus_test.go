@@ -32,8 +32,8 @@ import (
 // report's histogram gives in the exported buckets.
 
 // TestPrometheusScrapesRun: Prometheus scrapes --metrics-addr every
-// second during a run, and the endpoint lingers until it has scraped the
-// final values.
+// second during a run, and the endpoint lingers until Prometheus has
+// scraped the final values.
 func TestPrometheusScrapesRun(t *testing.T) {
 	t.Parallel()
 	addr := freeLoopbackAddr(t)

@@ -45,9 +45,11 @@ func (p *progress) update(elapsed, span time.Duration, active int64, iv, total *
 	}
 	p.last = elapsed
 	c := &iv.Counters
-	rtt := iv.Hists[metrics.RTT]
+	// By name: a coordinator's merged interval need not list the metrics
+	// in the engine's order.
+	rtt := iv.Histogram("rtt")
 	p99 := "-"
-	if rtt.TotalCount() > 0 {
+	if rtt != nil && rtt.TotalCount() > 0 {
 		p99 = fmtUS(rtt.ValueAtPercentile(99))
 	}
 	tc := &total.Counters

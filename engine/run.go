@@ -86,6 +86,14 @@ type Sink interface {
 	Close(rep *report.Report)
 }
 
+// Starter is a Sink that needs to know when the run's clock started:
+// Start receives the wall-clock instant that interval times
+// (metrics.Interval's Start and End) count from, once, before the first
+// Interval. Exporters use it to timestamp intervals.
+type Starter interface {
+	Start(at time.Time)
+}
+
 // StartError means the run could not start: nothing was measured against
 // the target. The report returned beside it says why.
 type StartError struct{ Err error }
@@ -288,6 +296,11 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Repo
 	}
 	rep.StartedAt = time.Unix(0, r.clock.Wall(start)).UTC()
 	r.ledger.timeline(start, sc.Interval.D())
+	for _, s := range opts.Sinks {
+		if st, ok := s.(Starter); ok {
+			st.Start(rep.StartedAt)
+		}
+	}
 	drivers := sync.WaitGroup{}
 	drivers.Add(2)
 	go func() { defer drivers.Done(); r.runClosed(planned, start) }()

@@ -54,6 +54,7 @@ type capacityOptions struct {
 	jsonPath     string
 	htmlPath     string
 	quiet        bool
+	export       exportOptions
 }
 
 func capacityFlags(o *capacityOptions) *pflag.FlagSet {
@@ -75,6 +76,7 @@ func capacityFlags(o *capacityOptions) *pflag.FlagSet {
 	completeFiles(fs, "json", "json")
 	completeFiles(fs, "html", "html")
 	completeValues(fs, "variable", "clients", "arrival_rate", "message_rate")
+	o.export.addFlags(fs)
 	return fs
 }
 
@@ -120,6 +122,13 @@ func runCapacity(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		}
 	}
 	eopts := engine.Options{LagBudget: gate.LagBudget(slos)}
+	exp, err := o.export.start(sc, "capacity", stderr, o.quiet)
+	if err != nil {
+		fmt.Fprintf(stderr, "wsbench capacity: %v\n", err)
+		return exitCannotStart
+	}
+	defer exp.finish(ctx, "capacity", stderr)
+	eopts.Sinks = exp.sinks()
 	if !o.quiet {
 		cfg.Logf = func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) }
 		if isTerminal(stderr) {

@@ -60,6 +60,7 @@ type runOptions struct {
 	tolerance string
 	start     string
 	workers   int
+	export    exportOptions
 }
 
 func runFlags(o *runOptions) *pflag.FlagSet {
@@ -83,6 +84,7 @@ func runFlags(o *runOptions) *pflag.FlagSet {
 	completeFiles(fs, "md", "summary-md")
 	fs.IntVar(&o.workers, "workers", 0, "split the load over this many worker `processes` on this machine (0: one, or as many as the connection plan needs)")
 	completeValues(fs, "start-target", catalog.Names()...)
+	o.export.addFlags(fs)
 	return fs
 }
 
@@ -138,6 +140,12 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	live := gate.NewLive(ts)
 	eopts := engine.Options{Sinks: []engine.Sink{live}, LagBudget: gate.LagBudget(ts)}
+	exp, err := o.export.start(sc, "run", stderr, o.quiet)
+	if err != nil {
+		return fail(err)
+	}
+	defer exp.finish(ctx, "run", stderr)
+	eopts.Sinks = append(eopts.Sinks, exp.sinks()...)
 	logf := func(string, ...any) {}
 	if !o.quiet {
 		eopts.Progress = stderr

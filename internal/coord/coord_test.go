@@ -9,11 +9,13 @@ import (
 	"os/exec"
 	"os/signal"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/wsbench/wsbench/engine"
+	"github.com/wsbench/wsbench/metrics"
 	"github.com/wsbench/wsbench/report"
 	"github.com/wsbench/wsbench/scenario"
 	"github.com/wsbench/wsbench/targets/refserver"
@@ -138,14 +140,23 @@ func TestThreeWorkersMergeExactly(t *testing.T) {
 func TestKilledWorkerIsReported(t *testing.T) {
 	addr := server(t)
 	sc := echoScenario(t, addr, 6, 3*time.Second)
-	var once sync.Once
+	// Kill worker 2 once the merged intervals show all six connections
+	// open: the coordinator has then seen worker 2 hold its two, however
+	// slowly a busy machine started the workers.
+	var pid atomic.Int64
+	kill := &untilTrue{f: func(iv *metrics.Interval) bool {
+		if iv.Active < 6 {
+			return false
+		}
+		_ = syscall.Kill(int(pid.Load()), syscall.SIGKILL)
+		return true
+	}}
 	start := time.Now()
 	rep, err := Run(t.Context(), sc, "ws://"+addr, Options{Workers: 3, Command: workerCommand, Logf: t.Logf,
-		Started: func(worker, pid int) {
+		Sinks: []engine.Sink{kill},
+		Started: func(worker, p int) {
 			if worker == 2 {
-				once.Do(func() {
-					time.AfterFunc(1500*time.Millisecond, func() { _ = syscall.Kill(pid, syscall.SIGKILL) })
-				})
+				pid.Store(int64(p))
 			}
 		}})
 	if err == nil || rep.EndReason != report.EndFailed {
@@ -169,6 +180,21 @@ func TestKilledWorkerIsReported(t *testing.T) {
 		t.Fatalf("the run ended after %v, before its 3 s", took)
 	}
 }
+
+// untilTrue is a Sink that gives f each interval until f returns true.
+type untilTrue struct {
+	done bool
+	f    func(*metrics.Interval) bool
+}
+
+func (u *untilTrue) Interval(iv *metrics.Interval, _ *metrics.Set) error {
+	if !u.done {
+		u.done = u.f(iv)
+	}
+	return nil
+}
+
+func (u *untilTrue) Close(*report.Report) {}
 
 // Stopping the coordinator stops every worker at once, and each still
 // delivers its partial report.

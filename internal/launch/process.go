@@ -15,7 +15,7 @@ import (
 )
 
 // DefaultStartTimeout bounds Start when its context has no deadline.
-const DefaultStartTimeout = 15 * time.Second
+const DefaultStartTimeout = 30 * time.Second
 
 // outputLimit is how much of a child's output a Process keeps (the tail).
 const outputLimit = 64 << 10

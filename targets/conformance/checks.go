@@ -531,14 +531,17 @@ func checkPushSizes(ctx context.Context, t *target) (string, error) {
 	return "size=1 gives minimal messages; defaults give 64 bytes at 10/s", nil
 }
 
-// pingSlack is how late a server ping may be beyond what the interval
-// allows: event loops batch timers.
-const pingSlack = 300 * time.Millisecond
+func (o Options) pingSlack() time.Duration {
+	if o.PingSlack > 0 {
+		return o.PingSlack
+	}
+	return DefaultPingSlack
+}
 
 // checkServerPing answers the server's pings and checks that they keep
 // coming and that the connection survives well past interval+timeout.
 func checkServerPing(ctx context.Context, t *target) (string, error) {
-	interval, timeout := t.opts.PingInterval, t.opts.PingTimeout
+	interval, timeout, pingSlack := t.opts.PingInterval, t.opts.PingTimeout, t.opts.pingSlack()
 	if interval <= 0 {
 		return "", skipf("server pings disabled (ping interval 0)")
 	}
@@ -582,7 +585,7 @@ func checkServerPing(ctx context.Context, t *target) (string, error) {
 // checkPingTimeout never answers pings and expects the server to close the
 // connection with 1011 (or 1001) about interval+timeout later.
 func checkPingTimeout(ctx context.Context, t *target) (string, error) {
-	interval, timeout := t.opts.PingInterval, t.opts.PingTimeout
+	interval, timeout, pingSlack := t.opts.PingInterval, t.opts.PingTimeout, t.opts.pingSlack()
 	if interval <= 0 || timeout <= 0 {
 		return "", skipf("server pings or ping timeout disabled")
 	}

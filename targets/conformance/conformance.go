@@ -22,6 +22,9 @@ const (
 	DefaultPingTimeout    = 20 * time.Second
 )
 
+// DefaultPingSlack is Options.PingSlack when it is zero.
+const DefaultPingSlack = 300 * time.Millisecond
+
 // DefaultCheckTimeout bounds each check when Options.CheckTimeout is zero.
 const DefaultCheckTimeout = 10 * time.Second
 
@@ -36,6 +39,10 @@ type Options struct {
 	// ping checks, and so do settings too long for a quick check.
 	PingInterval time.Duration
 	PingTimeout  time.Duration
+	// PingSlack is how late a server ping or its timeout may come beyond
+	// what the settings allow (event loops batch timers); zero means
+	// DefaultPingSlack. A busy machine (a shared CI runner) needs more.
+	PingSlack time.Duration
 	// Shutdown, when not nil, makes the target shut down (for example by
 	// sending it SIGTERM and waiting for it to exit) and reports whether it
 	// did so cleanly. The shutdown check runs last; nil skips it.

@@ -31,10 +31,14 @@ func fixtureEnvironment() Environment {
 }
 
 // htmlFixture is a one-minute run with everything a report can hold: five
-// latency metrics with real histograms, a 60-interval series with a latency
-// spike, thresholds (one passes, one fails), broadcast, close codes,
-// errors by cause and step, phases, a capacity search, a baseline and the
-// target's own counts. It is built once per test binary and shared:
+// latency metrics with real histograms (rtt with its service view,
+// rtt_service, which the stall pulls apart from rtt), a 60-interval
+// series with a latency spike, thresholds (one passes, one fails),
+// broadcast, close codes, errors by cause and step, phases, a capacity
+// search, a gating baseline that found a regression, the generator's
+// findings, two worker processes, and a target of two processes behind
+// haproxy with Redis as the bus (per-process counters, rooms, the proxy's
+// spread). It is built once per test binary and shared:
 // callers must not modify it (copy the Report to change a field).
 func htmlFixture(tb testing.TB) *Report {
 	tb.Helper()
@@ -69,6 +73,16 @@ func plainHTMLFixture(tb testing.TB) *Report {
 	r := *htmlFixture(tb)
 	r.Broadcast, r.Capacity, r.Baseline = nil, nil, nil
 	return &r
+}
+
+// reportOnlyHTMLFixture is the plain run judged against the baseline
+// without gating (--baseline without --fail-on-regression).
+func reportOnlyHTMLFixture(tb testing.TB) *Report {
+	r := plainHTMLFixture(tb)
+	b := *htmlFixture(tb).Baseline
+	b.ReportOnly = true
+	r.Baseline = &b
+	return r
 }
 
 // broadcastHTMLFixture is the plain run with its broadcast accounting.
@@ -107,8 +121,12 @@ type runFixture struct {
 // stopped.
 func buildRunFixture(f runFixture) (*Report, error) {
 	rng := rand.New(rand.NewPCG(f.seed, f.seed+1))
+	// The service view draws from a generator of its own, so the other
+	// metrics' samples do not depend on it.
+	late := rand.New(rand.NewPCG(f.seed+100, f.seed+101))
 	reg := metrics.NewRegistry()
 	login := reg.Add("chat/login")
+	service := reg.Add("rtt" + metrics.ServiceSuffix)
 	total := metrics.NewSet(reg)
 	series := NewSeries(1)
 	var peak int64
@@ -162,9 +180,19 @@ func buildRunFixture(f runFixture) (*Report, error) {
 		if f.stall && i >= 30 && i < 34 {
 			median = 15000 // the target stalls for a few seconds
 		}
+		stalled := f.stall && i >= 30 && i < 34
 		for range msgs {
-			iv.Record(metrics.RTT, logNormalUS(rng, median, 0.35))
+			rtt := logNormalUS(rng, median, 0.35)
+			iv.Record(metrics.RTT, rtt)
 			iv.Record(metrics.ScheduleLag, logNormalUS(rng, 60, 0.8))
+			// rtt_service is timed from the actual write: the generator's
+			// lateness less. In the stall, writes wait for the server
+			// that stopped reading, so most of rtt is that wait.
+			lateness := min(logNormalUS(late, 60, 0.8), rtt/2)
+			if stalled {
+				lateness = int64(float64(rtt) * (0.6 + 0.35*late.Float64()))
+			}
+			iv.Record(service, rtt-lateness)
 		}
 		for range msgs / 2 {
 			iv.Record(metrics.BroadcastDelivery, logNormalUS(rng, 3000, 0.4))
@@ -190,7 +218,9 @@ func buildRunFixture(f runFixture) (*Report, error) {
 		c.ClosesByCode = map[string]int64{"1000": 20}
 		c.ClosesByInitiator = map[string]int64{"client": 20}
 		for range 150 {
-			iv.Record(metrics.RTT, logNormalUS(rng, 3*f.rttMedianUS, 0.3))
+			rtt := logNormalUS(rng, 3*f.rttMedianUS, 0.3)
+			iv.Record(metrics.RTT, rtt)
+			iv.Record(service, rtt-min(logNormalUS(late, 60, 0.8), rtt/2))
 		}
 		if err := series.Append(60.02, 0, 80, iv); err != nil {
 			return nil, err
@@ -240,8 +270,20 @@ func buildRunFixture(f runFixture) (*Report, error) {
 		Generator: Generator{
 			CPUPercent: 38.5, CPUPeakPercent: 49.9, CPUCapacity: 800, UserCPUS: 18.2, SysCPUS: 4.9,
 			GCPauses: 42, GCPauseTotalMS: 3.1, GCPauseMaxUS: 310, MaxRSSBytes: 96 << 20, FDLimit: 1024, FDPeak: 212,
-			Unreliable:     true,
-			Reasons:        []string{"sends left late (schedule lag p99 1.2ms) while the generator CPU peaked at 50%"},
+			Unreliable: true,
+			Reasons:    []string{"sends left late (schedule lag p99 1.2ms) while the generator CPU peaked at 50%"},
+			Notes: []string{
+				"120 sends/sessions dropped (behind schedule or at max_sessions) while the generator CPU peaked at 50%",
+				"GC paused the generator for 840 ms (1.4% of the run); any effect on sends is in the schedule lag",
+			},
+			Findings: []Finding{
+				{Rule: "schedule_lag", Verdict: VerdictUnreliable, Value: 1200, Limit: 1000, Unit: "us",
+					Detail: "sends left late (schedule lag p99 1.2ms) while the generator CPU peaked at 50%"},
+				{Rule: "dropped", Verdict: VerdictNote, Value: 120, Unit: "count",
+					Detail: "120 sends/sessions dropped (behind schedule or at max_sessions) while the generator CPU peaked at 50%"},
+				{Rule: "gc", Verdict: VerdictNote, Value: 1.4, Limit: 1, Unit: "%",
+					Detail: "GC paused the generator for 840 ms (1.4% of the run); any effect on sends is in the schedule lag"},
+			},
 			IncludesTarget: true,
 		},
 		Environment: fixtureEnvironment(),
@@ -263,12 +305,13 @@ func buildRunFixture(f runFixture) (*Report, error) {
 			Path:      "baselines/main.json",
 			StartedAt: fixtureStart.Add(-24 * time.Hour),
 			Tolerance: "10%",
-			Regressed: []string{"rtt p99 +23% (2.9ms → 3.6ms)"},
+			Regressed: []string{"rtt.p99"},
+			// New and its band are this run's, set below.
+			Regressions: []CompareRow{{Key: "rtt.p99", Metric: "rtt", Stat: "p99", Unit: "us", LowerIsBetter: true,
+				Base: 2900, BaseLow: 2800, BaseHigh: 3000, Tolerance: 0.1, Gated: true, Status: StatusRegressed}},
+			Notes: []string{"the new run's generator was unreliable: its numbers may describe the generator rather than the target"},
 		},
-		Server: &ServerObs{
-			Before: map[string]int64{"connections_total": 10, "messages_in": 0},
-			After:  map[string]int64{"connections_total": 211, "messages_in": 107520, "errors": 3},
-		},
+		Server: fixtureTopology(),
 	}
 	for id, h := range total.Hists {
 		name := reg.Names()[id]
@@ -296,7 +339,80 @@ func buildRunFixture(f runFixture) (*Report, error) {
 	}
 	r.Thresholds[0].Actual = float64(r.Metrics["rtt"].P99US)
 	r.Thresholds[1].Actual = float64(c.Errors()) / float64(c.MessagesSent)
+	reg0 := &r.Baseline.Regressions[0]
+	reg0.New = float64(r.Metrics["rtt"].P99US)
+	reg0.NewLow, reg0.NewHigh = 0.97*reg0.New, 1.03*reg0.New
+	reg0.Delta = reg0.New - reg0.Base
+	reg0.Relative = reg0.Delta / reg0.Base
+	// Two worker processes shared the run; the second's generator was
+	// the unreliable one.
+	for i, addrs := range [][]string{{"127.0.0.2"}, {"127.0.0.3", "127.0.0.4"}} {
+		half := func(n int64) int64 {
+			if i == 0 {
+				return n / 2
+			}
+			return n - n/2
+		}
+		r.Workers = append(r.Workers, WorkerResult{
+			Index: i + 1, PID: 41001 + i, SourceAddrs: addrs, Exit: workerOK, EndReason: EndCompleted,
+			PeakConnections: half(peak), ConnectsOK: half(c.ConnectsOK), MessagesSent: half(c.MessagesSent),
+			MessagesReceived: half(c.MessagesReceived), Errors: half(c.Errors()), Unreliable: i == 1, MaxRSSBytes: int64(48+3*i) << 20,
+		})
+	}
 	return r, nil
+}
+
+// fixtureTopology is a target of two Tornado processes behind haproxy,
+// with Redis as their bus: what the target says it runs (one value is
+// hostile: a target's /info is the target's to write), each process's
+// counters and rooms, and the proxy's spread of the connections.
+func fixtureTopology() *ServerObs {
+	target := func(conns, in, out, rss int64) (before, after map[string]int64) {
+		before = map[string]int64{"connections_total": 5, "connections_open": 0, "messages_in": 0, "messages_out": 0, "bytes_in": 0}
+		after = map[string]int64{"connections_total": 5 + conns, "connections_open": 0, "messages_in": in, "messages_out": out, "bytes_in": 64 * in,
+			"rss_bytes": rss, "peak_rss_bytes": rss + 3<<20}
+		return before, after
+	}
+	rooms1 := map[string]map[string]int64{
+		"lobby-1": {"members": 0, "members_peak": 50, "in": 375, "out": 14250},
+		"lobby-2": {"members": 0, "members_peak": 48, "in": 375, "out": 14240},
+		"alerts":  {"members": 0, "members_peak": 5, "in": 300, "out": 3000},
+	}
+	rooms2 := map[string]map[string]int64{
+		"lobby-3": {"members": 0, "members_peak": 50, "in": 375, "out": 14250},
+		"lobby-4": {"members": 0, "members_peak": 49, "in": 375, "out": 14250},
+		"alerts":  {"members": 0, "members_peak": 5, "in": 300, "out": 2940},
+		hostile:   {"members": 1, "members_peak": 1, "in": 0, "out": 0},
+	}
+	b1, a1 := target(101, 53760, 80640, 38<<20)
+	b2, a2 := target(100, 53760, 80640, 37<<20)
+	info := map[string]string{
+		"framework": "tornado", "framework_version": "6.2", "python": "3.11.2", "pid": "4242",
+		"loop":                  "asyncio.unix_events._UnixSelectorEventLoop",
+		"bus":                   "redis 127.0.0.1:6390 (pub/sub)",
+		"accel_requested":       hostile,
+		"accel.websocket_mask":  "C (tornado.speedups.websocket_mask)",
+		"accel.utf8_validation": "Python (built in)",
+	}
+	return &ServerObs{
+		Before: map[string]int64{"connections_total": 10, "messages_in": 0},
+		After:  map[string]int64{"connections_total": 211, "messages_in": 107520, "errors": 3, "processes": 2, "rss_bytes": 75 << 20},
+		Info:   info,
+		Processes: []ProcessObs{
+			{Name: "redis", Role: "bus", PID: 4240, Addr: "127.0.0.1:6390",
+				Before: map[string]int64{"total_commands_processed": 12, "connected_clients": 2, "used_memory": 1 << 20},
+				After:  map[string]int64{"total_commands_processed": 4212, "connected_clients": 2, "used_memory": 1<<20 + 200<<10, "rss_bytes": 9 << 20, "peak_rss_bytes": 10 << 20}},
+			{Name: "tornado-1", Role: "target", PID: 4242, Addr: "127.0.0.1:9001", Before: b1, After: a1, Info: info, Rooms: rooms1},
+			{Name: "tornado-2", Role: "target", PID: 4243, Addr: "127.0.0.1:9002", Before: b2, After: a2, Rooms: rooms2},
+			{Name: "haproxy", Role: "proxy", PID: 4244, Addr: "127.0.0.1:8765",
+				Before: map[string]int64{"CumConns": 2, "CurrConns": 0},
+				After:  map[string]int64{"CumConns": 203, "CurrConns": 0, "rss_bytes": 12 << 20, "peak_rss_bytes": 14 << 20}},
+		},
+		Proxy: &ProxyObs{Software: "haproxy 2.6.12-1+deb12u4", Balance: "roundrobin", Sessions: 201, Servers: []ProxyServerObs{
+			{Name: "tornado-1", Addr: "127.0.0.1:9001", Sessions: 101, Share: 101.0 / 201, MaxConcurrent: 100, ConnectAvgMS: 0},
+			{Name: "tornado-2", Addr: "127.0.0.1:9002", Sessions: 100, Share: 100.0 / 201, MaxConcurrent: 100, ConnectAvgMS: 1, Errors: 1},
+		}},
+	}
 }
 
 // buildBigHTMLFixture is a two-hour run at one-second intervals: 7200

@@ -48,10 +48,16 @@ type HTMLOptions struct {
 // Write renders r as a self-contained HTML page that answers its question
 // first: a capacity search opens with load against latency, the SLO and
 // the answer; a run with thresholds with the verdict; a run judged against
-// a baseline with the comparison. Then key numbers, latency tables with
-// charts over time and percentile spectra, throughput, connections,
-// errors, close codes, broadcast (per room pattern and loss over time),
-// phases, and the generator's health.
+// a baseline with the comparison (whether it gated the run, each regressed
+// statistic with both values and noise bands). Then key numbers, latency
+// tables with charts over time and percentile spectra (an open-loop round
+// trip with its service view, rtt with rtt_service, on the same charts),
+// throughput, connections, errors, close codes, broadcast (per room
+// pattern and loss over time), phases, the target (what it runs, its
+// processes and their counters and rooms, the proxy's spread of the
+// connections), the generator's health with its findings, and the worker
+// processes of a split run. The broadcast ledger a report may carry for
+// merging is not shown.
 //
 // Every chart over time shows the phases as labelled bands. The last
 // interval of a run is usually the drain, a few milliseconds to seconds
@@ -121,13 +127,17 @@ type htmlPage struct {
 	Started  string
 	Duration string
 
-	Verdict      string // PASS, FAIL or "no thresholds"
+	Verdict      string // PASS, FAIL or "no thresholds": r.Passed, thresholds and a gating baseline
 	VerdictClass string // good, bad, neutral
-	EndClass     string
+	// ThresholdsVerdict is the thresholds' own (PASS or FAIL): a run
+	// that failed only its baseline gate did not fail a threshold.
+	ThresholdsVerdict, ThresholdsClass string
+	EndClass                           string
 
 	Cards         []card
 	Latency       []latencyRow
 	LatencyCharts []latencyCharts
+	ServiceNote   bool   // a metric has its service view (rtt_service)
 	SeriesNote    string // how the time-series charts were downsampled
 	DrainNote     string // what the drain band is, when there is one
 	HasSeries     bool
@@ -145,7 +155,9 @@ type htmlPage struct {
 	Broadcast   *broadcastView
 	Baseline    *baselineView
 	Generator   generatorView
-	ServerStats []serverRow
+	Target      *targetView
+	Workers     []workerRow
+	WorkersNote string
 	Scenario    string
 
 	Data           chartData
@@ -170,6 +182,9 @@ type latencyRow struct {
 
 type latencyCharts struct {
 	Name, OverTime, Spectrum, Note string
+	// Service is the metric's service view (rtt_service) drawn on its
+	// charts, "" without.
+	Service string
 }
 
 type countRow struct {
@@ -186,7 +201,8 @@ type thresholdRow struct {
 
 type generatorView struct {
 	*Generator
-	Lag *latencyRow // schedule lag summary, nil without samples
+	Lag      *latencyRow // schedule lag summary, nil without samples
+	Findings []findingRow
 }
 
 type serverRow struct {
@@ -310,10 +326,16 @@ func newHTMLPage(r *Report, o HTMLOptions) (*htmlPage, error) {
 	p.timeCharts()
 	p.broadcast()
 	p.tables()
+	p.target()
 	p.generator()
+	p.workers()
 	p.scenario()
 	return p, nil
 }
+
+// ServiceGapWhy is the line every output gives for the gap between an
+// open-loop round trip and its service view.
+func (p *htmlPage) ServiceGapWhy() string { return serviceGapWhy }
 
 func (p *htmlPage) loadAssets() error {
 	read := func(name string) (string, error) {
@@ -374,14 +396,13 @@ func (p *htmlPage) verdict() {
 	default:
 		p.Verdict, p.VerdictClass = "FAIL", "bad"
 	}
-	switch r.EndReason {
-	case EndCompleted:
-		p.EndClass = "good"
-	case EndInterrupted:
-		p.EndClass = "warn"
-	default:
-		p.EndClass = "bad"
+	p.ThresholdsVerdict, p.ThresholdsClass = "PASS", "good"
+	for _, t := range r.Thresholds {
+		if !t.Passed {
+			p.ThresholdsVerdict, p.ThresholdsClass = "FAIL", "bad"
+		}
 	}
+	p.EndClass = endClass(r.EndReason)
 }
 
 func (p *htmlPage) cards() {
@@ -481,13 +502,24 @@ func (p *htmlPage) latency() {
 	for _, name := range MetricOrder(r) {
 		p.Latency = append(p.Latency, newLatencyRow(name, r.Metrics[name]))
 	}
-	for _, name := range latencyNames(r) {
+	names := latencyNames(r)
+	drawnWith := p.serviceViews(names)
+	for _, name := range names {
+		if _, ok := drawnWith[name]; ok {
+			continue // on its metric's charts
+		}
 		lc := latencyCharts{Name: name}
+		var svc *LatencySeries
+		var svcM *Metric
+		if s := serviceName(name); drawnWith[s] == name {
+			lc.Service, p.ServiceNote = s, true
+			svc, svcM = seriesLatency(r.Series, s), r.Metrics[s]
+		}
 		if ls := seriesLatency(r.Series, name); ls != nil {
-			lc.OverTime = p.addLatencyOverTime("lat-"+name, ls, p.baseLatency(name))
+			lc.OverTime = p.addLatencyOverTime("lat-"+name, ls, p.baseLatency(name), svc)
 		}
 		if m := r.Metrics[name]; m != nil && m.Count > 0 {
-			spec, err := p.spectrumChart(name, m)
+			spec, err := p.spectrumChart(name, m, svcM)
 			switch {
 			case err != nil:
 				lc.Note = fmt.Sprintf("percentile spectrum unavailable: %v", err)
@@ -502,6 +534,37 @@ func (p *htmlPage) latency() {
 			p.LatencyCharts = append(p.LatencyCharts, lc)
 		}
 	}
+}
+
+// serviceViews returns the service views (rtt_service) among names that
+// are drawn on their metric's charts (rtt's), each with that metric. A
+// service view has charts of its own only when its metric lacks what it
+// has (a time series, samples), which a report as wsbench writes it never
+// does.
+func (p *htmlPage) serviceViews(names []string) map[string]string {
+	r := p.R
+	listed := map[string]bool{}
+	for _, n := range names {
+		listed[n] = true
+	}
+	has := func(name string) (series, samples bool) {
+		m := r.Metrics[name]
+		return seriesLatency(r.Series, name) != nil, m != nil && m.Count > 0
+	}
+	out := map[string]string{}
+	for _, n := range names {
+		base, ok := serviceBase(n)
+		if !ok || !listed[base] {
+			continue
+		}
+		ss, sm := has(n)
+		bs, bm := has(base)
+		if (ss && !bs) || (sm && !bm) {
+			continue
+		}
+		out[n] = base
+	}
+	return out
 }
 
 // baseLatency returns the baseline's time series of a latency metric, or
@@ -523,12 +586,26 @@ type baseSeries struct {
 	ls *LatencySeries
 }
 
-// spectrumChart is the percentile spectrum of m, with the baseline's
-// spectrum of the same metric under it when there is one.
-func (p *htmlPage) spectrumChart(name string, m *Metric) (*chartSpec, error) {
+// spectrumChart is the percentile spectrum of m, with its service view's
+// (svc, when not nil) beside it and the baseline's spectrum of the same
+// metric under them when there is one.
+func (p *htmlPage) spectrumChart(name string, m, svc *Metric) (*chartSpec, error) {
 	spec, err := spectrum(m)
-	if err != nil || spec == nil || p.Base == nil {
+	if err != nil || spec == nil {
 		return spec, err
+	}
+	if svc != nil && svc.Count > 0 {
+		// A service histogram that does not decode leaves the chart as it
+		// is; the latency table has the service view's numbers.
+		if s, serr := spectrum(svc); serr == nil && s != nil {
+			spec.Series[0].Label = name
+			sv := s.Series[0]
+			sv.Label, sv.Color, sv.Dash, sv.X = serviceName(name), 5, dashed, s.X
+			spec.Series = append(spec.Series, sv)
+		}
+	}
+	if p.Base == nil {
+		return spec, nil
 	}
 	bm := p.Base.Metrics[name]
 	if bm == nil || bm.Count == 0 {
@@ -540,7 +617,9 @@ func (p *htmlPage) spectrumChart(name string, m *Metric) (*chartSpec, error) {
 	if berr != nil || base == nil {
 		return spec, nil
 	}
-	spec.Series[0].Label = "this run"
+	if len(spec.Series) == 1 {
+		spec.Series[0].Label = "this run"
+	}
 	b := base.Series[0]
 	b.Label, b.Color, b.Dash, b.Ref, b.X = "baseline", 7, dashed, true, base.X
 	spec.Series = append(spec.Series, b)
@@ -649,16 +728,24 @@ func latencyColumn(ds *downsampler, ls *LatencySeries, vals []int64) column {
 	})
 }
 
-// addLatencyOverTime charts p50, p90, p99 and max of ls per interval, and
-// the baseline's p50 and p99 when base is set, each on its own time since
-// the start.
-func (p *htmlPage) addLatencyOverTime(id string, ls *LatencySeries, base *baseSeries) string {
+// addLatencyOverTime charts p50, p90, p99 and max of ls per interval;
+// the service view's p50 and p99 when svc is set (same intervals, drawn
+// over the others: where the two views agree, the service view's lines
+// cover the metric's); and the baseline's p50 and p99 when base is set,
+// each on its own time since the start.
+func (p *htmlPage) addLatencyOverTime(id string, ls *LatencySeries, base *baseSeries, svc *LatencySeries) string {
 	ds := p.downsampler()
 	series := []seriesSpec{
 		{Label: "p50", Unit: "ms", Color: 0, Values: latencyColumn(ds, ls, ls.P50)},
 		{Label: "p90", Unit: "ms", Color: 1, Dash: dashDot, Values: latencyColumn(ds, ls, ls.P90)},
 		{Label: "p99", Unit: "ms", Color: 3, Width: 2, Values: latencyColumn(ds, ls, ls.P99)},
 		{Label: "max", Unit: "ms", Color: 4, Dash: dotted, Values: latencyColumn(ds, ls, ls.Max)},
+	}
+	if svc != nil {
+		series = append(series,
+			seriesSpec{Label: "p50 service", Unit: "ms", Color: 5, Dash: dashed, Values: latencyColumn(ds, svc, svc.P50)},
+			seriesSpec{Label: "p99 service", Unit: "ms", Color: 6, Width: 2, Dash: dashed, Values: latencyColumn(ds, svc, svc.P99)},
+		)
 	}
 	if base != nil {
 		bds := newDownsampler(base.s, maxChartPoints)
@@ -769,7 +856,7 @@ func (p *htmlPage) timeCharts() {
 		p.CPU = p.addChart(cpu)
 	}
 	if ls := seriesLatency(s, "schedule_lag"); ls != nil {
-		p.Lag = p.addLatencyOverTime("lag", ls, nil)
+		p.Lag = p.addLatencyOverTime("lag", ls, nil, nil)
 	}
 }
 
@@ -1008,30 +1095,6 @@ func (p *htmlPage) tables() {
 			LimitS:          FormatValue(t.Limit, t.Unit),
 		})
 	}
-	if r.Server != nil {
-		keys := map[string]bool{}
-		for k := range r.Server.Before {
-			keys[k] = true
-		}
-		for k := range r.Server.After {
-			keys[k] = true
-		}
-		for _, k := range SortedKeys(keys) {
-			b, bok := r.Server.Before[k]
-			a, aok := r.Server.After[k]
-			row := serverRow{Key: k, Before: "—", After: "—", Delta: "—"}
-			if bok {
-				row.Before = fmtInt(b)
-			}
-			if aok {
-				row.After = fmtInt(a)
-			}
-			if aok && bok {
-				row.Delta = fmtInt(a - b)
-			}
-			p.ServerStats = append(p.ServerStats, row)
-		}
-	}
 }
 
 // countRows lists a counter map, by key (close codes, initiators) or by
@@ -1098,7 +1161,7 @@ func positiveMS(us int64) float64 {
 
 func (p *htmlPage) generator() {
 	g := &p.R.Generator
-	p.Generator = generatorView{Generator: g}
+	p.Generator = generatorView{Generator: g, Findings: findingRows(g)}
 	if g.ScheduleLag != nil && g.ScheduleLag.Count > 0 {
 		row := newLatencyRow("schedule lag", g.ScheduleLag)
 		p.Generator.Lag = &row

@@ -99,8 +99,10 @@ func TestHTMLInBrowser(t *testing.T) {
 	}{
 		{name: "plain", page: func(t *testing.T) []byte { return renderHTML(t, plainHTMLFixture(t)) }, height: 9000},
 		{name: "broadcast", page: func(t *testing.T) []byte { return renderHTML(t, broadcastHTMLFixture(t)) }, height: 9000},
+		// Judged against the baseline without gating, with its report
+		// at hand to overlay.
 		{name: "baseline", page: func(t *testing.T) []byte {
-			return renderHTMLWith(t, plainHTMLFixture(t), HTMLOptions{Baseline: htmlBaselineFixture(t), BaselineLabel: "main@yesterday"}, nil)
+			return renderHTMLWith(t, reportOnlyHTMLFixture(t), HTMLOptions{Baseline: htmlBaselineFixture(t), BaselineLabel: "main@yesterday"}, nil)
 		}, height: 9000},
 		// The full fixture is a capacity search's report: the answer
 		// first, then one step's report with everything a run can have.
@@ -115,11 +117,54 @@ func TestHTMLInBrowser(t *testing.T) {
 			if tc.maxSize > 0 && len(page) >= tc.maxSize {
 				t.Fatalf("HTML is %d bytes, want < %d", len(page), tc.maxSize)
 			}
-			shot := openInBrowser(t, dir, tc.name, page, tc.height, len(pageData(t, page).Charts))
+			data := pageData(t, page)
+			shot := openInBrowser(t, dir, tc.name, page, tc.height, len(data.Charts))
 			if blank := shot.blankCharts(t); len(blank) > 0 {
 				t.Errorf("charts without their data in the screenshot: %v (ink in data colours: %v)", blank, shot.ink)
 			}
+			shot.checkServiceLines(t, data)
 		})
+	}
+}
+
+// checkServiceLines checks that the service view's lines on a latency
+// chart (rtt_service's p50 and p99 on rtt's) drew: each has ink of its
+// own colour. The chart's total ink cannot tell, since the metric's own
+// lines have plenty.
+func (s *browserShot) checkServiceLines(t *testing.T, data chartDataJSON) {
+	t.Helper()
+	labels := []string{"p50 service", "p99 service"}
+	want := 0
+	for _, c := range data.Charts {
+		for _, sr := range c.Series {
+			if slices.Contains(labels, sr.Label) {
+				want++
+			}
+		}
+	}
+	checked := 0
+	defer func() {
+		if checked != want {
+			t.Errorf("checked %d service lines in the screenshot, the page has %d", checked, want)
+		}
+	}()
+	for _, g := range s.geometry {
+		for _, label := range labels {
+			c, ok := g.Lines[label]
+			if !ok {
+				continue
+			}
+			checked++
+			one := g
+			one.Colors = []string{c}
+			n, err := dataInk(s.img, one)
+			if err != nil {
+				t.Fatalf("chart %s: %v", g.ID, err)
+			}
+			if n < minInk {
+				t.Errorf("chart %s: line %q has %d pixels of its colour %s, want at least %d", g.ID, label, n, c, minInk)
+			}
+		}
 	}
 }
 
@@ -156,14 +201,15 @@ func TestHTMLScreenshotFindsBlankChart(t *testing.T) {
 
 // chartGeometry is one entry of the page's data-chart-geometry: where a
 // chart's plot area is, in CSS pixels of the page, and the colours of its
-// own data lines.
+// own data lines, all and by label.
 type chartGeometry struct {
-	ID     string   `json:"id"`
-	X      int      `json:"x"`
-	Y      int      `json:"y"`
-	W      int      `json:"w"`
-	H      int      `json:"h"`
-	Colors []string `json:"colors"`
+	ID     string            `json:"id"`
+	X      int               `json:"x"`
+	Y      int               `json:"y"`
+	W      int               `json:"w"`
+	H      int               `json:"h"`
+	Colors []string          `json:"colors"`
+	Lines  map[string]string `json:"lines"`
 }
 
 // browserShot is a page as Chromium drew it.

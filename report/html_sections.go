@@ -259,6 +259,21 @@ type baselineView struct {
 	Judged    bool // the report was judged against it (r.Baseline)
 	Overlay   bool // its report is at hand: charts overlay it, the table compares
 	Rows      []baselineRow
+	// The judgement, when Judged: its verdict in the terminal summary's
+	// words, whether it gated the run, the regressed rows with both
+	// sides' values and noise bands, and the comparison's notes.
+	Verdict      string
+	VerdictClass string // good, warn (regressed, not gating) or bad
+	ReportOnly   bool
+	Regressions  []regressionRow
+	Notes        []string
+}
+
+// regressionRow is one regressed statistic of the judgement, as the
+// markdown summary's table has it.
+type regressionRow struct {
+	Label, Base, New, Abs, Rel string
+	BaseBand, NewBand          string
 }
 
 // baselineRow compares one number of this run with the baseline's.
@@ -286,6 +301,22 @@ func (p *htmlPage) baseline(label string) {
 		}
 		if t, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(j.Tolerance), "%"), 64); err == nil && t > 0 {
 			tolerance = t / 100
+		}
+		v.Verdict, v.ReportOnly, v.Notes = baselineVerdict(j), j.ReportOnly, j.Notes
+		switch {
+		case len(j.Regressed) == 0:
+			v.VerdictClass = "good"
+		case j.ReportOnly:
+			v.VerdictClass = "warn"
+		default:
+			v.VerdictClass = "bad"
+		}
+		for _, row := range j.Regressions {
+			abs, rel := compareDelta(row)
+			v.Regressions = append(v.Regressions, regressionRow{
+				Label: row.label(), Base: compareValue(row.Base, row.Unit), New: compareValue(row.New, row.Unit), Abs: abs, Rel: rel,
+				BaseBand: row.band(row.BaseLow, row.BaseHigh), NewBand: row.band(row.NewLow, row.NewHigh),
+			})
 		}
 	}
 	if b != nil && v.Started == "" {

@@ -661,10 +661,11 @@ func TestWriteHTMLBaselineOverlay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(spec.Series) != 2 || spec.Series[1].Label != "baseline" || len(spec.Series[1].Values) != len(want.X) {
-		t.Fatalf("rtt spectrum series %+v, want this run and the baseline's %d points", spec.Series, len(want.X))
+	// rtt, rtt_service, then the baseline's rtt.
+	if len(spec.Series) != 3 || spec.Series[2].Label != "baseline" || !spec.Series[2].Ref || len(spec.Series[2].Values) != len(want.X) {
+		t.Fatalf("rtt spectrum series %+v, want this run's two views and the baseline's %d points", spec.Series, len(want.X))
 	}
-	for i, v := range spec.Series[1].Values {
+	for i, v := range spec.Series[2].Values {
 		if *v != want.Series[0].Values[i] {
 			t.Fatalf("baseline spectrum point %d: %v, want %v", i, *v, want.Series[0].Values[i])
 		}
@@ -680,7 +681,7 @@ func TestWriteHTMLBaselineOverlay(t *testing.T) {
 	judged := plainHTMLFixture(t)
 	judged.Baseline = htmlFixture(t).Baseline
 	text = html.UnescapeString(string(renderHTML(t, judged)))
-	for _, s := range []string{"REGRESSED", "rtt p99 +23%", "wsbench report --baseline"} {
+	for _, s := range []string{"REGRESSED (1)", "<code>rtt p99</code>", "wsbench report --baseline"} {
 		if !strings.Contains(text, s) {
 			t.Errorf("judged page lacks %q", s)
 		}

@@ -34,7 +34,10 @@ func RunVerdict(r *Report) string {
 // WriteMarkdownSummary writes a one-screen markdown summary of r for a
 // pull-request comment or a CI job summary: the verdict, what ran, a
 // compact latency table, throughput, errors, the thresholds, a warning
-// when the generator was unreliable, and baseline regressions.
+// when the generator was unreliable (each finding with what it measured
+// against its limit), baseline regressions, and, collapsed, the
+// generator's notes and the worker processes of a split run (open when a
+// worker needs attention).
 func WriteMarkdownSummary(w io.Writer, r *Report) error {
 	ew := &errWriter{w: w}
 	p := ew.printf
@@ -55,10 +58,11 @@ func WriteMarkdownSummary(w io.Writer, r *Report) error {
 	if r.Insecure() {
 		p("> [!WARNING]\n> **Insecure TLS**: %s.\n\n", insecureWarning)
 	}
+	unreliable, notes := generatorFindings(&r.Generator)
 	if r.Generator.Unreliable {
 		p("> [!WARNING]\n> **Load generator unreliable**: it may have been the bottleneck, so these numbers may describe it rather than the target.\n")
-		for _, why := range r.Generator.Reasons {
-			p("> - %s\n", mdCell(why))
+		for _, f := range unreliable {
+			p("> - %s\n", mdFinding(f))
 		}
 		p("\n")
 	}
@@ -137,8 +141,72 @@ func WriteMarkdownSummary(w io.Writer, r *Report) error {
 
 	if b := r.Baseline; b != nil {
 		writeBaselineMarkdown(ew, b)
+		if len(notes) > 0 || len(r.Workers) > 0 {
+			p("\n") // the blank line that ends its table or note
+		}
+	}
+	if len(notes) > 0 {
+		// Notes do not change the verdict: collapsed, so the summary
+		// stays one screen.
+		p("<details><summary>Generator: %s</summary>\n\n", plural(len(notes), "note"))
+		for _, f := range notes {
+			p("- %s\n", mdFinding(f))
+		}
+		p("\n</details>\n\n")
+	}
+	if len(r.Workers) > 0 {
+		writeWorkersMarkdown(ew, r.Workers)
 	}
 	return ew.err
+}
+
+// mdFinding is one finding about the generator as a list item: the rule,
+// the measure against its limit, and the detail.
+func mdFinding(f Finding) string {
+	if f.Rule == "" {
+		return mdCell(f.Detail) // a report without findings: only the detail
+	}
+	return fmt.Sprintf("`%s` %s: %s", mdCode(f.Rule), mdCell(f.Measure()), mdCell(f.Detail))
+}
+
+// writeWorkersMarkdown writes the worker processes' table, the same
+// columns as the terminal summary's. It is collapsed unless a worker
+// needs attention (unreliable, not completed, or not exited cleanly).
+func writeWorkersMarkdown(ew *errWriter, ws []WorkerResult) {
+	p := ew.printf
+	trouble := 0
+	for _, w := range ws {
+		if workerTrouble(w) {
+			trouble++
+		}
+	}
+	open, sum := "", fmt.Sprintf("%d processes", len(ws))
+	if len(ws) == 1 {
+		sum = "1 process"
+	}
+	if trouble > 0 {
+		open = " open"
+		sum += fmt.Sprintf(", %d need attention", trouble)
+	}
+	p("<details%s><summary>Workers: %s</summary>\n\n", open, sum)
+	p("| | worker | pid | peak conns | connects | sent | received | errors | max RSS | end | from |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|---|---|\n")
+	for _, w := range ws {
+		mark := ""
+		if workerTrouble(w) {
+			mark = "⚠️"
+		}
+		end := mdCell(w.EndReason + " · " + w.Exit)
+		if w.Unreliable {
+			end += " · **unreliable**"
+		}
+		from := ""
+		if len(w.SourceAddrs) > 0 {
+			from = "`" + mdCode(strings.Join(w.SourceAddrs, ", ")) + "`"
+		}
+		p("| %s | %d | %d | %d | %d | %d | %d | %d | %s | %s | %s |\n", mark, w.Index, w.PID, w.PeakConnections, w.ConnectsOK,
+			w.MessagesSent, w.MessagesReceived, w.Errors, FormatBytes(w.MaxRSSBytes), end, from)
+	}
+	p("\n</details>\n\n")
 }
 
 // writeBaselineMarkdown writes the baseline line and, when something

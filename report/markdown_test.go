@@ -10,15 +10,118 @@ import (
 func TestWriteMarkdownSummary(t *testing.T) {
 	r := gateThresholdReport(t)
 	r.Generator.Unreliable = true
+	r.Generator.Findings = []Finding{
+		{Rule: "cpu_saturated", Verdict: VerdictUnreliable, Value: 97, Limit: 90, Unit: "%", Detail: "generator CPU at 97% of its capacity"},
+		{Rule: "schedule_lag", Verdict: VerdictUnreliable, Value: 42000, Limit: 10000, Unit: "us", Detail: "schedule lag p99 42ms | above 10ms"},
+		{Rule: "dropped", Verdict: VerdictNote, Value: 42, Unit: "count", Detail: "42 sends/sessions dropped (behind schedule or at max_sessions)"},
+		{Rule: "gc", Verdict: VerdictNote, Value: 1.4, Limit: 1, Unit: "%", Detail: "GC paused the generator for 84 ms (1.4% of the run)"},
+	}
 	r.Generator.Reasons = []string{"generator CPU at 97% of its capacity", "schedule lag p99 42ms | above 10ms"}
+	r.Generator.Notes = []string{"42 sends/sessions dropped (behind schedule or at max_sessions)", "GC paused the generator for 84 ms (1.4% of the run)"}
 	r.Baseline = testBaseline()
+	r.Workers = testWorkers()
 	var buf bytes.Buffer
 	if err := WriteMarkdownSummary(&buf, r); err != nil {
 		t.Fatal(err)
 	}
 	checkGolden(t, "summary.golden.md", buf.Bytes())
-	if lines := strings.Count(buf.String(), "\n"); lines > 40 {
-		t.Errorf("summary is %d lines: more than one screen", lines)
+	if lines := mdScreenLines(t, buf.String()); lines > 32 {
+		t.Errorf("summary shows %d lines: more than one screen", lines)
+	}
+}
+
+// mdScreenLines counts the lines the summary shows: its lines that are
+// not blank (blank lines separate paragraphs; they are not lines on the
+// screen), a collapsed section (<details> without open) counting as its
+// summary line.
+func mdScreenLines(t *testing.T, md string) int {
+	t.Helper()
+	n := 0
+	for {
+		i := strings.Index(md, "<details>")
+		if i < 0 {
+			break
+		}
+		j := strings.Index(md[i:], "</details>")
+		if j < 0 {
+			t.Fatalf("<details> without its end:\n%s", md[i:])
+		}
+		md = md[:i] + "(collapsed)" + md[i+j+len("</details>"):]
+	}
+	for _, line := range strings.Split(md, "\n") {
+		if strings.TrimSpace(line) != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// testWorkers is a run split over two worker processes, both fine.
+func testWorkers() []WorkerResult {
+	return []WorkerResult{
+		{Index: 1, PID: 5101, SourceAddrs: []string{"127.0.0.2"}, Exit: workerOK, EndReason: EndCompleted, PeakConnections: 30,
+			ConnectsOK: 30, MessagesSent: 1800, MessagesReceived: 1800, Errors: 21, MaxRSSBytes: 40 << 20},
+		{Index: 2, PID: 5102, SourceAddrs: []string{"127.0.0.3"}, Exit: workerOK, EndReason: EndCompleted, PeakConnections: 30,
+			ConnectsOK: 30, MessagesSent: 1800, MessagesReceived: 1800, Errors: 21, MaxRSSBytes: 41 << 20},
+	}
+}
+
+// The workers' table is collapsed while every worker is fine and open,
+// the worker marked, when one needs attention.
+func TestMarkdownWorkers(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		edit  func(w []WorkerResult)
+		open  bool
+		marks int
+	}{
+		{"all fine", func([]WorkerResult) {}, false, 0},
+		{"unreliable", func(w []WorkerResult) { w[1].Unreliable = true }, true, 1},
+		{"killed", func(w []WorkerResult) { w[0].Exit = "was killed by signal killed"; w[0].EndReason = EndFailed }, true, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := gateThresholdReport(t)
+			r.Workers = testWorkers()
+			tc.edit(r.Workers)
+			var buf bytes.Buffer
+			if err := WriteMarkdownSummary(&buf, r); err != nil {
+				t.Fatal(err)
+			}
+			out := buf.String()
+			if got := strings.Contains(out, "<details open><summary>Workers: 2 processes, 1 need attention</summary>"); got != tc.open {
+				t.Errorf("open workers table: %v, want %v:\n%s", got, tc.open, out)
+			}
+			if !tc.open && !strings.Contains(out, "<details><summary>Workers: 2 processes</summary>") {
+				t.Errorf("no collapsed workers table:\n%s", out)
+			}
+			if got := strings.Count(out, "| ⚠️ |"); got != tc.marks {
+				t.Errorf("%d workers marked, want %d:\n%s", got, tc.marks, out)
+			}
+			if !strings.Contains(out, "| 5102 | 30 | 30 | 1800 | 1800 | 21 | 41.0MiB |") {
+				t.Errorf("worker 2's row is missing:\n%s", out)
+			}
+		})
+	}
+}
+
+// A report without findings (older, or merged) warns with its reasons
+// and lists its notes as they are.
+func TestMarkdownGeneratorWithoutFindings(t *testing.T) {
+	t.Parallel()
+	r := gateThresholdReport(t)
+	r.Generator.Unreliable = true
+	r.Generator.Reasons = []string{"worker 1: generator CPU saturated"}
+	r.Generator.Notes = []string{"GC paused the generator for 84 ms"}
+	var buf bytes.Buffer
+	if err := WriteMarkdownSummary(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, want := range []string{"> - worker 1: generator CPU saturated\n", "<details><summary>Generator: 1 note</summary>\n\n- GC paused the generator for 84 ms\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
 	}
 }
 

@@ -53,6 +53,9 @@ func WriteText(w io.Writer, r *Report) error {
 			p("%-18s %7d %8s %8s %8s %8s %8s %8s %8s\n", trunc(name, 18), m.Count, FormatUS(m.MinUS), FormatUS(m.P50US), FormatUS(m.P90US),
 				FormatUS(m.P99US), FormatUS(m.P999US), FormatUS(m.MaxUS), FormatUS(int64(math.Round(m.MeanUS))))
 		}
+		for _, line := range serviceLines(r.Metrics) {
+			p("%s\n", line)
+		}
 	}
 
 	c := &r.Counters
@@ -137,10 +140,15 @@ func WriteText(w io.Writer, r *Report) error {
 			if w.Unreliable {
 				flag = " · unreliable"
 			}
-			fmt.Fprintf(tw, "  %d	pid %d	peak %d conns	sent %d	received %d	errors %d	%s · %s%s\n",
-				w.Index, w.PID, w.PeakConnections, w.MessagesSent, w.MessagesReceived, w.Errors, w.EndReason, w.Exit, flag)
+			fmt.Fprintf(tw, "  %d	pid %d	peak %d conns	connects %d	sent %d	received %d	errors %d	rss %s	%s · %s%s\n",
+				w.Index, w.PID, w.PeakConnections, w.ConnectsOK, w.MessagesSent, w.MessagesReceived, w.Errors, FormatBytes(w.MaxRSSBytes), w.EndReason, w.Exit, flag)
 		}
 		_ = tw.Flush()
+		for _, w := range r.Workers {
+			if len(w.SourceAddrs) > 0 {
+				p("  %d  from %s\n", w.Index, strings.Join(w.SourceAddrs, ", "))
+			}
+		}
 	}
 	return ew.err
 }
@@ -201,7 +209,8 @@ func lagP99(g *Generator) string {
 }
 
 // metricOrder lists the built-in metrics first in a fixed order, then the
-// named ones alphabetically.
+// named ones alphabetically; a service view (rtt_service) comes right
+// after its metric.
 func metricOrder(m map[string]*Metric) []string {
 	fixed := []string{"rtt", "connect", "tls_handshake", "handshake", "ping", "push_delay", "broadcast_delivery", "broadcast_complete", "schedule_lag"}
 	var out []string
@@ -219,7 +228,26 @@ func metricOrder(m map[string]*Metric) []string {
 			out = append(out, n)
 		}
 	}
-	return out
+	return serviceAfterBase(out)
+}
+
+// serviceLines puts, under the latency table, each open-loop round
+// trip's p99 beside its service view's (rtt beside rtt_service) and says
+// what the gap between them is.
+func serviceLines(m map[string]*Metric) []string {
+	var lines []string
+	for _, name := range metricOrder(m) {
+		base, svc := m[name], m[serviceName(name)]
+		if base == nil || svc == nil || base.Count == 0 || svc.Count == 0 {
+			continue
+		}
+		lines = append(lines, fmt.Sprintf("  %s p99 %s from each message's intended send time, %s from its actual write (%s)",
+			name, FormatUS(base.P99US), FormatUS(svc.P99US), serviceName(name)))
+	}
+	if len(lines) > 0 {
+		lines = append(lines, "    ("+serviceGapWhy+")")
+	}
+	return lines
 }
 
 // MetricOrder returns the metric names of r in display order.

@@ -5,9 +5,10 @@
 //   data-charts-failed    ids of the charts that did not draw
 //   data-chart-containers .chart elements in the page
 //   data-chart-geometry   JSON: for every drawn chart its plot area in
-//                         page pixels and the colours of its data lines,
-//                         for the screenshot test that checks each chart
-//                         has ink where its data should be
+//                         page pixels and the colours of its data lines
+//                         (all, and by label), for the screenshot test
+//                         that checks each chart has ink where its data
+//                         should be
 //   data-report-status    "done" once the above are set
 // Errors are recorded by the small script at the top of the page.
 (function () {
@@ -479,8 +480,9 @@
     return false;
   }
   // geometry is where each chart's plot area is on the page, in CSS
-  // pixels, and which colours its own data lines have (not the
-  // reference lines: a baseline or a threshold).
+  // pixels, which colours its own data lines have (not the reference
+  // lines: a baseline or a threshold), and each data line's colour by
+  // its label.
   function geometry(th) {
     var out = [];
     specs.forEach(function (spec) {
@@ -488,14 +490,17 @@
       if (!u || !u.over) return;
       var r = u.over.getBoundingClientRect();
       var colors = [];
+      var lines = {};
       spec.series.forEach(function (s) {
         var c = th.series[(s.color || 0) % th.series.length];
-        if (!s.ref && colors.indexOf(c) < 0) colors.push(c);
+        if (s.ref) return;
+        if (colors.indexOf(c) < 0) colors.push(c);
+        lines[s.label] = c;
       });
       out.push({
         id: spec.id,
         x: Math.round(r.left + window.scrollX), y: Math.round(r.top + window.scrollY),
-        w: Math.round(r.width), h: Math.round(r.height), colors: colors,
+        w: Math.round(r.width), h: Math.round(r.height), colors: colors, lines: lines,
       });
     });
     return out;

@@ -48,7 +48,7 @@ func compileSteps(cf *flow, in []scenario.Step, prefix, base string, reg *metric
 	var out []*step
 	for i := range in {
 		s := &in[i]
-		kind, _ := s.Kind()
+		kind := s.Kind().String()
 		st := &step{s: s, kind: kind, metric: -1}
 		name := s.Name
 		if name == "" {

@@ -14,6 +14,8 @@ import (
 	"github.com/gobwas/httphead"
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsflate"
+
+	"github.com/wsbench/wsbench/internal/wsframe"
 )
 
 // aLongTimeAgo is a deadline in the past: setting it interrupts blocked I/O.
@@ -124,7 +126,6 @@ func Dial(ctx context.Context, rawURL string, o Options) (*Conn, Timing, error) 
 		protocol: hs.Protocol,
 		maxMsg:   o.MaxMessageSize,
 		utf8:     !o.SkipUTF8Check,
-		wbuf:     make([]byte, 0, 256),
 	}
 	if c.maxMsg <= 0 {
 		c.maxMsg = DefaultMaxMessageSize
@@ -136,10 +137,21 @@ func Dial(ctx context.Context, rawURL string, o Options) (*Conn, Timing, error) 
 	}
 	// The dialer hands back its reader only when the server sent frames
 	// right behind the 101; those bytes are in it, so keep reading from it.
-	if br != nil {
-		c.br = br
+	c.br = br
+	if tc, isTCP := nc.(*net.TCPConn); o.Poll && isTCP {
+		rc, err := tc.SyscallConn()
+		if err != nil {
+			return fail(err)
+		}
+		pl := &poller{rc: rc}
+		pl.readFn, pl.writeFn = pl.readCB, pl.writeCB
+		pl.dec = wsframe.Decoder{MaxMessageSize: c.maxMsg, AllowRSV1: c.deflate}
+		c.pl = pl
 	} else {
-		c.br = bufio.NewReaderSize(nc, bufSize)
+		c.wbuf = make([]byte, 0, 256)
+		if c.br == nil {
+			c.br = bufio.NewReaderSize(nc, bufSize)
+		}
 	}
 	ok = true
 	return c, t, nil

@@ -17,6 +17,7 @@ type flow struct {
 	hasInbox bool // some step reads unmarked messages (expect, json request)
 	member   bool // connections join the broadcast ledger (publish or listen)
 	inflight int  // largest closed-loop echo window, 0 if none
+	pings    bool // some step is a ping (its connections need a pong channel)
 	// service pairs each open-loop echo metric with its service view
 	// (the same round trips measured from the actual write).
 	service map[metrics.ID]metrics.ID

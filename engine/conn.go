@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"context"
 	"encoding/binary"
 	"errors"
 	"net/http"
@@ -39,7 +38,7 @@ type conn struct {
 	ownBack     atomic.Int64  // own broadcast messages received back
 	window      chan struct{} // closed-loop echo: one token per reply
 	inbox       chan []byte   // unmarked messages, for expect and json requests
-	pong        chan int64    // ping step: pong round trips (ns)
+	pong        chan int64    // ping step: pong round trips (ns); nil when the flow has none
 	lastPong    atomic.Int64
 
 	reqMu   sync.Mutex
@@ -111,7 +110,9 @@ func (s *session) connect(st *step) error {
 		s:    s,
 		id:   s.r.connSeq.Add(1),
 		done: make(chan struct{}),
-		pong: make(chan int64, 1),
+	}
+	if s.flow.pings {
+		cn.pong = make(chan int64, 1)
 	}
 	if s.flow.hasInbox {
 		cn.inbox = make(chan []byte, 64)
@@ -176,7 +177,7 @@ func (c *conn) Ready() bool {
 	if c.readDone {
 		return false
 	}
-	err := c.ws.ReadReady(c.s.r.clock.Now, c.message)
+	err := c.ws.ReadReady(c)
 	if err == nil {
 		return true
 	}
@@ -194,8 +195,9 @@ func (c *conn) exit(err error) {
 	c.s.readerExit(c, err, c.s.r.clock.Now())
 }
 
-// message is the light reader's wsclient callback.
-func (c *conn) message(m wsclient.Message, at int64) { c.s.onMessage(c, m, at) }
+// Now and Message make a light connection its reads' wsclient.PollHandler.
+func (c *conn) Now() int64                           { return c.s.r.clock.Now() }
+func (c *conn) Message(m wsclient.Message, at int64) { c.s.onMessage(c, m, at) }
 
 // shut closes the socket under the reader, which then sees its end: a
 // light connection's reactor is kicked, since a closed socket reports no
@@ -447,7 +449,7 @@ const writeVerdict = 2 * time.Second
 // report (a server's close makes the next write fail with "closed", its
 // reset with "broken pipe"), and one connection's end must not count
 // under two causes.
-func (s *session) lost(ctx context.Context, c *conn, werr error) error {
+func (s *session) lost(c *conn, werr error) error {
 	switch {
 	case werr == nil:
 	case errors.Is(werr, wsclient.ErrInterrupted):
@@ -516,9 +518,11 @@ func (c *conn) onPong(p []byte) {
 		c.heartbeatPong(rtt)
 		return
 	}
-	select {
-	case c.pong <- rtt:
-	default:
+	if c.pong != nil {
+		select {
+		case c.pong <- rtt:
+		default:
+		}
 	}
 }
 

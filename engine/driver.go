@@ -75,10 +75,10 @@ func drive(s *session, pooled bool) {
 	for s != nil {
 		switch s.phase {
 		case phBackoff:
-			if s.ctx.Err() == nil && s.park(max(s.until, 1), true, nil) {
+			if !s.stopping() && s.park(max(s.until, 1), true, nil) {
 				return
 			}
-			if s.ctx.Err() != nil {
+			if s.stopping() {
 				// The slot stopped during its backoff: no session.
 				s.counted = true
 				s.phase = phDone
@@ -105,7 +105,7 @@ func drive(s *session, pooled bool) {
 			default:
 				s.err = err
 			}
-			if s.err == nil || s.ctx.Err() != nil || s.flow.f.OnError != "reconnect" || s.attempt >= s.flow.f.Backoff.MaxAttempts {
+			if s.err == nil || s.stopping() || s.flow.f.OnError != "reconnect" || s.attempt >= s.flow.f.Backoff.MaxAttempts {
 				s.phase = phClose
 			} else {
 				s.phase = phRetryClose
@@ -117,10 +117,10 @@ func drive(s *session, pooled bool) {
 			s.until = s.r.clock.Now() + int64(s.backoff(s.attempt))
 			s.phase = phRetryWait
 		case phRetryWait:
-			if s.ctx.Err() == nil && s.park(max(s.until, 1), true, nil) {
+			if !s.stopping() && s.park(max(s.until, 1), true, nil) {
 				return
 			}
-			if s.ctx.Err() != nil {
+			if s.stopping() {
 				s.phase = phClose
 				continue
 			}
@@ -150,7 +150,7 @@ func (s *session) finish() *session {
 		// A session whose connection failed is failed even when the end
 		// came before the slot could start another: its error is counted.
 		failed := err != nil && !errors.Is(err, errStopped) && classify(err) != wsclient.CauseCanceled
-		stopped := !failed && s.ctx.Err() != nil
+		stopped := !failed && s.stopping()
 		s.shard.Do(func(set *shard.Rec) {
 			switch {
 			case failed:
@@ -165,6 +165,11 @@ func (s *session) finish() *session {
 	}
 	s.r.live.remove(s)
 	s.cur.Store(nil)
+	s.ctxMu.Lock()
+	if s.cancel != nil {
+		s.cancel() // its context is done with: out of the run's
+	}
+	s.ctxMu.Unlock()
 	if s.slot == nil {
 		s.r.sessions.Add(-1)
 		s.r.wg.Done()
@@ -189,7 +194,7 @@ func (s *session) exec(pooled bool) (stepStatus, error) {
 		if !s.sp.begun {
 			// Between steps (a parked step goes on below whatever
 			// happened: it handles its own end).
-			if s.ctx.Err() != nil {
+			if s.stopping() {
 				// The session is stopping: every level ends, without error.
 				s.stack = s.stack[:0]
 				return stepNext, nil
@@ -230,7 +235,7 @@ func (s *session) exec(pooled bool) (stepStatus, error) {
 		}
 		s.sp = stepState{}
 		if err != nil {
-			if (s.ctx.Err() != nil || (f.end != math.MaxInt64 && s.r.clock.Now() >= f.end)) &&
+			if (s.stopping() || (f.end != math.MaxInt64 && s.r.clock.Now() >= f.end)) &&
 				(errors.Is(err, errStopped) || errors.Is(err, context.Canceled)) {
 				// The step was cut short by the session's end or its
 				// loop's: nothing failed, and the checks above end
@@ -283,7 +288,7 @@ func ended(c *conn) bool {
 // the things it waited for happened.
 func (s *session) park(until int64, stop bool, watch *conn) bool {
 	over := func() bool {
-		return (until > 0 && s.r.clock.Now() >= until) || (stop && s.ctx.Err() != nil) || (watch != nil && ended(watch))
+		return (until > 0 && s.r.clock.Now() >= until) || (stop && s.stopping()) || (watch != nil && ended(watch))
 	}
 	if over() {
 		return false
@@ -317,9 +322,38 @@ func (s *session) wake() {
 	}
 }
 
-// stop makes the session stop (its context is done already): a write in
-// progress is cut short, and a parked session wakes to end.
+// stopping reports whether the session must stop: the run's load is
+// over, or its slot was stopped (a ramp-down), or stop was called.
+func (s *session) stopping() bool {
+	return s.stopped.Load() || s.parent.Err() != nil || (s.slot != nil && s.slot.stopped.Load())
+}
+
+// context returns the session's context, for the steps that wait by
+// blocking: it ends when the session must stop. It is made on first use,
+// so that a session that never blocks on a wait (an idle one) costs no
+// context.
+func (s *session) context() context.Context {
+	s.ctxMu.Lock()
+	defer s.ctxMu.Unlock()
+	if s.ctx == nil {
+		s.ctx, s.cancel = context.WithCancel(s.parent)
+		if s.stopping() {
+			s.cancel()
+		}
+	}
+	return s.ctx
+}
+
+// stop makes the session stop: a write in progress is cut short, a step
+// waiting on the session's context returns, and a parked session wakes
+// to end.
 func (s *session) stop() {
+	s.stopped.Store(true)
+	s.ctxMu.Lock()
+	if s.cancel != nil {
+		s.cancel()
+	}
+	s.ctxMu.Unlock()
 	if c := s.cur.Load(); c != nil {
 		c.ws.InterruptWrite()
 	}
@@ -460,16 +494,15 @@ func (r *runner) abortAll() {
 type slot struct {
 	r        *runner
 	client   int64
-	ctx      context.Context
-	cancel   context.CancelFunc
+	parent   context.Context // the run's load
+	stopped  atomic.Bool
 	failures int
 	cur      atomic.Pointer[session]
 }
 
 // startSlot starts a slot (counted in r.wg until it ends).
 func (r *runner) startSlot(ctx context.Context, client int64) *slot {
-	sl := &slot{r: r, client: client}
-	sl.ctx, sl.cancel = context.WithCancel(ctx)
+	sl := &slot{r: r, client: client, parent: ctx}
 	r.wg.Add(1)
 	s := sl.session(phStart)
 	go drive(s, false)
@@ -479,15 +512,16 @@ func (r *runner) startSlot(ctx context.Context, client int64) *slot {
 // session makes the slot's next session, starting in phase ph.
 func (sl *slot) session(ph phase) *session {
 	s := sl.r.newSession(sl.client, sl.r.pick())
-	s.slot, s.ctx, s.phase = sl, sl.ctx, ph
+	s.slot, s.parent, s.phase = sl, sl.parent, ph
 	sl.r.live.add(s)
 	sl.cur.Store(s)
 	return s
 }
 
-// stop stops the slot: its session stops, and it starts no other.
+// stop stops the slot: its session stops, and it starts no other. (A
+// session the slot starts meanwhile sees stopped: see session.stopping.)
 func (sl *slot) stop() {
-	sl.cancel()
+	sl.stopped.Store(true)
 	if s := sl.cur.Load(); s != nil {
 		s.stop()
 	}
@@ -498,9 +532,8 @@ func (sl *slot) stop() {
 // failure (a target that is down is not hammered), or nil when the slot
 // is stopped.
 func (sl *slot) next(prev *session, err error) *session {
-	if sl.ctx.Err() != nil {
+	if sl.stopped.Load() || sl.parent.Err() != nil {
 		sl.cur.Store(nil)
-		sl.cancel()
 		sl.r.wg.Done()
 		return nil
 	}

@@ -165,7 +165,7 @@ func (r *runner) runOpen(ctx context.Context, start int64) {
 			r.sessions.Add(1)
 			r.wg.Add(1) // done when the session is (session.finish)
 			s := r.newSession(client, r.pick())
-			s.ctx = ctx
+			s.parent = ctx
 			r.live.add(s)
 			go drive(s, false)
 		}

@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -79,7 +80,13 @@ type session struct {
 	waiter      *pacer.Waiter   // made on the first scheduled send
 	rows        []int           // the row of each data source the flow uses
 	dataErr     error           // no row left: the session fails at once
-	ctx         context.Context // the session's whole life (its slot's, or the run's), not a loop's
+	parent      context.Context // the run's load: done when every session must stop
+
+	// The session's own context (see context), and its stop.
+	stopped atomic.Bool
+	ctxMu   sync.Mutex
+	ctx     context.Context // nil until a step that waits by blocking needs it
+	cancel  context.CancelFunc
 
 	// Where the session is; see driver.go.
 	phase   phase

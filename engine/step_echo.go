@@ -56,7 +56,7 @@ func (s *session) echo(ctx context.Context, st *step) error {
 				break
 			}
 			if !s.waitUntil(ctx, due) {
-				err = s.lost(ctx, c, nil)
+				err = s.lost(c, nil)
 				s.dropUnsent(sch, i, 0, err)
 				break
 			}
@@ -96,7 +96,7 @@ func (s *session) echo(ctx context.Context, st *step) error {
 			})
 			if werr != nil {
 				c.outstanding.Add(-int64(len(lags)))
-				err = s.lost(ctx, c, werr)
+				err = s.lost(c, werr)
 				s.dropUnsent(sch, first, int64(len(lags)), err)
 				break
 			}
@@ -137,7 +137,7 @@ func (s *session) echoClosed(ctx context.Context, st *step, m marker, op ws.OpCo
 		select {
 		case <-c.window:
 		case <-ctx.Done():
-			return s.lost(ctx, c, nil)
+			return s.lost(c, nil)
 		case <-c.done:
 			return c.err
 		case <-deadline:
@@ -170,7 +170,7 @@ func (s *session) echoClosed(ctx context.Context, st *step, m marker, op ws.OpCo
 		})
 		if err != nil {
 			c.outstanding.Add(-int64(n))
-			return s.lost(ctx, c, err)
+			return s.lost(c, err)
 		}
 		i += int64(n)
 		s.shard.SentBatch(n, payload, wire, nil)

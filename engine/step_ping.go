@@ -10,6 +10,10 @@ import (
 
 func init() {
 	defineStep(scenario.KindPing, &stepImpl{
+		compile: func(cc *compiler, _ *step) error {
+			cc.f.pings = true
+			return nil
+		},
 		run: blocking(func(ctx context.Context, s *session, st *step) error { return s.ping(ctx, st) }),
 	})
 }
@@ -22,7 +26,7 @@ func (s *session) ping(ctx context.Context, st *step) error {
 	default:
 	}
 	if err := c.ws.WritePing(s.pingPayload(pingByStep)); err != nil {
-		return s.lost(ctx, c, err)
+		return s.lost(c, err)
 	}
 	s.shard.Do(func(set *shard.Rec) { set.Counters.PingsSent++ })
 	timeout := st.s.Ping.Timeout.D()
@@ -44,6 +48,6 @@ func (s *session) ping(ctx context.Context, st *step) error {
 	case <-c.done:
 		return c.err
 	case <-ctx.Done():
-		return s.lost(ctx, c, nil)
+		return s.lost(c, nil)
 	}
 }

@@ -43,7 +43,7 @@ func (s *session) publish(ctx context.Context, st *step) error {
 			break
 		}
 		if !s.waitUntil(ctx, due) {
-			err = s.lost(ctx, c, nil)
+			err = s.lost(c, nil)
 			s.dropUnsent(sch, i, 0, err)
 			break
 		}
@@ -60,7 +60,7 @@ func (s *session) publish(ctx context.Context, st *step) error {
 		if werr != nil {
 			// Not sent: no member can be expected to get it.
 			c.member.room.unpublished(report.PubID{Worker: s.r.worker, Conn: c.id}, i)
-			err = s.lost(ctx, c, werr)
+			err = s.lost(c, werr)
 			s.dropUnsent(sch, i, 1, err)
 			break
 		}

@@ -70,7 +70,7 @@ func (s *session) request(ctx context.Context, st *step) error {
 		}()
 	}
 	if err := s.write(op, payload); err != nil {
-		return s.lost(ctx, c, err)
+		return s.lost(c, err)
 	}
 	if got != nil {
 		t := time.NewTimer(timeout)
@@ -102,7 +102,7 @@ func (s *session) request(ctx context.Context, st *step) error {
 		case <-s.r.hard.Done():
 			s.replyMissing()
 		}
-		return s.lost(ctx, c, nil)
+		return s.lost(c, nil)
 	}
 	matches := func(p []byte) bool {
 		if field != "" {

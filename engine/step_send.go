@@ -1,8 +1,6 @@
 package engine
 
 import (
-	"context"
-
 	"github.com/wsbench/wsbench/scenario"
 )
 
@@ -12,10 +10,12 @@ func init() {
 			st.text, err = scenario.ParseTemplate(st.s.Send.Text)
 			return err
 		},
-		run: blocking(func(ctx context.Context, s *session, st *step) error {
+		// A send waits for nothing but its write (which the session's
+		// stop interrupts: session.stop).
+		run: blocks(func(s *session, st *step) error {
 			p, op := s.payload(&st.s.Send.Payload, st)
 			if err := s.write(op, p); err != nil {
-				return s.lost(ctx, s.c, err)
+				return s.lost(s.c, err)
 			}
 			return nil
 		}),

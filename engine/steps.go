@@ -60,7 +60,7 @@ func implOf(kind scenario.StepKind) *stepImpl { return stepImpls[kind] }
 // that ends with the session or at the end of the enclosing duration loop.
 func blocking(f func(ctx context.Context, s *session, st *step) error) func(*session, *step) (stepStatus, error) {
 	return func(s *session, st *step) (stepStatus, error) {
-		ctx := s.ctx
+		ctx := s.context()
 		if s.end != math.MaxInt64 {
 			var cancel context.CancelFunc
 			ctx, cancel = context.WithDeadline(ctx, s.r.clock.At(s.end))
@@ -68,6 +68,12 @@ func blocking(f func(ctx context.Context, s *session, st *step) error) func(*ses
 		}
 		return stepNext, f(ctx, s, st)
 	}
+}
+
+// blocks adapts a step function that may block but never waits on the
+// session's context (a connect, a send): it costs no context.
+func blocks(f func(s *session, st *step) error) func(*session, *step) (stepStatus, error) {
+	return func(s *session, st *step) (stepStatus, error) { return stepNext, f(s, st) }
 }
 
 // compiler is what a kind's compile function works with.

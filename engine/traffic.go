@@ -39,7 +39,7 @@ func (s *session) finishSchedule(ctx context.Context, sc schedule, sent int64) e
 		return nil
 	}
 	if !s.waitUntil(ctx, sc.end) {
-		return s.lost(ctx, s.c, nil)
+		return s.lost(s.c, nil)
 	}
 	return nil
 }
@@ -105,7 +105,7 @@ func (s *session) await(ctx context.Context, timeout time.Duration, cause string
 		case <-c.done:
 			return nil, c.err
 		case <-ctx.Done():
-			return nil, s.lost(ctx, c, nil)
+			return nil, s.lost(c, nil)
 		}
 	}
 }

@@ -14,8 +14,6 @@ import (
 	"github.com/gobwas/httphead"
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsflate"
-
-	"github.com/wsbench/wsbench/internal/wsframe"
 )
 
 // aLongTimeAgo is a deadline in the past: setting it interrupts blocked I/O.
@@ -145,7 +143,6 @@ func Dial(ctx context.Context, rawURL string, o Options) (*Conn, Timing, error) 
 		}
 		pl := &poller{rc: rc}
 		pl.readFn, pl.writeFn = pl.readCB, pl.writeCB
-		pl.dec = wsframe.Decoder{MaxMessageSize: c.maxMsg, AllowRSV1: c.deflate}
 		c.pl = pl
 	} else {
 		c.wbuf = make([]byte, 0, 256)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"sync"
 	"syscall"
 	"unicode/utf8"
 
@@ -37,8 +38,10 @@ const readsPerReady = 8
 
 // poller is a Conn's readiness-driven reading state (Options.Poll).
 type poller struct {
-	rc      syscall.RawConn
-	dec     wsframe.Decoder
+	rc syscall.RawConn
+	// dec is taken from decoders for a ReadReady and given back when it
+	// holds no partial frame or message: an idle connection holds none.
+	dec     *wsframe.Decoder
 	readFn  func(uintptr) bool // readCB, bound once: no allocation per read
 	buf     []byte
 	n       int
@@ -49,7 +52,7 @@ type poller struct {
 	werr    error
 
 	// During one ReadReady: where messages go and when their bytes came.
-	fn  func(m Message, at int64)
+	h   PollHandler
 	at  int64
 	end error // a close frame or a violation ended the connection
 }
@@ -68,26 +71,46 @@ func (c *Conn) PollConn() (syscall.RawConn, bool) {
 // are waiting for ReadReady (no readiness will announce them).
 func (c *Conn) Pending() bool { return c.br != nil && c.br.Buffered() > 0 }
 
-// ReadReady reads what the socket holds without blocking and calls fn for
-// each complete data message, with at, now() taken right after the read
-// that completed it. It returns nil when the socket has nothing more for
-// now (wait for the next readiness), or why the connection ended, as
-// ReadMessage would: a *CloseError, a *ProtocolError or an abrupt end.
-// Message.Payload is valid only during fn. ReadReady must not be called
-// concurrently with itself or ReadMessage; see doc.go.
-func (c *Conn) ReadReady(now func() int64, fn func(m Message, at int64)) error {
+// PollHandler receives what ReadReady reads.
+type PollHandler interface {
+	// Now returns the time to stamp the bytes of a read with; ReadReady
+	// calls it right after each read.
+	Now() int64
+	// Message is called for each complete data message, with the time of
+	// the read that completed it. m.Payload is valid only during the
+	// call.
+	Message(m Message, at int64)
+}
+
+// ReadReady reads what the socket holds without blocking and hands each
+// complete data message to h. It returns nil when the socket has nothing
+// more for now (wait for the next readiness), or why the connection
+// ended, as ReadMessage would: a *CloseError, a *ProtocolError or an
+// abrupt end. ReadReady must not be called concurrently with itself or
+// ReadMessage; see doc.go.
+func (c *Conn) ReadReady(h PollHandler) (err error) {
 	pl := c.pl
 	if pl == nil {
 		return errors.New("wsclient: ReadReady on a connection dialed without Options.Poll")
 	}
-	pl.fn = fn
-	defer func() { pl.fn = nil }()
+	pl.h = h
+	if pl.dec == nil {
+		pl.dec = decoders.Get().(*wsframe.Decoder)
+		pl.dec.MaxMessageSize, pl.dec.AllowRSV1 = c.maxMsg, c.deflate
+	}
+	defer func() {
+		pl.h = nil
+		if err != nil || !pl.dec.Buffered() {
+			putDecoder(pl.dec)
+			pl.dec = nil
+		}
+	}()
 	if c.br != nil {
 		// Bytes the dialer read behind the 101: they are the stream's
 		// first, and no readiness will announce them.
 		if n := c.br.Buffered(); n > 0 {
 			b, _ := c.br.Peek(n)
-			pl.at = now()
+			pl.at = h.Now()
 			err := c.feed(b)
 			_, _ = c.br.Discard(n)
 			if err != nil {
@@ -105,7 +128,7 @@ func (c *Conn) ReadReady(now func() int64, fn func(m Message, at int64)) error {
 	}()
 	for range readsPerReady {
 		err := pl.rc.Read(pl.readFn)
-		pl.at = now()
+		pl.at = h.Now()
 		if err == nil {
 			err = pl.err
 		}
@@ -126,6 +149,18 @@ func (c *Conn) ReadReady(now func() int64, fn func(m Message, at int64)) error {
 		}
 	}
 	return nil
+}
+
+// decoders are the client-side frame decoders of the connections that
+// are reading now or hold a partial frame.
+var decoders = sync.Pool{New: func() any { return new(wsframe.Decoder) }}
+
+// putDecoder returns d, which may have failed or hold state, to the pool
+// as new.
+func putDecoder(d *wsframe.Decoder) {
+	d.Release()
+	*d = wsframe.Decoder{}
+	decoders.Put(d)
 }
 
 // readCB is the RawConn.Read callback: one read that never parks.
@@ -192,7 +227,7 @@ func (h *pollHandler) Message(m wsframe.Message) error {
 		c.pl.end = c.failSoon(CauseBadUTF8, int(ws.StatusInvalidFramePayloadData), "text message is not UTF-8", true)
 		return errEnded
 	}
-	c.pl.fn(Message{Op: m.Op, Payload: payload, Wire: m.Wire}, c.pl.at)
+	c.pl.h.Message(Message{Op: m.Op, Payload: payload, Wire: m.Wire}, c.pl.at)
 	return nil
 }
 

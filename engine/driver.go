@@ -73,6 +73,7 @@ func drive(s *session, pooled bool) {
 		s.tm.Stop()
 	}
 	for s != nil {
+		s.pooled = pooled
 		switch s.phase {
 		case phBackoff:
 			if !s.stopping() && s.park(max(s.until, 1), true, nil) {

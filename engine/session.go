@@ -98,6 +98,7 @@ type session struct {
 	attempt int        // on_error reconnect: attempts made
 	until   int64      // the end of a backoff (run clock)
 	counted bool       // the session's outcome is counted already (failData)
+	pooled  bool       // the driver runs on the resume pool (see drive)
 	slot    *slot      // the closed-model slot it runs for; nil for an open-model session
 
 	// Parking (driver.go). cur is the connection the session is

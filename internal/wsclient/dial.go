@@ -54,7 +54,12 @@ func Dial(ctx context.Context, rawURL string, o Options) (*Conn, Timing, error) 
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	nd := net.Dialer{}
+	// No TCP keepalive: WebSocket heartbeats are the scenario's to choose
+	// (client.ping_interval), and Go's default (probes after 15 s idle)
+	// costs four setsockopt calls per connect, and a packet per idle
+	// connection every 15 s, which a capacity test of idle connections
+	// would count against the target.
+	nd := net.Dialer{KeepAlive: -1}
 	if o.LocalAddr != nil {
 		nd.LocalAddr = o.LocalAddr
 	}

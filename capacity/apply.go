@@ -113,8 +113,8 @@ func peakClients(phases []scenario.Phase) int {
 	return n
 }
 
-// scaleRates multiplies the rate of every rate-bearing step (echo with a
-// rate, publish) by one factor so that clients sessions, picked by flow
+// scaleRates multiplies the rate of every rate-bearing step (the step
+// kinds with a scheduled rate: echo with a rate, publish) by one factor so that clients sessions, picked by flow
 // weight, send total messages per second in all. A flow's nominal rate is
 // that of its fastest rate-bearing step, since a flow's steps run one
 // after another.
@@ -138,32 +138,26 @@ func scaleRates(flows []scenario.Flow, clients int, total float64) error {
 	return nil
 }
 
+// fastestRate is the highest scheduled message rate of any step, loops
+// included.
 func fastestRate(steps []scenario.Step) float64 {
 	var r float64
-	for i := range steps {
-		s := &steps[i]
-		switch {
-		case s.Echo != nil:
-			r = max(r, s.Echo.Rate)
-		case s.Publish != nil:
-			r = max(r, s.Publish.Rate)
-		case s.Loop != nil:
-			r = max(r, fastestRate(s.Loop.Steps))
+	scenario.WalkSteps(steps, func(s *scenario.Step) bool {
+		if p := s.Rate(); p != nil {
+			r = max(r, *p)
 		}
-	}
+		return true
+	})
 	return r
 }
 
+// scaleSteps multiplies every scheduled rate by k (a closed-loop echo's
+// rate is 0 and stays so).
 func scaleSteps(steps []scenario.Step, k float64) {
-	for i := range steps {
-		s := &steps[i]
-		switch {
-		case s.Echo != nil && s.Echo.Rate > 0:
-			s.Echo.Rate *= k
-		case s.Publish != nil:
-			s.Publish.Rate *= k
-		case s.Loop != nil:
-			scaleSteps(s.Loop.Steps, k)
+	scenario.WalkSteps(steps, func(s *scenario.Step) bool {
+		if p := s.Rate(); p != nil {
+			*p *= k
 		}
-	}
+		return true
+	})
 }

@@ -457,20 +457,14 @@ func latencyMetric(sc *scenario.Scenario, slo []gate.Threshold) string {
 		}
 	}
 	var first string
-	var walk func([]scenario.Step)
-	walk = func(steps []scenario.Step) {
-		for i := range steps {
-			if first != "" {
-				return
-			}
-			first = steps[i].StepMetric()
-			if steps[i].Loop != nil {
-				walk(steps[i].Loop.Steps)
-			}
-		}
-	}
 	for _, f := range sc.Flows {
-		walk(f.Steps)
+		scenario.WalkSteps(f.Steps, func(s *scenario.Step) bool {
+			first = s.StepMetric()
+			return first == ""
+		})
+		if first != "" {
+			break
+		}
 	}
 	if first == "" {
 		return "connect"

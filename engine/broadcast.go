@@ -39,8 +39,8 @@ type pubLog struct {
 type member struct {
 	room   *room
 	joined int64
-	left   int64 // math.MaxInt64 while connected
-	recv   map[report.PubID][]uint64
+	left   int64                     // math.MaxInt64 while connected
+	recv   map[report.PubID][]uint64 // nil until the first delivery (most listeners of a capacity test get none)
 	high   map[report.PubID]int64
 	dups   int64
 	reord  int64
@@ -63,7 +63,7 @@ func (l *ledger) room(url, pattern string) *room {
 
 // join registers a connection as a room member from run time now.
 func (r *room) join(now int64) *member {
-	m := &member{room: r, joined: now, left: math.MaxInt64, recv: map[report.PubID][]uint64{}, high: map[report.PubID]int64{}}
+	m := &member{room: r, joined: now, left: math.MaxInt64}
 	r.mu.Lock()
 	r.members = append(r.members, m)
 	r.mu.Unlock()
@@ -115,6 +115,9 @@ func (m *member) deliver(id report.PubID, seq, latency int64) {
 	r := m.room
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if m.recv == nil {
+		m.recv, m.high = map[report.PubID][]uint64{}, map[report.PubID]int64{}
+	}
 	bits := m.recv[id]
 	w := int(seq / 64)
 	for len(bits) <= w {

@@ -3,7 +3,6 @@ package engine
 import (
 	"fmt"
 	"regexp"
-	"strings"
 
 	"github.com/wsbench/wsbench/metrics"
 	"github.com/wsbench/wsbench/scenario"
@@ -18,92 +17,59 @@ type flow struct {
 	hasInbox bool // some step reads unmarked messages (expect, json request)
 	member   bool // connections join the broadcast ledger (publish or listen)
 	inflight int  // largest closed-loop echo window, 0 if none
+	pings    bool // some step is a ping (its connections need a pong channel)
 	// service pairs each open-loop echo metric with its service view
 	// (the same round trips measured from the actual write).
 	service map[metrics.ID]metrics.ID
 }
 
 type step struct {
-	s       *scenario.Step
-	kind    string
-	label   string // "flow/name" for errors_by_step
-	metric  metrics.ID
-	url     scenario.Template // connect: full URL template
-	raw     string            // connect: the URL as written, the room pattern
-	hdrs    map[string]scenario.Template
-	text    scenario.Template
-	re      *regexp.Regexp
-	replyRe *regexp.Regexp
-	loop    []*step
+	s         *scenario.Step
+	kind      scenario.StepKind
+	impl      *stepImpl
+	needsConn bool
+	label     string // "flow/name" for errors_by_step
+	metric    metrics.ID
+	url       scenario.Template // connect: full URL template
+	raw       string            // connect: the URL as written, the room pattern
+	hdrs      map[string]scenario.Template
+	text      scenario.Template
+	re        *regexp.Regexp
+	replyRe   *regexp.Regexp
+	loop      []*step
 }
 
 func compileFlow(sc *scenario.Scenario, f *scenario.Flow, base string, reg *metrics.Registry) (*flow, error) {
 	cf := &flow{f: f}
-	steps, err := compileSteps(cf, f.Steps, f.Name, base, reg)
+	cc := &compiler{f: cf, base: base, reg: reg}
+	steps, err := cc.steps(f.Steps, f.Name)
 	cf.steps = steps
 	return cf, err
 }
 
-func compileSteps(cf *flow, in []scenario.Step, prefix, base string, reg *metrics.Registry) ([]*step, error) {
+// steps compiles a list of steps whose labels start with prefix.
+func (cc *compiler) steps(in []scenario.Step, prefix string) ([]*step, error) {
 	var out []*step
 	for i := range in {
 		s := &in[i]
-		kind, _ := s.Kind()
-		st := &step{s: s, kind: kind, metric: -1}
+		kind := s.Kind()
+		impl := implOf(kind)
+		if impl == nil {
+			return nil, fmt.Errorf("%s: step %d: no runnable action (kind %q)", prefix, i+1, kind)
+		}
+		st := &step{s: s, kind: kind, impl: impl, needsConn: kind.NeedsConnection(), metric: -1}
 		name := s.Name
 		if name == "" {
 			name = fmt.Sprintf("%s#%d", kind, i+1)
 		}
 		st.label = prefix + "/" + name
 		if m := s.StepMetric(); m != "" {
-			st.metric = reg.Add(m)
+			st.metric = cc.reg.Add(m)
 		}
-		var err error
-		switch {
-		case s.Connect != nil:
-			raw := s.Connect.URL
-			if raw == "" {
-				raw = strings.TrimRight(base, "/") + s.Connect.Path
+		if impl.compile != nil {
+			if err := impl.compile(cc, st); err != nil {
+				return nil, fmt.Errorf("%s: %w", st.label, err)
 			}
-			st.raw = raw
-			if st.url, err = scenario.ParseTemplate(raw); err != nil {
-				return nil, err
-			}
-			st.hdrs = map[string]scenario.Template{}
-			for k, v := range s.Connect.Headers {
-				if st.hdrs[k], err = scenario.ParseTemplate(v); err != nil {
-					return nil, err
-				}
-			}
-		case s.Send != nil:
-			st.text, err = scenario.ParseTemplate(s.Send.Text)
-		case s.Request != nil:
-			st.text, err = scenario.ParseTemplate(s.Request.Text)
-			if r := s.Request.Reply; r != nil && r.Regex != "" {
-				st.replyRe, err = regexp.Compile(r.Regex)
-			}
-			if s.Request.Correlate != "marker" || s.Request.Reply != nil {
-				cf.hasInbox = true
-			}
-		case s.Expect != nil:
-			cf.hasInbox = true
-			if s.Expect.Regex != "" {
-				st.re, err = regexp.Compile(s.Expect.Regex)
-			}
-		case s.Echo != nil && s.Echo.Rate == 0:
-			cf.inflight = max(cf.inflight, s.Echo.Inflight)
-		case s.Echo != nil && st.metric >= 0:
-			if cf.service == nil {
-				cf.service = map[metrics.ID]metrics.ID{}
-			}
-			cf.service[st.metric] = reg.Add(reg.Names()[st.metric] + metrics.ServiceSuffix)
-		case s.Publish != nil, s.Listen != nil:
-			cf.member = true
-		case s.Loop != nil:
-			st.loop, err = compileSteps(cf, s.Loop.Steps, st.label, base, reg)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", st.label, err)
 		}
 		out = append(out, st)
 	}

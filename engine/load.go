@@ -63,7 +63,7 @@ func (r *runner) runClosed(ctx context.Context, start int64) {
 	if len(events) == 0 {
 		return
 	}
-	var slots []context.CancelFunc // nil: a slot of another share
+	var slots []*slot // nil: a slot of another share
 	var clientID int64
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -85,36 +85,11 @@ func (r *runner) runClosed(ctx context.Context, start int64) {
 			return
 		}
 		if e.delta > 0 {
-			sctx, cancel := context.WithCancel(ctx)
-			slots = append(slots, cancel)
-			id := clientID
-			r.wg.Add(1)
-			go func() {
-				defer r.wg.Done()
-				r.slot(sctx, id)
-			}()
+			slots = append(slots, r.startSlot(ctx, clientID))
 		} else if n := len(slots); n > 0 {
-			slots[n-1]()
+			slots[n-1].stop()
 			slots = slots[:n-1]
 		}
-	}
-}
-
-func (r *runner) slot(ctx context.Context, client int64) {
-	failures := 0
-	for ctx.Err() == nil {
-		s := r.newSession(client, r.pick())
-		err := s.run(ctx)
-		if err == nil {
-			failures = 0
-			continue
-		}
-		// A slot whose sessions keep failing (target down) backs off
-		// instead of spinning through connection attempts.
-		if !sleepCtx(ctx, s.backoff(failures)) {
-			return
-		}
-		failures++
 	}
 }
 
@@ -188,13 +163,11 @@ func (r *runner) runOpen(ctx context.Context, start int64) {
 				s.Record(metrics.ScheduleLag, lag/1000)
 			})
 			r.sessions.Add(1)
-			r.wg.Add(1)
-			id := client
-			go func() {
-				defer r.wg.Done()
-				defer r.sessions.Add(-1)
-				r.newSession(id, r.pick()).run(ctx)
-			}()
+			r.wg.Add(1) // done when the session is (session.finish)
+			s := r.newSession(client, r.pick())
+			s.parent = ctx
+			r.live.add(s)
+			go drive(s, false)
 		}
 		prevRate = r1
 		t += d

@@ -11,11 +11,13 @@ import (
 	"net/url"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/wsbench/wsbench/internal/netpoll"
 	"github.com/wsbench/wsbench/internal/pacer"
 	"github.com/wsbench/wsbench/internal/shard"
 	"github.com/wsbench/wsbench/internal/wsclient"
@@ -143,8 +145,56 @@ type runner struct {
 	sessions   atomic.Int64 // running open-model sessions
 	sessionSeq atomic.Int64
 	connSeq    atomic.Int64
-	wg         sync.WaitGroup
+	wg         sync.WaitGroup  // closed-model slots and open-model sessions still running
 	hard       context.Context // cancelled when the grace period after the planned end is over
+
+	// The light machinery (driver.go, conn.go): parked sessions and
+	// light connections hold no goroutine.
+	poller  *netpoll.Poller // reads light connections; nil: every connection has a reader goroutine
+	wheel   *netpoll.Wheel  // session waits, close handshakes, heartbeats
+	resumeq *resumeQueue    // resumes woken sessions
+	live    registry        // every live session, for the stop and the hard end
+	readers readerMode
+}
+
+// runnerHook is the context key under which a test passes a function
+// that Run calls with its runner once the load is about to start.
+type runnerHook struct{}
+
+// readerMode chooses how connections are read.
+type readerMode uint8
+
+const (
+	// readAuto reads light flows' connections through the reactor and
+	// gives closed-loop echo flows a reader goroutine, whose wake-up is
+	// one hand-off shorter (see docs/architecture.md).
+	readAuto      readerMode = iota
+	readPoll                 // every ws:// connection through the reactor
+	readGoroutine            // every connection with a reader goroutine (as before the reactor)
+)
+
+// readerModeFromEnv reads WSBENCH_READERS (auto, poll, goroutine), a
+// benchmarking switch for comparing the two ways of reading.
+func readerModeFromEnv() readerMode {
+	switch os.Getenv("WSBENCH_READERS") {
+	case "poll":
+		return readPoll
+	case "goroutine":
+		return readGoroutine
+	}
+	return readAuto
+}
+
+// lightReads reports whether f's connections are read through the
+// reactor.
+func (r *runner) lightReads(f *flow) bool {
+	switch {
+	case r.poller == nil || r.readers == readGoroutine:
+		return false
+	case r.readers == readPoll:
+		return true
+	}
+	return f.inflight == 0
 }
 
 func (r *runner) pick() *flow { return r.picker.next() }
@@ -276,6 +326,19 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Repo
 	// Sessions that outlive the run's grace period may still be waiting on
 	// it; Close hands their waits to Go timers.
 	defer r.pacer.Close()
+	r.readers = readerModeFromEnv()
+	if r.readers != readGoroutine {
+		// Without a reactor (it could not start) every connection gets a
+		// reader goroutine, as light ones would on other systems anyway.
+		if p, err := netpoll.New(netpoll.Config{}); err == nil {
+			r.poller = p
+		} else {
+			logf("reactor: %v (connections are read by goroutines)", err)
+		}
+	}
+	r.wheel = netpoll.NewWheel(wheelTick)
+	r.resumeq = newResumeQueue(max(4, 2*runtime.GOMAXPROCS(0)))
+	defer r.closeLight()
 	hlth := newHealth()
 	total := sc.TotalDuration()
 
@@ -286,6 +349,12 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Repo
 	r.hard = hard
 	planned, cancelPlanned := context.WithTimeout(loadCtx, total)
 	defer cancelPlanned()
+	// The load's end stops every session: those parked wake (through the
+	// resume pool) to close their connections.
+	context.AfterFunc(planned, r.stopAll)
+	if hook, ok := ctx.Value(runnerHook{}).(func(*runner)); ok {
+		hook(r)
+	}
 
 	start := r.clock.Now()
 	if !opts.StartAt.IsZero() {
@@ -322,11 +391,13 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Repo
 		runSinks(feed, sinks, r.reg, builder, stopLoad, logf)
 	}()
 	var cutAt time.Duration
+	var quiet quietScavenger
 	cut := func() {
 		set := r.col.Flush(yieldToSenders)
 		now := time.Duration(r.clock.Now() - start)
 		feed <- &metrics.Interval{Start: cutAt, End: now, Set: set, Active: r.active.Load(), CPUPercent: hlth.sample(r.active.Load())}
 		cutAt = now
+		quiet.interval(&set.Counters)
 	}
 	ticker := time.NewTicker(sc.Interval.D())
 	defer ticker.Stop()
@@ -359,6 +430,7 @@ loop:
 	grace := sc.Client.Drain.D() + 3*time.Second
 	if !waitGroupTimeout(&r.wg, grace) {
 		stopHard()
+		r.abortAll()
 		if !waitGroupTimeout(&r.wg, 5*time.Second) {
 			endDetail = strings.TrimSpace(endDetail + " (some sessions did not stop in time)")
 		}
@@ -656,6 +728,54 @@ func pacing(p *pacer.Pacer) string {
 		s += fmt.Sprintf(", %.0f%% on Go timers after the pacer closed", 100*float64(timers)/float64(precise+timers))
 	}
 	return s
+}
+
+// quietScavenger returns the memory a burst of connects left behind to
+// the system once the generator holds its connections quietly. Opening
+// thousands of connections at once leaves dialing goroutines' stacks and
+// the dials' garbage as free heap, which the Go runtime keeps mapped as
+// headroom (its heap goal is twice the live heap): an idle capacity test
+// would report that transient as the cost of its idle connections. After
+// an interval with no connects and no messages, following at least
+// quietAfter connects, the runtime is asked once to free it
+// (debug.FreeOSMemory: a garbage collection while nothing else happens).
+type quietScavenger struct {
+	connects int64 // connects since the last scavenge
+	running  atomic.Bool
+}
+
+// quietAfter is how many connects make a scavenge worth a collection.
+const quietAfter = 1000
+
+func (q *quietScavenger) interval(c *metrics.Counters) {
+	q.connects += c.ConnectsOK
+	if c.ConnectsAttempted > 0 || c.MessagesSent > 0 || c.MessagesReceived > 0 || q.connects < quietAfter {
+		return
+	}
+	if q.running.CompareAndSwap(false, true) {
+		q.connects = 0
+		go func() {
+			defer q.running.Store(false)
+			debug.FreeOSMemory()
+		}()
+	}
+}
+
+// wheelTick is the resolution of the session timers (sleep, think,
+// listen, backoff, close handshakes, heartbeats): they fire up to a tick
+// late, about what Go's timers are late by in an idle process. Scheduled
+// sends use the pacer, not the wheel.
+const wheelTick = time.Millisecond
+
+// closeLight stops the reactor, the wheel and the resume pool once the
+// sessions are gone. Sessions that did not stop in time stay parked (or
+// unread) for good.
+func (r *runner) closeLight() {
+	if r.poller != nil {
+		_ = r.poller.Close()
+	}
+	r.wheel.Stop()
+	r.resumeq.close()
 }
 
 func waitGroupTimeout(wg *sync.WaitGroup, d time.Duration) bool {

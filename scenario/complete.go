@@ -124,77 +124,30 @@ func (sc *Scenario) Complete() {
 	}
 }
 
+// completeSteps fills each step's defaults, from its kind's entry.
 func completeSteps(steps []Step) {
-	for i := range steps {
-		s := &steps[i]
-		switch {
-		case s.Echo != nil:
-			if s.Echo.Size == 0 {
-				s.Echo.Size = DefaultMessageSize
-			}
-			if s.Echo.Rate == 0 && s.Echo.Inflight == 0 {
-				s.Echo.Inflight = 1
-			}
-			if s.Echo.Metric == "" {
-				s.Echo.Metric = s.Name
-			}
-			if s.Echo.Metric == "" {
-				s.Echo.Metric = "rtt"
-			}
-		case s.Publish != nil:
-			if s.Publish.Size == 0 {
-				s.Publish.Size = DefaultMessageSize
-			}
-		case s.Close != nil:
-			if s.Close.Code == 0 {
-				s.Close.Code = 1000
-			}
-		case s.Request != nil:
-			if s.Request.Correlate == "" {
-				s.Request.Correlate = "marker"
-			}
-		case s.Loop != nil:
-			completeSteps(s.Loop.Steps)
+	WalkSteps(steps, func(s *Step) bool {
+		if d := s.Kind().def(); d != nil && d.complete != nil {
+			d.complete(s)
 		}
-	}
-}
-
-// StepMetric returns the latency metric a step records into, or "" for
-// steps that record none.
-func (s *Step) StepMetric() string {
-	switch {
-	case s.Echo != nil:
-		return s.Echo.Metric
-	case s.Request != nil:
-		return orDefault(s.Name, "request")
-	case s.Ping != nil:
-		return orDefault(s.Name, "ping")
-	case s.Expect != nil:
-		return s.Name // only named expects are timed
-	}
-	return ""
+		return true
+	})
 }
 
 // MetricNames returns every latency metric the scenario can record: the
 // built-in ones and the ones its steps name, without duplicates.
 func (sc *Scenario) MetricNames() []string {
 	reg := metrics.NewRegistry()
-	var walk func([]Step)
-	walk = func(steps []Step) {
-		for i := range steps {
-			if m := steps[i].StepMetric(); m != "" {
+	for _, f := range sc.Flows {
+		WalkSteps(f.Steps, func(s *Step) bool {
+			if m := s.StepMetric(); m != "" {
 				reg.Add(m)
-				if e := steps[i].Echo; e != nil && e.Rate > 0 {
+				if s.ServiceMetric() {
 					reg.Add(m + metrics.ServiceSuffix)
 				}
 			}
-			if steps[i].Loop != nil {
-				walk(steps[i].Loop.Steps)
-			}
-		}
-	}
-	for _, f := range sc.Flows {
-		walk(f.Steps)
+			return true
+		})
 	}
 	return append([]string(nil), reg.Names()...)
 }

@@ -225,18 +225,10 @@ func join(path, key string) string {
 }
 
 var (
-	durationType  = reflect.TypeFor[Duration]()
-	byteSizeType  = reflect.TypeFor[ByteSize]()
-	sizeDistType  = reflect.TypeFor[SizeDist]()
-	thresholdType = reflect.TypeFor[ThresholdSpec]()
-	// bareTypes are step actions whose settings are all optional: written
-	// bare (`- listen:`, which YAML reads as null) they mean the defaults.
-	bareTypes = map[reflect.Type]bool{
-		reflect.TypeFor[Listen]():        true,
-		reflect.TypeFor[PingStep]():      true,
-		reflect.TypeFor[CloseStep]():     true,
-		reflect.TypeFor[ReconnectStep](): true,
-	}
+	durationType    = reflect.TypeFor[Duration]()
+	byteSizeType    = reflect.TypeFor[ByteSize]()
+	sizeDistType    = reflect.TypeFor[SizeDist]()
+	thresholdType   = reflect.TypeFor[ThresholdSpec]()
 	nodeUnmarshaler = reflect.TypeFor[yaml.NodeUnmarshaler]()
 )
 
@@ -283,7 +275,9 @@ func (d *decoder) value(n ast.Node, rv reflect.Value, field string) {
 	}
 	switch t.Kind() {
 	case reflect.Pointer:
-		if isNull(node, tag) && !bareTypes[t.Elem()] {
+		// A step action whose settings are all optional may be written
+		// bare (`- listen:`, which YAML reads as null): the defaults.
+		if isNull(node, tag) && !bareAction(t.Elem()) {
 			rv.SetZero()
 			return
 		}
@@ -941,7 +935,7 @@ func (d *decoder) unknownField(e entry, field string, si *structInfo) {
 // wantStruct names what a struct field expects.
 func wantStruct(t reflect.Type, si *structInfo) string {
 	if t == reflect.TypeFor[Step]() {
-		return "a step: a mapping with one action (" + strings.Join(StepKinds[:4], ", ") + ", …)"
+		return "a step: a mapping with one action (" + strings.Join(StepKindNames()[:4], ", ") + ", …)"
 	}
 	names := si.names()
 	if len(names) > 3 {

@@ -216,7 +216,7 @@ flows:
 	sc := mustParse(t, src)
 	st := sc.Flows[0].Steps
 	for i, want := range []string{"connect", "ping", "listen", "close", "reconnect", "close"} {
-		if got, n := st[i].Kind(); got != want || n != 1 {
+		if got, n := st[i].Kind(), len(st[i].Actions()); got.String() != want || n != 1 {
 			t.Errorf("step %d: kind %q (%d actions), want %q", i, got, n, want)
 		}
 	}
@@ -586,11 +586,15 @@ func TestValidScenariosPass(t *testing.T) {
 func TestKind(t *testing.T) {
 	d := Duration(time.Second)
 	s := Step{Sleep: &d, Ping: &PingStep{}}
-	if kind, n := s.Kind(); kind != "sleep, ping" || n != 2 {
-		t.Errorf("Kind = %q, %d", kind, n)
+	if got := s.Actions(); !slices.Equal(got, []StepKind{KindSleep, KindPing}) || s.Kind() != KindNone {
+		t.Errorf("Actions = %v, Kind = %v", got, s.Kind())
 	}
-	if kind, n := (&Step{}).Kind(); kind != "" || n != 0 {
-		t.Errorf("empty Kind = %q, %d", kind, n)
+	if got := (&Step{}).Actions(); len(got) != 0 || (&Step{}).Kind() != KindNone {
+		t.Errorf("empty Actions = %v", got)
+	}
+	s = Step{Ping: &PingStep{}}
+	if s.Kind() != KindPing || s.Kind().String() != "ping" || !s.Kind().NeedsConnection() {
+		t.Errorf("Kind = %v", s.Kind())
 	}
 }
 

@@ -36,8 +36,8 @@ func TestSchemaStepActions(t *testing.T) {
 		}
 		got = append(got, req[0].(string))
 	}
-	if !slices.Equal(got, StepKinds) {
-		t.Errorf("step oneOf actions %v, StepKinds %v", got, StepKinds)
+	if !slices.Equal(got, StepKindNames()) {
+		t.Errorf("step oneOf actions %v, StepKindNames %v", got, StepKindNames())
 	}
 	var props []string
 	for k := range step["properties"].(map[string]any) {
@@ -46,9 +46,9 @@ func TestSchemaStepActions(t *testing.T) {
 		}
 	}
 	sort.Strings(props)
-	kinds := slices.Sorted(slices.Values(StepKinds))
+	kinds := slices.Sorted(slices.Values(StepKindNames()))
 	if !slices.Equal(props, kinds) {
-		t.Errorf("step properties %v, StepKinds %v", props, kinds)
+		t.Errorf("step properties %v, StepKindNames %v", props, kinds)
 	}
 }
 

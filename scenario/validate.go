@@ -257,18 +257,23 @@ func (v *validator) steps(p string, steps []Step, vars map[string]bool, connecte
 	for i := range steps {
 		s := &steps[i]
 		sp := fmt.Sprintf("%s[%d]", p, i)
-		kind, n := s.Kind()
-		if n == 0 {
-			v.add(sp, "no action: give one of %s", strings.Join(StepKinds, ", "))
+		actions := s.Actions()
+		if len(actions) == 0 {
+			v.add(sp, "no action: give one of %s", strings.Join(StepKindNames(), ", "))
 			continue
 		}
-		if n > 1 {
-			v.add(sp, "one action per step, found %d (%s)", n, kind)
+		if len(actions) > 1 {
+			names := make([]string, len(actions))
+			for j, k := range actions {
+				names[j] = k.String()
+			}
+			v.add(sp, "one action per step, found %d (%s)", len(actions), strings.Join(names, ", "))
 			continue
 		}
-		ap := sp + "." + kind
-		needsConn := kind != "connect" && kind != "sleep" && kind != "think" && kind != "loop" && kind != "reconnect"
-		if needsConn && !*connected {
+		kind := actions[0]
+		d := kind.def()
+		ap := sp + "." + d.name
+		if d.needsConn && !*connected {
 			v.add(ap, "needs a connection: put a connect step before it")
 		}
 		named := v.notFromEnv(sp+".name", s.Name)
@@ -287,153 +292,105 @@ func (v *validator) steps(p string, steps []Step, vars map[string]bool, connecte
 				v.add(mf, "metric name %q: use letters, digits and _", m)
 			case slices.Contains(reservedMetricNames, m):
 				v.add(mf, "metric name %q is reserved", m)
-			case metrics.IsBuiltin(m) && !(m == "rtt" && s.Echo != nil) && !(m == "ping" && s.Ping != nil):
+			case metrics.IsBuiltin(m) && m != d.builtinMetric:
 				v.add(mf, "metric name %q is a built-in metric", m)
 			}
-			if owner, ok := metricOwner[m]; ok && owner != kind {
+			if owner, ok := metricOwner[m]; ok && owner != d.name {
 				v.add(mf, "metric %q is also recorded by a %s step; give this step another name", m, owner)
 			}
-			metricOwner[m] = kind
+			metricOwner[m] = d.name
 		}
-		tpl := func(field, s string) {
-			t, err := ParseTemplate(s)
-			if err != nil {
-				v.add(field, "%v", err)
-				return
-			}
-			for _, name := range t.Vars() {
-				if src, col, dotted := strings.Cut(name, "."); dotted {
-					v.dataRef(field, src, col)
-					continue
-				}
-				if !vars[name] {
-					known := sortedKeys(vars)
-					msg := fmt.Sprintf("unknown variable {{%s}}", name)
-					switch s := suggest(name, known); {
-					case v.captures[name]:
-						msg += " here: a later step captures it"
-					case s != "":
-						msg += "; did you mean {{" + s + "}}?"
-					}
-					v.add(field, "%s (known: %s)", msg, strings.Join(known, ", "))
-				}
-			}
+		if d.validate != nil {
+			d.validate(&stepCheck{v: v, s: s, field: ap, vars: vars, connected: connected, metricOwner: metricOwner})
 		}
-		nonNeg := func(field string, x float64) {
-			if x < 0 {
-				v.add(field, "must not be negative")
-			}
-		}
-		switch {
-		case s.Connect != nil:
-			c := s.Connect
-			if c.Path != "" && c.URL != "" {
-				v.add(ap, "give path or url, not both")
-			}
-			if c.Path == "" && c.URL == "" {
-				v.add(ap, "give path (joined to the target) or url")
-			}
-			if c.Path != "" && !strings.HasPrefix(c.Path, "/") {
-				v.add(ap+".path", "%q must start with /", c.Path)
-			}
-			if c.URL != "" && !strings.HasPrefix(c.URL, "ws://") && !strings.HasPrefix(c.URL, "wss://") {
-				v.add(ap+".url", "%q is not a ws:// or wss:// URL", c.URL)
-			}
-			tpl(ap+".path", c.Path)
-			tpl(ap+".url", c.URL)
-			for k, hv := range c.Headers {
-				tpl(ap+".headers."+k, hv)
-			}
+		switch d.conn {
+		case connOpens:
 			*connected = true
-		case s.Send != nil:
-			v.payload(ap, &s.Send.Payload, tpl)
-		case s.Echo != nil:
-			e := s.Echo
-			nonNeg(ap+".rate", e.Rate)
-			nonNeg(ap+".size", float64(e.Size))
-			nonNeg(ap+".count", float64(e.Count))
-			if e.Rate > 0 && e.Inflight > 0 {
-				v.add(ap, "rate (open loop) and inflight (closed loop) exclude each other")
-			}
-			if e.Inflight < 0 {
-				v.add(ap+".inflight", "must be at least 1")
-			}
-			if e.Rate > 1e6 {
-				v.add(ap+".rate", "%g messages/s on one connection is beyond any generator; spread it over connections", e.Rate)
-			}
-		case s.Expect != nil:
-			v.match(ap, &s.Expect.Match, true)
-			for name, path := range s.Expect.Capture {
-				v.capture(ap+".capture."+name, name, path, vars)
-			}
-		case s.Request != nil:
-			r := s.Request
-			v.payload(ap, &r.Payload, tpl)
-			if r.Correlate != "marker" && !strings.HasPrefix(r.Correlate, "json:") {
-				v.add(ap+".correlate", "%q: want marker or json:FIELD", r.Correlate)
-			}
-			if strings.HasPrefix(r.Correlate, "json:") && r.JSON == nil {
-				v.add(ap+".correlate", "json correlation needs a json payload")
-			}
-			if r.Reply != nil {
-				v.match(ap+".reply", r.Reply, false)
-			}
-			for name, path := range r.Capture {
-				v.capture(ap+".capture."+name, name, path, vars)
-			}
-		case s.Think != nil:
-			t := s.Think
-			switch t.Dist {
-			case "", "uniform":
-				if t.Max < t.Min || t.Max == 0 {
-					v.add(ap, "uniform think time needs max > 0 and max >= min")
-				}
-			case "exponential":
-				if t.Mean <= 0 {
-					v.add(ap+".mean", "exponential think time needs mean > 0")
-				}
-			case "normal":
-				if t.Mean <= 0 {
-					v.add(ap+".mean", "normal think time needs mean > 0")
-				}
-			default:
-				v.add(ap+".dist", "%q: want uniform, exponential or normal", t.Dist)
-			}
-		case s.Loop != nil:
-			l := s.Loop
-			nonNeg(ap+".count", float64(l.Count))
-			if len(l.Steps) == 0 {
-				v.add(ap+".steps", "a loop needs at least one step")
-			}
-			v.steps(ap+".steps", l.Steps, vars, connected, metricOwner)
-		case s.Close != nil:
-			c := s.Close.Code
-			if c != 1000 && (c < 3000 || c > 4999) && c != 1001 {
-				v.add(ap+".code", "%d cannot be sent by a client: use 1000, 1001 or 3000-4999", c)
-			}
+		case connCloses:
 			*connected = false
-		case s.Reconnect != nil:
-			*connected = true
-		case s.Publish != nil:
-			pb := s.Publish
-			if pb.Rate <= 0 {
-				v.add(ap+".rate", "must be more than zero messages per second")
-			}
-			nonNeg(ap+".count", float64(pb.Count))
-			nonNeg(ap+".size", float64(pb.Size))
 		}
 	}
 }
 
-func (v *validator) payload(p string, pl *Payload, tpl func(field, s string)) {
+// stepCheck is what a step kind's validate function works with: the step,
+// the field path of its action, and the checks steps share.
+type stepCheck struct {
+	v           *validator
+	s           *Step
+	field       string          // the action's path, e.g. flows[0].steps[2].echo
+	vars        map[string]bool // variables known at this step (captures add to it)
+	connected   *bool
+	metricOwner map[string]string
+}
+
+// add reports a problem at the action's field, or at sub below it
+// (".rate").
+func (c *stepCheck) add(sub, format string, args ...any) {
+	c.v.add(c.field+sub, format, args...)
+}
+
+// nonNegative reports x < 0 at sub.
+func (c *stepCheck) nonNegative(sub string, x float64) {
+	if x < 0 {
+		c.add(sub, "must not be negative")
+	}
+}
+
+// template checks the template text at sub: its syntax, and that every
+// variable it uses is known here or is a data column.
+func (c *stepCheck) template(sub, text string) {
+	v, field := c.v, c.field+sub
+	t, err := ParseTemplate(text)
+	if err != nil {
+		v.add(field, "%v", err)
+		return
+	}
+	for _, name := range t.Vars() {
+		if src, col, dotted := strings.Cut(name, "."); dotted {
+			v.dataRef(field, src, col)
+			continue
+		}
+		if !c.vars[name] {
+			known := sortedKeys(c.vars)
+			msg := fmt.Sprintf("unknown variable {{%s}}", name)
+			switch s := suggest(name, known); {
+			case v.captures[name]:
+				msg += " here: a later step captures it"
+			case s != "":
+				msg += "; did you mean {{" + s + "}}?"
+			}
+			v.add(field, "%s (known: %s)", msg, strings.Join(known, ", "))
+		}
+	}
+}
+
+// payload checks a send or request payload.
+func (c *stepCheck) payload(pl *Payload) { c.v.payload(c.field, pl, c.template) }
+
+// match checks a message selector at sub.
+func (c *stepCheck) match(sub string, m *Match, required bool) { c.v.match(c.field+sub, m, required) }
+
+// capture checks captured variables and makes them known to later steps.
+func (c *stepCheck) capture(capture map[string]string) {
+	for name, path := range capture {
+		c.v.capture(c.field+".capture."+name, name, path, c.vars)
+	}
+}
+
+// steps checks steps the action runs in turn, at sub.
+func (c *stepCheck) steps(sub string, steps []Step) {
+	c.v.steps(c.field+sub, steps, c.vars, c.connected, c.metricOwner)
+}
+
+func (v *validator) payload(p string, pl *Payload, tpl func(sub, s string)) {
 	n := 0
 	if pl.Text != "" {
 		n++
-		tpl(p+".text", pl.Text)
+		tpl(".text", pl.Text)
 	}
 	if pl.JSON != nil {
 		n++
-		walkStrings(pl.JSON, func(s string) { tpl(p+".json", s) })
+		walkStrings(pl.JSON, func(s string) { tpl(".json", s) })
 	}
 	if pl.Size != nil {
 		n++
@@ -499,37 +456,14 @@ func (v *validator) capacity() {
 
 // collectCaptures adds the variables steps capture to into.
 func collectCaptures(steps []Step, into map[string]bool) {
-	for i := range steps {
-		s := &steps[i]
-		switch {
-		case s.Expect != nil:
-			for k := range s.Expect.Capture {
+	WalkSteps(steps, func(s *Step) bool {
+		if d := s.Kind().def(); d != nil && d.captures != nil {
+			for k := range d.captures(s) {
 				into[k] = true
 			}
-		case s.Request != nil:
-			for k := range s.Request.Capture {
-				into[k] = true
-			}
-		case s.Loop != nil:
-			collectCaptures(s.Loop.Steps, into)
 		}
-	}
-}
-
-// StepKinds are the step actions, as written in YAML.
-var StepKinds = []string{"connect", "send", "echo", "expect", "request", "sleep", "think", "loop", "ping", "close", "reconnect", "publish", "listen"}
-
-// Kind returns the action of s and how many actions are set.
-func (s *Step) Kind() (string, int) {
-	var kinds []string
-	set := []bool{s.Connect != nil, s.Send != nil, s.Echo != nil, s.Expect != nil, s.Request != nil, s.Sleep != nil,
-		s.Think != nil, s.Loop != nil, s.Ping != nil, s.Close != nil, s.Reconnect != nil, s.Publish != nil, s.Listen != nil}
-	for i, ok := range set {
-		if ok {
-			kinds = append(kinds, StepKinds[i])
-		}
-	}
-	return strings.Join(kinds, ", "), len(kinds)
+		return true
+	})
 }
 
 func walkStrings(v any, f func(string)) {

@@ -39,6 +39,11 @@ type Options struct {
 	// TLS configures wss:// connections; nil verifies against the
 	// system's roots. An empty ServerName is filled from the URL's host.
 	TLS *tls.Config
+	// Poll prepares a ws:// connection to be read with ReadReady, driven
+	// by a reactor, instead of ReadMessage: it keeps no read buffer.
+	// PollConn says whether it took (wss:// connections are read with
+	// ReadMessage whatever Poll says).
+	Poll bool
 }
 
 // Timing is how long each stage of opening a connection took.
@@ -60,6 +65,7 @@ type Message struct {
 type Conn struct {
 	nc       net.Conn
 	br       *bufio.Reader
+	pl       *poller // Options.Poll: readiness-driven reading
 	protocol string
 	deflate  bool
 	maxMsg   int64
@@ -77,11 +83,20 @@ type Conn struct {
 	// has been written.
 	OnPing func()
 
+	// closeCode is the code of the close frame sent, 0 until one is: set
+	// once, by whoever sends the first close frame (a CompareAndSwap from
+	// 0); writes check it under wmu, and the readers read it without the
+	// lock to tell who started the close.
+	closeCode atomic.Int32
+
+	// Goroutines writeSoon started that have not finished, and whether
+	// CloseAfterWrites left the socket's close to the last of them.
+	later      atomic.Int32
+	closeAfter atomic.Bool
+
 	wmu          sync.Mutex
 	wbuf         []byte
 	scratch      []byte // WriteMessages: one payload before framing
-	closeSent    bool   // under wmu
-	closeCode    int    // the code of the close frame sent, under wmu
 	broken       error  // the first failed write, under wmu (see send)
 	writeTimeout time.Duration
 	deadlineAt   time.Time // when send last pushed the write deadline out, under wmu
@@ -118,7 +133,7 @@ func (c *Conn) WriteMessage(op ws.OpCode, p []byte) (int, error) {
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	if c.closeSent {
+	if c.closeSent() {
 		return 0, net.ErrClosed
 	}
 	return c.writeFrameLocked(op, rsv1, p)
@@ -132,7 +147,7 @@ func (c *Conn) WriteMessage(op ws.OpCode, p []byte) (int, error) {
 func (c *Conn) WriteMessages(op ws.OpCode, n int, fill func(i int, dst []byte) []byte) (wire int, err error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	if c.closeSent {
+	if c.closeSent() {
 		return 0, net.ErrClosed
 	}
 	if c.broken != nil {
@@ -165,7 +180,7 @@ func (c *Conn) WriteMessages(op ws.OpCode, n int, fill func(i int, dst []byte) [
 func (c *Conn) WritePing(p []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	if c.closeSent {
+	if c.closeSent() {
 		return net.ErrClosed
 	}
 	_, err := c.writeFrameLocked(ws.OpPing, false, p)
@@ -176,16 +191,18 @@ func (c *Conn) WritePing(p []byte) error {
 // answer arrives through ReadMessage as a *CloseError with Initiator
 // "client". Calling it again does nothing.
 func (c *Conn) SendClose(code int, reason string) error {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	if c.closeSent {
+	if !c.closeCode.CompareAndSwap(0, int32(code)) {
 		return nil
 	}
-	c.closeSent, c.closeCode = true, code
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	c.closeDeadlineLocked()
 	_, err := c.writeFrameLocked(ws.OpClose, false, ws.NewCloseFrameBody(ws.StatusCode(code), reason))
 	return err
 }
+
+// closeSent reports whether a close frame was sent (or is being sent).
+func (c *Conn) closeSent() bool { return c.closeCode.Load() != 0 }
 
 // closeDeadline bounds the close frame's write: a close handshake with a
 // server that stopped reading must not hang.
@@ -426,14 +443,26 @@ func (c *Conn) control(h ws.Header) error {
 	if _, err := io.ReadFull(c.br, p); err != nil {
 		return c.abrupt(err)
 	}
-	switch h.OpCode {
+	return c.controlFrame(h.OpCode, p, false)
+}
+
+// controlFrame handles a control frame's payload p for either reader:
+// pings are answered, pongs handed to OnPong, and a close frame ends the
+// connection with a *CloseError. soon makes the replies non-blocking
+// (writeSoon), for a reader that must not wait for the socket.
+func (c *Conn) controlFrame(op ws.OpCode, p []byte, soon bool) error {
+	switch op {
 	case ws.OpPing:
-		c.wmu.Lock()
 		var err error
-		if !c.closeSent {
-			_, err = c.writeFrameLocked(ws.OpPong, false, p)
+		if soon {
+			err = c.writeSoon(ws.OpPong, p, false)
+		} else {
+			c.wmu.Lock()
+			if !c.closeSent() {
+				_, err = c.writeFrameLocked(ws.OpPong, false, p)
+			}
+			c.wmu.Unlock()
 		}
-		c.wmu.Unlock()
 		if err != nil {
 			return c.abrupt(err)
 		}
@@ -447,34 +476,38 @@ func (c *Conn) control(h ws.Header) error {
 	case ws.OpClose:
 		code, reason := 1005, ""
 		if len(p) == 1 {
-			return c.fail(CauseProtocol, int(ws.StatusProtocolError), "close frame with a 1-byte payload")
+			return c.failSoon(CauseProtocol, int(ws.StatusProtocolError), "close frame with a 1-byte payload", soon)
 		}
 		if len(p) >= 2 {
 			sc, r := ws.ParseCloseFrameData(p)
 			code, reason = int(sc), r
 			if !validCloseCode(code) {
-				return c.fail(CauseProtocol, int(ws.StatusProtocolError), fmt.Sprintf("close code %d is not one a peer may send", code))
+				return c.failSoon(CauseProtocol, int(ws.StatusProtocolError), fmt.Sprintf("close code %d is not one a peer may send", code), soon)
 			}
 			if !utf8.ValidString(reason) {
-				return c.fail(CauseBadUTF8, int(ws.StatusInvalidFramePayloadData), "close reason is not UTF-8")
+				return c.failSoon(CauseBadUTF8, int(ws.StatusInvalidFramePayloadData), "close reason is not UTF-8", soon)
 			}
 		}
-		c.wmu.Lock()
 		initiator := "client"
-		if !c.closeSent {
-			initiator = "server"
-			echo := code
-			if echo == 1005 {
-				echo = 1000
-			}
-			c.closeSent, c.closeCode = true, echo
-			c.closeDeadlineLocked()
-			_, _ = c.writeFrameLocked(ws.OpClose, false, ws.NewCloseFrameBody(ws.StatusCode(echo), ""))
+		echo := code
+		if echo == 1005 {
+			echo = 1000
 		}
-		c.wmu.Unlock()
+		if c.closeCode.CompareAndSwap(0, int32(echo)) {
+			initiator = "server"
+			body := ws.NewCloseFrameBody(ws.StatusCode(echo), "")
+			if soon {
+				_ = c.writeSoon(ws.OpClose, body, true)
+			} else {
+				c.wmu.Lock()
+				c.closeDeadlineLocked()
+				_, _ = c.writeFrameLocked(ws.OpClose, false, body)
+				c.wmu.Unlock()
+			}
+		}
 		return &CloseError{Code: code, Reason: reason, Initiator: initiator}
 	default:
-		return c.fail(CauseProtocol, int(ws.StatusProtocolError), fmt.Sprintf("reserved control opcode %d", h.OpCode))
+		return c.failSoon(CauseProtocol, int(ws.StatusProtocolError), fmt.Sprintf("reserved control opcode %d", op), soon)
 	}
 	return nil
 }
@@ -509,9 +542,15 @@ func (c *Conn) abrupt(err error) error {
 // was closing when the bad frame came), that frame's code is the one the
 // error reports: closes are counted by what went on the wire.
 func (c *Conn) fail(cause string, code int, msg string) error {
-	_ = c.SendClose(code, "")
-	c.wmu.Lock()
-	sent := c.closeCode
-	c.wmu.Unlock()
-	return &ProtocolError{Cause: cause, Code: sent, Msg: msg}
+	return c.failSoon(cause, code, msg, false)
+}
+
+// failSoon is fail, with the close frame sent without blocking when soon.
+func (c *Conn) failSoon(cause string, code int, msg string, soon bool) error {
+	if soon {
+		_ = c.SendCloseSoon(code, "")
+	} else {
+		_ = c.SendClose(code, "")
+	}
+	return &ProtocolError{Cause: cause, Code: int(c.closeCode.Load()), Msg: msg}
 }

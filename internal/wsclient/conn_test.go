@@ -1,6 +1,7 @@
 package wsclient
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -88,8 +89,14 @@ func dial(t *testing.T, url string, o Options) *Conn {
 }
 
 func TestEchoFidelity(t *testing.T) {
+	for _, kind := range readerKinds {
+		t.Run(kind, func(t *testing.T) { testEchoFidelity(t, kind) })
+	}
+}
+
+func testEchoFidelity(t *testing.T, kind string) {
 	url := server(t, echoHandler)
-	c := dial(t, url, Options{})
+	c, read := dialReader(t, url, Options{}, kind)
 	for _, tc := range []struct {
 		name string
 		op   ws.OpCode
@@ -111,18 +118,27 @@ func TestEchoFidelity(t *testing.T) {
 			if wire <= len(p) {
 				t.Fatalf("wire %d for payload %d: header and mask missing", wire, len(p))
 			}
-			msg, err := c.ReadMessage()
+			msg, err := read()
 			if err != nil {
 				t.Fatal(err)
 			}
 			if msg.Op != tc.op || string(msg.Payload) != string(p) {
 				t.Fatalf("got op %v len %d", msg.Op, len(msg.Payload))
 			}
+			if hdr := 2 + map[bool]int{true: 2}[tc.size >= 126 && tc.size < 65536] + map[bool]int{true: 8}[tc.size >= 65536]; msg.Wire != len(p)+hdr {
+				t.Fatalf("wire %d for a payload of %d: want its one frame, %d bytes", msg.Wire, len(p), len(p)+hdr)
+			}
 		})
 	}
 }
 
 func TestFragmentedWithInterleavedPing(t *testing.T) {
+	for _, kind := range readerKinds {
+		t.Run(kind, func(t *testing.T) { testFragmentedWithInterleavedPing(t, kind) })
+	}
+}
+
+func testFragmentedWithInterleavedPing(t *testing.T, kind string) {
 	url := server(t, func(c net.Conn) {
 		ws.WriteFrame(c, ws.NewFrame(ws.OpText, false, []byte("hel")))
 		ws.WriteFrame(c, ws.NewPingFrame([]byte("p")))
@@ -138,20 +154,26 @@ func TestFragmentedWithInterleavedPing(t *testing.T) {
 		ws.WriteFrame(c, ws.NewTextFrame([]byte("pong seen")))
 		time.Sleep(100 * time.Millisecond)
 	})
-	c := dial(t, url, Options{})
+	c, read := dialReader(t, url, Options{}, kind)
 	pings := 0
 	c.OnPing = func() { pings++ }
-	msg, err := c.ReadMessage()
-	if err != nil || string(msg.Payload) != "hello" {
-		t.Fatalf("got %q, %v", msg.Payload, err)
+	msg, err := read()
+	if err != nil || string(msg.Payload) != "hello" || msg.Wire != 2+3+2+2 {
+		t.Fatalf("got %q (wire %d), %v", msg.Payload, msg.Wire, err)
 	}
-	msg, err = c.ReadMessage()
+	msg, err = read()
 	if err != nil || string(msg.Payload) != "pong seen" || pings != 1 {
 		t.Fatalf("got %q, %v, pings %d", msg.Payload, err, pings)
 	}
 }
 
 func TestServerMisbehaviour(t *testing.T) {
+	for _, kind := range readerKinds {
+		t.Run(kind, func(t *testing.T) { testServerMisbehaviour(t, kind) })
+	}
+}
+
+func testServerMisbehaviour(t *testing.T, kind string) {
 	tests := []struct {
 		name  string
 		send  ws.Frame
@@ -178,8 +200,8 @@ func TestServerMisbehaviour(t *testing.T) {
 				code, _ := ws.ParseCloseFrameData(f.Payload)
 				gotClose <- int(code)
 			})
-			c := dial(t, url, Options{MaxMessageSize: tt.limit})
-			_, err := c.ReadMessage()
+			_, read := dialReader(t, url, Options{MaxMessageSize: tt.limit}, kind)
+			_, err := read()
 			if Classify(err) != tt.cause {
 				t.Fatalf("cause %q (%v), want %q", Classify(err), err, tt.cause)
 			}
@@ -191,6 +213,12 @@ func TestServerMisbehaviour(t *testing.T) {
 }
 
 func TestServerCloseIsEchoed(t *testing.T) {
+	for _, kind := range readerKinds {
+		t.Run(kind, func(t *testing.T) { testServerCloseIsEchoed(t, kind) })
+	}
+}
+
+func testServerCloseIsEchoed(t *testing.T, kind string) {
 	echoed := make(chan int, 1)
 	url := server(t, func(c net.Conn) {
 		ws.WriteFrame(c, ws.NewCloseFrame(ws.NewCloseFrameBody(1001, "bye")))
@@ -203,8 +231,8 @@ func TestServerCloseIsEchoed(t *testing.T) {
 		code, _ := ws.ParseCloseFrameData(f.Payload)
 		echoed <- int(code)
 	})
-	c := dial(t, url, Options{})
-	_, err := c.ReadMessage()
+	_, read := dialReader(t, url, Options{}, kind)
+	_, err := read()
 	var ce *CloseError
 	if !errors.As(err, &ce) || ce.Code != 1001 || ce.Initiator != "server" || ce.Reason != "bye" {
 		t.Fatalf("err %v", err)
@@ -258,6 +286,12 @@ func TestDialFailuresAreClassified(t *testing.T) {
 }
 
 func TestCompressionRoundTrip(t *testing.T) {
+	for _, kind := range readerKinds {
+		t.Run(kind, func(t *testing.T) { testCompressionRoundTrip(t, kind) })
+	}
+}
+
+func testCompressionRoundTrip(t *testing.T, kind string) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -288,7 +322,7 @@ func TestCompressionRoundTrip(t *testing.T) {
 			ws.WriteFrame(c, f)
 		}
 	}()
-	c := dial(t, "ws://"+ln.Addr().String()+"/", Options{Compression: true})
+	c, read := dialReader(t, "ws://"+ln.Addr().String()+"/", Options{Compression: true}, kind)
 	if !c.Compressed() {
 		t.Fatal("permessage-deflate not negotiated")
 	}
@@ -300,9 +334,55 @@ func TestCompressionRoundTrip(t *testing.T) {
 	if wire >= len(p) {
 		t.Fatalf("wire %d not smaller than payload %d", wire, len(p))
 	}
-	msg, err := c.ReadMessage()
+	msg, err := read()
 	if err != nil || string(msg.Payload) != string(p) || msg.Wire >= len(p) {
 		t.Fatalf("got len %d wire %d err %v", len(msg.Payload), msg.Wire, err)
+	}
+}
+
+// TestBytesBehindThe101 has the server send its first message in the
+// same write as the upgrade response: the dialer reads it with the
+// response, and both readers must still hand it over first (a reactor
+// gets no readiness for bytes already read).
+func TestBytesBehindThe101(t *testing.T) {
+	for _, kind := range readerKinds {
+		t.Run(kind, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { ln.Close() })
+			go func() {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				defer c.Close()
+				var out bytes.Buffer
+				if _, err := ws.Upgrade(struct {
+					io.Reader
+					io.Writer
+				}{c, &out}); err != nil {
+					return
+				}
+				_ = ws.WriteFrame(&out, ws.NewTextFrame([]byte("first")))
+				_, _ = c.Write(out.Bytes()) // the 101 and the frame in one write
+				_ = ws.WriteFrame(c, ws.NewTextFrame([]byte("second")))
+				time.Sleep(time.Second)
+			}()
+			c, read := dialReader(t, "ws://"+ln.Addr().String()+"/", Options{}, kind)
+			if kind == "ReadReady" && !c.Pending() {
+				// One write on loopback arrives in one piece, which the
+				// dialer reads with the response.
+				t.Fatal("the dialer read no bytes behind the 101")
+			}
+			for _, want := range []string{"first", "second"} {
+				msg, err := read()
+				if err != nil || string(msg.Payload) != want {
+					t.Fatalf("got %q, %v; want %q", msg.Payload, err, want)
+				}
+			}
+		})
 	}
 }
 
@@ -339,6 +419,12 @@ func BenchmarkEchoRoundTrip(b *testing.B) {
 // the client: each must end the connection with the close code RFC 6455
 // prescribes, sent to the server, and the matching cause.
 func TestHostileFrames(t *testing.T) {
+	for _, kind := range readerKinds {
+		t.Run(kind, func(t *testing.T) { testHostileFrames(t, kind) })
+	}
+}
+
+func testHostileFrames(t *testing.T, kind string) {
 	srv, err := faultserver.Start("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -349,11 +435,11 @@ func TestHostileFrames(t *testing.T) {
 		h := faultserver.Frames[name]
 		t.Run(name, func(t *testing.T) {
 			// The connection's first message from the server is the frame.
-			c := dial(t, srv.URL()+"/echo?fault=frame&frame="+name, Options{MaxMessageSize: 1 << 20})
+			c, read := dialReader(t, srv.URL()+"/echo?fault=frame&frame="+name, Options{MaxMessageSize: 1 << 20}, kind)
 			if _, err := c.WriteMessage(ws.OpText, []byte("x")); err != nil {
 				t.Fatal(err)
 			}
-			_, err := c.ReadMessage()
+			_, err := read()
 			var pe *ProtocolError
 			if !errors.As(err, &pe) || pe.Code != h.Code || Classify(err) != causes[h.Code] {
 				t.Fatalf("%s: %v (cause %q), want a protocol error closing with %d, cause %q", h.Doc, err, Classify(err), h.Code, causes[h.Code])

@@ -54,7 +54,12 @@ func Dial(ctx context.Context, rawURL string, o Options) (*Conn, Timing, error) 
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	nd := net.Dialer{}
+	// No TCP keepalive: WebSocket heartbeats are the scenario's to choose
+	// (client.ping_interval), and Go's default (probes after 15 s idle)
+	// costs four setsockopt calls per connect, and a packet per idle
+	// connection every 15 s, which a capacity test of idle connections
+	// would count against the target.
+	nd := net.Dialer{KeepAlive: -1}
 	if o.LocalAddr != nil {
 		nd.LocalAddr = o.LocalAddr
 	}
@@ -124,7 +129,6 @@ func Dial(ctx context.Context, rawURL string, o Options) (*Conn, Timing, error) 
 		protocol: hs.Protocol,
 		maxMsg:   o.MaxMessageSize,
 		utf8:     !o.SkipUTF8Check,
-		wbuf:     make([]byte, 0, 256),
 	}
 	if c.maxMsg <= 0 {
 		c.maxMsg = DefaultMaxMessageSize
@@ -136,10 +140,20 @@ func Dial(ctx context.Context, rawURL string, o Options) (*Conn, Timing, error) 
 	}
 	// The dialer hands back its reader only when the server sent frames
 	// right behind the 101; those bytes are in it, so keep reading from it.
-	if br != nil {
-		c.br = br
+	c.br = br
+	if tc, isTCP := nc.(*net.TCPConn); o.Poll && isTCP {
+		rc, err := tc.SyscallConn()
+		if err != nil {
+			return fail(err)
+		}
+		pl := &poller{rc: rc}
+		pl.readFn, pl.writeFn = pl.readCB, pl.writeCB
+		c.pl = pl
 	} else {
-		c.br = bufio.NewReaderSize(nc, bufSize)
+		c.wbuf = make([]byte, 0, 256)
+		if c.br == nil {
+			c.br = bufio.NewReaderSize(nc, bufSize)
+		}
 	}
 	ok = true
 	return c, t, nil

@@ -29,6 +29,9 @@ type Message struct {
 	Compressed bool      // RSV1 was set on the first frame (permessage-deflate)
 	Buf        []byte
 	Off        int
+	// Wire is the message's size on the wire: its frames, headers
+	// included (control frames between its fragments are not).
+	Wire int
 }
 
 // Payload returns the message's payload.
@@ -83,6 +86,7 @@ type Decoder struct {
 	msgOp   ws.OpCode // opcode of the data message in progress; 0: none
 	msgRSV1 bool
 	msgLen  int64   // declared payload bytes of the message so far
+	msgWire int     // wire bytes of the message's frames so far
 	msg     *[]byte // pooled: Headroom bytes, then the payload so far
 	msgN    int     // payload bytes in msg
 	utf8    utf8State
@@ -203,7 +207,7 @@ func (d *Decoder) Feed(p []byte, h Handler) error {
 				}
 				d.inFrame = false
 				d.msgOp = 0
-				err := h.Message(Message{Op: d.h.OpCode, Compressed: d.msgRSV1, Buf: p[:i+n], Off: i})
+				err := h.Message(Message{Op: d.h.OpCode, Compressed: d.msgRSV1, Buf: p[:i+n], Off: i, Wire: d.msgWire})
 				if err != nil {
 					return err
 				}
@@ -256,7 +260,7 @@ func (d *Decoder) Feed(p []byte, h Handler) error {
 		} else {
 			buf = make([]byte, Headroom) // an empty message fragmented into empty frames
 		}
-		err := h.Message(Message{Op: op, Compressed: d.msgRSV1, Buf: buf, Off: Headroom})
+		err := h.Message(Message{Op: op, Compressed: d.msgRSV1, Buf: buf, Off: Headroom, Wire: d.msgWire})
 		if d.msg != nil {
 			netpoll.PutBuffer(d.msg)
 			d.msg = nil
@@ -307,8 +311,10 @@ func (d *Decoder) startFrame(hb []byte) error {
 		d.msgRSV1 = rsv1
 		d.msgLen = 0
 		d.msgN = 0
+		d.msgWire = 0
 		d.utf8 = utf8State{}
 	}
+	d.msgWire += len(hb) + int(hdr.Length)
 	if m := d.MaxMessageSize; m > 0 && hdr.Length > m-d.msgLen {
 		return wsutil.ErrMessageTooLarge
 	}

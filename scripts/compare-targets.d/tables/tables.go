@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/wsbench/wsbench/report"
+	"github.com/wsbench/wsbench/scenario"
 )
 
 // Cell markers, explained under every table that uses them.
@@ -748,14 +749,17 @@ func (b *bench) tuning() (table, bool) {
 		m := w.latency("rtt")
 		wl := "echo-max"
 		if s := shape(rep); len(s.Flows) > 0 {
-			for _, st := range s.Flows[0].Steps {
-				switch {
-				case st.Echo != nil && st.Echo.Rate > 0:
-					wl = fmt.Sprintf("%d conns × %g msg/s, %d B", steadyClients(rep), st.Echo.Rate, st.Echo.Size)
-				case st.Echo != nil:
+			scenario.WalkSteps(s.Flows[0].Steps, func(st *scenario.Step) bool {
+				if st.Kind() != scenario.KindEcho {
+					return true
+				}
+				if r := st.Rate(); *r > 0 {
+					wl = fmt.Sprintf("%d conns × %g msg/s, %d B", steadyClients(rep), *r, st.Echo.Size)
+				} else {
 					wl = fmt.Sprintf("%d conns × %d in flight, %d B", steadyClients(rep), max(st.Echo.Inflight, 1), st.Echo.Size)
 				}
-			}
+				return true
+			})
 		}
 		if strings.Contains(r.Case, "compression") {
 			wl += ", client offers deflate"

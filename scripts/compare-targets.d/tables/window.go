@@ -6,6 +6,7 @@ import (
 
 	"github.com/wsbench/wsbench/metrics"
 	"github.com/wsbench/wsbench/report"
+	"github.com/wsbench/wsbench/scenario"
 )
 
 // window is the steady phase of a run: the intervals of its time series
@@ -77,32 +78,14 @@ func (w window) latency(name string) *report.Metric {
 	return report.Summarize(sum.Hists[0])
 }
 
-// scenarioShape is the part of a report's scenario the tables need.
-type scenarioShape struct {
-	Phases []struct {
-		Clients     *int     `json:"clients"`
-		ArrivalRate *float64 `json:"arrival_rate"`
-	} `json:"phases"`
-	Flows []struct {
-		Steps []struct {
-			Echo *struct {
-				Rate     float64 `json:"rate"`
-				Inflight int     `json:"inflight"`
-				Size     int     `json:"size"`
-			} `json:"echo"`
-			Publish *struct {
-				Rate float64 `json:"rate"`
-			} `json:"publish"`
-		} `json:"steps"`
-	} `json:"flows"`
-}
-
-func shape(rep *report.Report) scenarioShape {
-	var s scenarioShape
+// shape is the scenario a report ran (what the tables need of it: its
+// phases and its steps, read through the step table).
+func shape(rep *report.Report) *scenario.Scenario {
+	var s scenario.Scenario
 	if rep != nil {
 		_ = json.Unmarshal(rep.Scenario, &s)
 	}
-	return s
+	return &s
 }
 
 // offeredEcho is the steady phase's offered echo load in messages per
@@ -113,14 +96,20 @@ func offeredEcho(rep *report.Report) float64 {
 		return math.NaN()
 	}
 	clients := float64(*s.Phases[len(s.Phases)-1].Clients)
+	rate := math.NaN()
 	for _, f := range s.Flows {
-		for _, st := range f.Steps {
-			if st.Echo != nil && st.Echo.Rate > 0 {
-				return clients * st.Echo.Rate
+		scenario.WalkSteps(f.Steps, func(st *scenario.Step) bool {
+			if r := st.Rate(); st.Kind() == scenario.KindEcho && r != nil && *r > 0 {
+				rate = clients * *r
+				return false
 			}
+			return true
+		})
+		if !math.IsNaN(rate) {
+			break
 		}
 	}
-	return math.NaN()
+	return rate
 }
 
 // offeredArrivals is the steady phase's arrival rate (open model).

@@ -1,0 +1,9 @@
+package scenario
+
+func init() {
+	defineStep(KindReconnect, &stepDef{
+		name: "reconnect",
+		conn: connOpens,
+		bare: true,
+	})
+}

@@ -1,0 +1,5 @@
+package scenario
+
+func init() {
+	defineStep(KindSleep, &stepDef{name: "sleep"})
+}

@@ -70,9 +70,10 @@ type link interface {
 	send(line string)
 	// close ends the control stream; a worker that reads its end stops.
 	close()
-	// wait returns how the worker ended, once its stream has ended:
-	// "exited with status 0", "disconnected: …".
-	wait() string
+	// wait returns how the worker ended, once its stream has ended
+	// (streamErr: why, if not cleanly): "exited with status 0",
+	// "disconnected: …".
+	wait(streamErr error) string
 	// who names the worker's process in messages: "pid 123".
 	who() string
 	// kill ends the worker at once (a run that could not start).
@@ -107,17 +108,18 @@ func (p *procLink) close() {
 	}
 }
 
-func (p *procLink) wait() string                    { return waitExit(p.cmd) }
+func (p *procLink) wait(error) string               { return waitExit(p.cmd) }
 func (p *procLink) who() string                     { return fmt.Sprintf("pid %d", p.cmd.Process.Pid) }
 func (p *procLink) kill()                           { _ = p.cmd.Process.Kill(); _ = p.cmd.Wait() }
 func (p *procLink) describe(r *report.WorkerResult) { r.PID = p.cmd.Process.Pid }
 
 type event struct {
-	w   *worker
-	iv  *metrics.Interval
-	rep *report.Report
-	err error // the stream ended (nil: after the report)
-	end bool
+	w     *worker
+	iv    *metrics.Interval
+	rep   *report.Report
+	hello *hello // a remote worker joined (remote.go)
+	err   error  // the stream ended (nil: after the report)
+	end   bool
 }
 
 // Run runs sc against target (a ws:// address) with opts.Workers worker
@@ -219,7 +221,7 @@ func drive(ctx context.Context, sc *scenario.Scenario, target string, workers []
 				w.done, w.err = true, ev.err
 				live--
 				w.link.close()
-				w.exit = w.link.wait()
+				w.exit = w.link.wait(ev.err)
 				if w.rep == nil {
 					logf("worker %d (%s) stopped without its report: %s (%v)", w.index+1, w.link.who(), w.exit, w.err)
 				}
@@ -253,6 +255,7 @@ func drive(ctx context.Context, sc *scenario.Scenario, target string, workers []
 	}
 	merged.Scenario = reps[0].Scenario
 	merged.Workers = workerResults(workers)
+	merged.Clock = clockSummary(merged.Workers)
 	merged.Ledger = nil // merged already; a coordinated report is not a part of a larger run
 	switch {
 	case len(lost) > 0:
@@ -339,6 +342,8 @@ func read(w *worker, r io.ReadCloser, events chan<- event) {
 				break
 			}
 			events <- event{w: w, rep: rep}
+		case frameClock, frameHello, frameDrift:
+			err = readRemote(w, typ, payload, events)
 		default:
 			err = fmt.Errorf("unknown frame %q", typ)
 		}

@@ -60,6 +60,8 @@ type runOptions struct {
 	tolerance string
 	start     string
 	workers   int
+	shard     string // --shard I/N (shard.go)
+	startAt   string
 }
 
 func runFlags(o *runOptions) *pflag.FlagSet {
@@ -82,6 +84,8 @@ func runFlags(o *runOptions) *pflag.FlagSet {
 	completeFiles(fs, "xml", "junit")
 	completeFiles(fs, "md", "summary-md")
 	fs.IntVar(&o.workers, "workers", 0, "split the load over this many worker `processes` on this machine (0: one, or as many as the connection plan needs)")
+	fs.StringVar(&o.shard, "shard", "", "run share `I/N` of the run (I from 0), for merging with the other shards' reports (wsbench merge)")
+	fs.StringVar(&o.startAt, "start-at", "", "with --shard: start the load at this `time` (RFC 3339), the same for every shard")
 	completeValues(fs, "start-target", catalog.Names()...)
 	return fs
 }
@@ -127,12 +131,24 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return fail(err)
 	}
 
-	workers, err := planWorkers(sc, o.workers)
+	shard, err := parseShard(o.shard, o.startAt, time.Now())
 	if err != nil {
 		return fail(err)
 	}
+	if shard != nil && o.workers > 1 {
+		return fail(fmt.Errorf("--shard runs one share in this process; it excludes --workers"))
+	}
+	var workers *coord.Plan
+	if shard == nil {
+		if workers, err = planWorkers(sc, o.workers); err != nil {
+			return fail(err)
+		}
+	}
 	live := gate.NewLive(ts)
 	eopts := engine.Options{Sinks: []engine.Sink{live}, LagBudget: gate.LagBudget(ts)}
+	if shard != nil {
+		shard.apply(&eopts)
+	}
 	logf := func(string, ...any) {}
 	if !o.quiet {
 		eopts.Progress = stderr
@@ -142,6 +158,9 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	rep, runErr := runScenario(ctx, sc, eopts, workers, logf)
+	if shard != nil {
+		shard.record(rep)
+	}
 	gate.Judge(rep, live.Final(rep), base)
 
 	if !o.quiet {

@@ -58,6 +58,7 @@ type coordinateOptions struct {
 	insecure    bool
 	joinTimeout time.Duration
 	startDelay  time.Duration
+	hold        time.Duration
 }
 
 func coordinateFlags(o *coordinateOptions) (*pflag.FlagSet, error) {
@@ -77,6 +78,7 @@ func coordinateFlags(o *coordinateOptions) (*pflag.FlagSet, error) {
 	fs.BoolVar(&o.insecure, "insecure", false, "plain HTTP/2 without TLS: token and results travel in clear (networks private to the run only)")
 	fs.DurationVar(&o.joinTimeout, "join-timeout", 5*time.Minute, "give up when not every worker has joined after this `duration`")
 	fs.DurationVar(&o.startDelay, "start-delay", 2*time.Second, "start the load this long after the last worker joined")
+	fs.DurationVar(&o.hold, "hold", 0, "after writing the reports, keep running this `long` (a signal ends it), so a pod's reports can be copied out")
 	completeFiles(fs, "", "token-file")
 	completeFiles(fs, "crt,pem", "tls-cert", "tls-client-ca")
 	completeFiles(fs, "key,pem", "tls-key")
@@ -189,6 +191,13 @@ func runCoordinate(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	out := runOutcome(rep, runErr)
 	out.failed = out.failed || writeErr != nil
+	if o.hold > 0 && ctx.Err() == nil {
+		fmt.Fprintf(stderr, "wsbench coordinate: holding for %s, so the reports can be copied out (a signal ends it)\n", o.hold)
+		select {
+		case <-time.After(o.hold):
+		case <-ctx.Done():
+		}
+	}
 	return out.code()
 }
 

@@ -38,8 +38,14 @@ const (
 	joinPath        = "/v1/join"
 	hdrProtocol     = "Wsbench-Protocol"
 	hdrIndex        = "Wsbench-Index" // the share a worker asks for (request) or got (response)
-	pingEvery       = 2 * time.Second
-	pingTimeout     = 3 * time.Second
+	// A generator ramping up thousands of connections on a busy machine
+	// can leave its reader unscheduled for seconds (schedule lags of 3 s
+	// were seen at 80,000 connections on two shared cores), and a run
+	// lost to a late pong is far worse than a vanished peer noticed
+	// 20 s late: a peer that dies outright resets its connections at
+	// once anyway.
+	pingEvery   = 5 * time.Second
+	pingTimeout = 15 * time.Second
 )
 
 // Network is how a coordinator meets remote workers.

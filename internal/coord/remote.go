@@ -298,6 +298,9 @@ func (c *coordinator) waitForWorkers(ctx context.Context, nw Network, served <-c
 					nw.Joined(w.index, r)
 				}
 				c.logf("worker %d joined (%s): %s; %d of %d", w.index+1, w.link.who(), ev.hello.Clock, len(ready), c.n)
+				if ev.hello.Version != report.Version {
+					c.logf("worker %d runs wsbench %s, this coordinator %s: the same protocol, but the scenario may not mean the same to both", w.index+1, ev.hello.Version, report.Version)
+				}
 			case ev.end:
 				delete(ready, w)
 				w.link.close()

@@ -82,6 +82,7 @@ func joinAll(ctx context.Context, opts ...JoinOptions) func() ([]JoinResult, []e
 // with the server's counts, and says where each worker ran and how well
 // its clock agreed.
 func TestRemoteWorkersMergeExactly(t *testing.T) {
+	t.Parallel()
 	addr := server(t)
 	sc := echoScenario(t, addr, 9, 2*time.Second)
 	r := newRemote(t)
@@ -293,6 +294,7 @@ func TestLostCoordinatorWorkerKeepsReport(t *testing.T) {
 // it and the other worker are as small as on one clock; the stated bound
 // covers the error of the offset.
 func TestSkewedWorkerClockIsCorrected(t *testing.T) {
+	t.Parallel()
 	addr := server(t)
 	sc, err := scenario.Parse("bcast.yaml", []byte(fmt.Sprintf(`
 name: skew
@@ -337,8 +339,9 @@ flows:
 		t.Fatal("no broadcast deliveries")
 	}
 	// Uncorrected, deliveries from one worker to the other would be a
-	// second late (or clamped at zero the other way).
-	if limit := 250_000 + int64(*rep.Clock.OneWayBoundUS); d.MaxUS > limit {
+	// second late (or clamped at zero the other way); half a second
+	// leaves room for a busy machine.
+	if limit := 500_000 + int64(*rep.Clock.OneWayBoundUS); d.MaxUS > limit {
 		t.Fatalf("broadcast_delivery max %d µs > %d µs: the skew was not corrected", d.MaxUS, limit)
 	}
 	t.Logf("broadcast_delivery p50 %d µs max %d µs; offset %.0f µs ± %.0f µs", d.P50US, d.MaxUS, w.ClockOffsetUS, w.ClockBoundUS)

@@ -338,13 +338,14 @@ flows:
 	if d == nil || d.Count == 0 {
 		t.Fatal("no broadcast deliveries")
 	}
-	// Uncorrected, deliveries from one worker to the other would be a
-	// second late (or clamped at zero the other way); half a second
-	// leaves room for a busy machine.
-	if limit := 500_000 + int64(*rep.Clock.OneWayBoundUS); d.MaxUS > limit {
-		t.Fatalf("broadcast_delivery max %d µs > %d µs: the skew was not corrected", d.MaxUS, limit)
+	// Uncorrected, the deliveries from the other worker's publisher to
+	// this one's members (a good quarter of them) would be a second late,
+	// and p90 with them; half a second leaves room for a busy machine's
+	// stragglers, which max would not.
+	if limit := 500_000 + int64(*rep.Clock.OneWayBoundUS); d.P90US > limit {
+		t.Fatalf("broadcast_delivery p90 %d µs > %d µs: the skew was not corrected", d.P90US, limit)
 	}
-	t.Logf("broadcast_delivery p50 %d µs max %d µs; offset %.0f µs ± %.0f µs", d.P50US, d.MaxUS, w.ClockOffsetUS, w.ClockBoundUS)
+	t.Logf("broadcast_delivery p50 %d µs p90 %d µs max %d µs; offset %.0f µs ± %.0f µs", d.P50US, d.P90US, d.MaxUS, w.ClockOffsetUS, w.ClockBoundUS)
 }
 
 // The estimate keeps the probe with the smallest round trip, and its

@@ -46,6 +46,7 @@ type config struct {
 	ramp      time.Duration
 	hold      time.Duration
 	rate      float64
+	drain     time.Duration
 	mode      string
 	out       string
 	portRange string
@@ -61,6 +62,7 @@ func main() {
 	flag.DurationVar(&c.ramp, "ramp", 10*time.Second, "time to open every connection")
 	flag.DurationVar(&c.hold, "hold", 10*time.Second, "time to hold them, echoing")
 	flag.Float64Var(&c.rate, "rate", 0.5, "echo messages per second per connection")
+	flag.DurationVar(&c.drain, "drain", 5*time.Second, "the scenario's client.drain: time for replies in flight, and for closing, at the end")
 	flag.StringVar(&c.mode, "mode", "live", "live (a coordinator), shards (run --shard and merge) or both")
 	flag.StringVar(&c.out, "out", "", "keep the scenario, reports and logs in this directory (default: a new temporary one)")
 	flag.StringVar(&c.portRange, "port-range", "1024 65000", "net.ipv4.ip_local_port_range in the workers' namespaces, as a pod's sysctl would set it")
@@ -188,7 +190,7 @@ func run(ctx context.Context, c config) error {
 // the servers (one flow per server).
 func scenarioText(c config, targets []string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "name: netns-run\ntarget: %s\ninterval: 1s\nclient: {drain: 2s, connect_timeout: 30s}\n", targets[0])
+	fmt.Fprintf(&b, "name: netns-run\ntarget: %s\ninterval: 1s\nclient: {drain: %s, connect_timeout: 30s}\n", targets[0], c.drain)
 	fmt.Fprintf(&b, "phases:\n  - {name: ramp, duration: %s, clients: %d}\n  - {name: hold, duration: %s, clients: %d}\nflows:\n", c.ramp, c.conns, c.hold, c.conns)
 	for i, t := range targets {
 		fmt.Fprintf(&b, "  - name: echo%d\n    steps:\n      - connect: {url: %q}\n      - echo: {rate: %g, size: 64}\n", i+1, t+"/echo", c.rate)

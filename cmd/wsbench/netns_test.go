@@ -113,7 +113,7 @@ flows:
 		for i, h := range workers {
 			var env []string
 			if i == 2 {
-				env = []string{clockSkewEnv + "=1s"} // this machine's clock is a second fast
+				env = []string{clockSkewEnv + "=10m"} // this machine's clock is ten minutes fast
 			}
 			ws = append(ws, startIn(t, n, h, env, workerArgs(7070, i)...))
 		}
@@ -132,13 +132,13 @@ flows:
 				t.Errorf("worker %d: %+v, want it from %s, finished", i+1, w, workers[i].IP)
 			}
 		}
-		// The skewed worker measured its second within its bound, and
-		// ran on the coordinator's clock: deliveries between it and the
-		// others are as quick as the rest, not a second late (or clamped
-		// at zero).
+		// The skewed worker measured its ten minutes within its bound,
+		// and ran on the coordinator's clock: no delivery between it and
+		// the others is shifted by the skew (ten minutes late, or clamped
+		// at zero), which no slow machine could pass for in a 2 s run.
 		w3 := rep.Workers[2]
-		if d := math.Abs(w3.ClockOffsetUS - 1e6); d > w3.ClockBoundUS {
-			t.Errorf("worker 3 measured its clock %.0f µs ± %.0f µs off, injected 1 s", w3.ClockOffsetUS, w3.ClockBoundUS)
+		if d := math.Abs(w3.ClockOffsetUS - 600e6); d > w3.ClockBoundUS {
+			t.Errorf("worker 3 measured its clock %.0f µs ± %.0f µs off, injected 10 minutes", w3.ClockOffsetUS, w3.ClockBoundUS)
 		}
 		if rep.Clock == nil || rep.Clock.OneWayBoundUS == nil {
 			t.Fatalf("no clock bound stated: %+v", rep.Clock)
@@ -147,11 +147,8 @@ flows:
 		if d == nil || d.Count == 0 {
 			t.Fatal("no broadcast deliveries")
 		}
-		// Uncorrected, a good quarter of the deliveries (from the other
-		// workers' publishers to worker 3's members) would be a second
-		// late, and p90 with them.
-		if limit := 500_000 + int64(*rep.Clock.OneWayBoundUS); d.P90US > limit {
-			t.Errorf("broadcast_delivery p90 %d µs > %d µs: the skewed clock was not corrected", d.P90US, limit)
+		if d.MaxUS > 300e6 || d.P90US == 0 {
+			t.Errorf("broadcast_delivery p90 %d µs, max %d µs: the skewed clock was not corrected", d.P90US, d.MaxUS)
 		}
 		t.Logf("merged: sent %d received %d connects %d; broadcast_delivery p50 %d µs p90 %d µs max %d µs, one-way bound %.0f µs; worker 3 offset %.0f µs ± %.0f µs",
 			rep.Counters.MessagesSent, rep.Counters.MessagesReceived, rep.Counters.ConnectsOK, d.P50US, d.P90US, d.MaxUS, *rep.Clock.OneWayBoundUS, w3.ClockOffsetUS, w3.ClockBoundUS)
@@ -160,7 +157,7 @@ flows:
 	t.Run("shards", func(t *testing.T) {
 		t.Parallel()
 		before := serverStats(t, n, co, shardTarget)
-		at := time.Now().Add(3 * time.Second).UTC().Format(time.RFC3339Nano)
+		at := time.Now().Add(6 * time.Second).UTC().Format(time.RFC3339Nano)
 		var ps []*proc
 		var outs []string
 		for i, h := range workers {

@@ -60,7 +60,52 @@ type Report struct {
 	Workers []WorkerResult `json:"workers,omitempty"`
 	Server  *ServerObs     `json:"server,omitempty"`
 	TLS     *TLSInfo       `json:"tls,omitempty"` // how wss:// connections were secured
+	// Shard says which share of a run this report is (wsbench run
+	// --shard, or a worker's part of a coordinated run), so that merging
+	// the shards can check they are one run's, each once, and all of them.
+	Shard *Shard `json:"shard,omitempty"`
+	// Clock says how well the clocks of a run's machines agreed, which
+	// bounds the one-way latencies measured across them.
+	Clock *Clock `json:"clock,omitempty"`
 }
+
+// Shard identifies one share of a run split over processes or machines:
+// share Index (from 0) of Count, all started at StartAt.
+type Shard struct {
+	Index   int       `json:"index"`
+	Count   int       `json:"count"`
+	StartAt time.Time `json:"start_at"`
+}
+
+// Clock is the clock agreement of a run's processes. One-way latencies
+// (broadcast_delivery, broadcast_complete) subtract a send time read on
+// one machine from a receive time read on another, so they carry the
+// two clocks' disagreement.
+type Clock struct {
+	// Method is "measured" (remote workers measured their offset to the
+	// coordinator and ran on its clock), "same-host" (one clock) or
+	// "unmeasured" (shards that each ran on their host's clock).
+	Method string `json:"method"`
+	// OffsetUS and BoundUS, in the report of one worker: its clock minus
+	// the coordinator's as measured and corrected for, and how far the
+	// correction may be off over the run (half the best probe's round
+	// trip, widened by the drift seen at the end).
+	OffsetUS float64 `json:"offset_us,omitempty"`
+	BoundUS  float64 `json:"bound_us,omitempty"`
+	// OneWayBoundUS, in a merged report: how far a one-way latency
+	// between two of its processes may be off because of their clocks
+	// (the two largest worker bounds added). Absent when unmeasured.
+	OneWayBoundUS *float64 `json:"one_way_bound_us,omitempty"`
+	// Note says what the bound does not cover, for people.
+	Note string `json:"note,omitempty"`
+}
+
+// Clock methods.
+const (
+	ClockMeasured   = "measured"
+	ClockSameHost   = "same-host"
+	ClockUnmeasured = "unmeasured"
+)
 
 // Metric summarises one latency histogram, all values in microseconds. HDR
 // is the full histogram (HdrHistogram V2 compressed, base64) and is the
@@ -285,8 +330,17 @@ type CapacityStep struct {
 
 // WorkerResult is one worker process's share of a run.
 type WorkerResult struct {
-	Index            int      `json:"index"` // 1-based, as in markers
-	PID              int      `json:"pid"`
+	Index int `json:"index"` // 1-based, as in markers
+	PID   int `json:"pid"`
+	// Host and Addr: where a remote worker ran (its host name and the
+	// address it connected from); absent for local workers.
+	Host string `json:"host,omitempty"`
+	Addr string `json:"addr,omitempty"`
+	// ClockOffsetUS is a remote worker's clock minus the coordinator's,
+	// as measured and corrected for; ClockBoundUS how far that may be
+	// off over the run.
+	ClockOffsetUS    float64  `json:"clock_offset_us,omitempty"`
+	ClockBoundUS     float64  `json:"clock_bound_us,omitempty"`
 	SourceAddrs      []string `json:"source_addrs,omitempty"`
 	Exit             string   `json:"exit"` // how the process ended
 	EndReason        string   `json:"end_reason"`

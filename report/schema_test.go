@@ -84,6 +84,8 @@ var schemaDocs = map[string]string{
 	"merged_from": "Inputs of wsbench merge.",
 	"server":      "The target's own /stats before and after the run, when it offers them.",
 	"tls":         "How wss:// connections were secured; insecure_skip_verify=true means server certificates were not verified.",
+	"shard":       "Which share of a split run this report is (run --shard, or a worker's part); merging checks that shards are of one run, each once, and all there.",
+	"clock":       "How well the clocks of a run's machines agreed: the bound on one-way latencies measured across them.",
 }
 
 func reportSchema() map[string]any {

@@ -56,6 +56,9 @@ func WriteText(w io.Writer, r *Report) error {
 		for _, line := range serviceLines(r.Metrics) {
 			p("%s\n", line)
 		}
+		if line := clockLine(r); line != "" {
+			p("%s\n", line)
+		}
 	}
 
 	c := &r.Counters
@@ -328,4 +331,22 @@ func (e *errWriter) Write(p []byte) (int, error) {
 
 func (e *errWriter) printf(format string, args ...any) {
 	fmt.Fprintf(e, format, args...)
+}
+
+// clockLine says how far the one-way latencies of a run over several
+// machines may be off because of their clocks; "" for one machine.
+func clockLine(r *Report) string {
+	c := r.Clock
+	if c == nil {
+		return ""
+	}
+	switch {
+	case c.OneWayBoundUS != nil:
+		return fmt.Sprintf("clocks: one-way latencies between machines (broadcast_*) are within ±%s of the truth (offsets measured, corrected)", FormatUS(int64(math.Ceil(*c.OneWayBoundUS))))
+	case c.Method == ClockUnmeasured:
+		return "clocks: not measured; one-way latencies between machines (broadcast_*) carry their hosts' clock offsets"
+	case c.BoundUS > 0:
+		return fmt.Sprintf("clock: this worker's offset %s ± %s, corrected", FormatUS(int64(math.Round(c.OffsetUS))), FormatUS(int64(math.Ceil(c.BoundUS))))
+	}
+	return ""
 }

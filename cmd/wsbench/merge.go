@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/pflag"
 
@@ -23,7 +24,10 @@ func init() {
 			"exactly: histograms are merged count for count, counters added, time series aligned",
 			"by wall clock. The scenario's thresholds are evaluated on the merged run. Reports of",
 			"different scenarios are refused unless --force (the merged report then carries the",
-			"first report's scenario and thresholds).",
+			"first report's scenario and thresholds). Shards (run --shard, or the reports",
+			"workers keep when their coordinator is lost) must be all the shards of one run,",
+			"each once; a missing one is refused unless --force, which marks the merged run",
+			"failed.",
 			"\nExit codes: 0 merged (thresholds passed), 1 could not write, 2 bad input,",
 			"3 a threshold failed on the merged run, 4 a generator was unreliable.",
 		},
@@ -95,8 +99,25 @@ func runMerge(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stderr, "wsbench merge: warning: %v; merging anyway (--force): the result carries the first report's scenario and thresholds\n", err)
 	}
+	// Shards (run --shard, a worker's kept report) must be one run's,
+	// each once, all there.
+	shardErr := report.CheckShards(rs...)
+	if shardErr != nil {
+		if !o.force {
+			return fail("%v; give them all, or --force to merge anyway", shardErr)
+		}
+		fmt.Fprintf(stderr, "wsbench merge: warning: %v; merging anyway (--force)\n", shardErr)
+	}
 	if merged, err = report.Merge(rs...); err != nil {
 		return fail("%v", err)
+	}
+	if shardErr == nil || report.IsMissingShards(shardErr) {
+		report.DescribeShards(merged, rs)
+	}
+	if report.IsMissingShards(shardErr) {
+		// The counts are part of a run's: say so where a reader looks.
+		merged.EndReason = report.EndFailed
+		merged.EndDetail = strings.TrimSpace(shardErr.Error() + ". " + merged.EndDetail)
 	}
 	var results []report.ThresholdResult
 	if o.thresholds {

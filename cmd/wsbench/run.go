@@ -61,6 +61,8 @@ type runOptions struct {
 	start     string
 	workers   int
 	export    exportOptions
+	shard     string // --shard I/N (shard.go)
+	startAt   string
 }
 
 func runFlags(o *runOptions) *pflag.FlagSet {
@@ -83,6 +85,8 @@ func runFlags(o *runOptions) *pflag.FlagSet {
 	completeFiles(fs, "xml", "junit")
 	completeFiles(fs, "md", "summary-md")
 	fs.IntVar(&o.workers, "workers", 0, "split the load over this many worker `processes` on this machine (0: one, or as many as the connection plan needs)")
+	fs.StringVar(&o.shard, "shard", "", "run share `I/N` of the run (I from 0), for merging with the other shards' reports (wsbench merge)")
+	fs.StringVar(&o.startAt, "start-at", "", "with --shard: start the load at this `time` (RFC 3339), the same for every shard")
 	completeValues(fs, "start-target", catalog.Names()...)
 	o.export.addFlags(fs)
 	return fs
@@ -134,9 +138,20 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return fail(err)
 	}
 
-	plan, err := coord.PlanFor(sc, o.workers)
+	shard, err := parseShard(o.shard, o.startAt, time.Now())
 	if err != nil {
 		return fail(err)
+	}
+	if shard != nil && o.workers > 1 {
+		return fail(fmt.Errorf("--shard runs one share in this process; it excludes --workers"))
+	}
+	// A shard is one process's share of a run split elsewhere: it plans
+	// no workers of its own.
+	plan := &coord.Plan{Workers: 1}
+	if shard == nil {
+		if plan, err = coord.PlanFor(sc, o.workers); err != nil {
+			return fail(err)
+		}
 	}
 	live := gate.NewLive(ts)
 	eopts := engine.Options{Sinks: []engine.Sink{live}, LagBudget: gate.LagBudget(ts)}
@@ -146,6 +161,9 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	defer exp.finish(ctx, "run", stderr)
 	eopts.Sinks = append(eopts.Sinks, exp.sinks()...)
+	if shard != nil {
+		shard.apply(&eopts)
+	}
 	logf := func(string, ...any) {}
 	if !o.quiet {
 		eopts.Progress = stderr
@@ -155,6 +173,9 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	rep, runErr := runScenario(ctx, sc, eopts, plan, o.workers > 1, logf)
+	if shard != nil {
+		shard.record(rep)
+	}
 	gate.Judge(rep, live.Final(rep), base)
 
 	if !o.quiet {

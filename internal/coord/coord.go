@@ -46,45 +46,80 @@ type Options struct {
 	Logf    func(format string, args ...any)
 }
 
-// worker is the coordinator's view of one worker process.
+// worker is the coordinator's view of one worker.
 type worker struct {
-	index  int
+	index int
+	link  link // its process's pipes or its network stream
+	addrs []string
+	ivs   []*metrics.Interval
+	rep   *report.Report
+	err   error // why its stream ended early
+	exit  string
+	done  bool
+}
+
+func (w *worker) send(line string) { w.link.send(line) }
+
+// link is the coordinator's end of one worker's streams: the pipes of a
+// child process (procLink) or a network peer's stream (peerLink, in
+// remote.go). The protocol is the same over either: control lines down
+// (the assignment, clock replies, stop), frames up (read).
+type link interface {
+	// send writes one control line; on a closed or broken link it does
+	// nothing (the reader sees the stream end).
+	send(line string)
+	// close ends the control stream; a worker that reads its end stops.
+	close()
+	// wait returns how the worker ended, once its stream has ended
+	// (streamErr: why, if not cleanly): "exited with status 0",
+	// "disconnected: …".
+	wait(streamErr error) string
+	// who names the worker's process in messages: "pid 123".
+	who() string
+	// kill ends the worker at once (a run that could not start).
+	kill()
+	// describe fills in where the worker ran.
+	describe(r *report.WorkerResult)
+}
+
+// procLink is a local worker process: control lines go to its standard
+// input, frames come from its standard output.
+type procLink struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
-	stdout *os.File // the read end of its standard output
-	addrs  []string
-	ivs    []*metrics.Interval
-	rep    *report.Report
-	err    error // why its stream ended early
-	exit   string
-	done   bool
 	mu     sync.Mutex // stdin writes
 	closed bool
 }
 
-func (w *worker) send(line string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.closed {
-		_, _ = io.WriteString(w.stdin, line+"\n")
+func (p *procLink) send(line string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.closed {
+		_, _ = io.WriteString(p.stdin, line+"\n")
 	}
 }
 
-func (w *worker) closeStdin() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.closed {
-		w.closed = true
-		_ = w.stdin.Close()
+func (p *procLink) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.closed {
+		p.closed = true
+		_ = p.stdin.Close()
 	}
 }
+
+func (p *procLink) wait(error) string               { return waitExit(p.cmd) }
+func (p *procLink) who() string                     { return fmt.Sprintf("pid %d", p.cmd.Process.Pid) }
+func (p *procLink) kill()                           { _ = p.cmd.Process.Kill(); _ = p.cmd.Wait() }
+func (p *procLink) describe(r *report.WorkerResult) { r.PID = p.cmd.Process.Pid }
 
 type event struct {
-	w   *worker
-	iv  *metrics.Interval
-	rep *report.Report
-	err error // the stream ended (nil: after the report)
-	end bool
+	w     *worker
+	iv    *metrics.Interval
+	rep   *report.Report
+	hello *hello // a remote worker joined (remote.go)
+	err   error  // the stream ended (nil: after the report)
+	end   bool
 }
 
 // Run runs sc against target (a ws:// address) with opts.Workers worker
@@ -114,27 +149,40 @@ func Run(ctx context.Context, sc *scenario.Scenario, target string, opts Options
 			w.addrs = opts.SourceAddrs[i]
 		}
 		workers[i] = w
-		if err := start(w, opts.Command); err != nil {
+		stdout, err := start(w, opts.Command)
+		if err != nil {
 			for _, started := range workers[:i] {
-				_ = started.cmd.Process.Kill()
-				_ = started.cmd.Wait()
+				started.link.kill()
 			}
 			return engine.NotStarted(sc, err), &engine.StartError{Err: err}
 		}
 		a := Assignment{Scenario: raw, Target: target, Index: i, Count: n, Origin: origin, LagBudget: opts.LagBudget, SourceAddrs: w.addrs}
 		line, _ := json.Marshal(a)
 		w.send(string(line))
-		logf("worker %d: pid %d, share %d of %d%s", i+1, w.cmd.Process.Pid, i+1, n, addrNote(w.addrs))
+		pid := w.link.(*procLink).cmd.Process.Pid
+		logf("worker %d: pid %d, share %d of %d%s", i+1, pid, i+1, n, addrNote(w.addrs))
 		if opts.Started != nil {
-			opts.Started(i+1, w.cmd.Process.Pid)
+			opts.Started(i+1, pid)
 		}
 		readers.Add(1)
 		go func() {
 			defer readers.Done()
-			read(w, w.stdout, events)
+			read(w, stdout, events)
 		}()
 	}
+	return drive(ctx, sc, target, workers, events, &readers, origin, opts)
+}
 
+// drive runs a coordinated run once every worker has its assignment:
+// it merges their intervals live into the sinks, stops them all on a
+// signal or a sink's error, and merges their reports when every stream
+// has ended. Local and remote workers share it.
+func drive(ctx context.Context, sc *scenario.Scenario, target string, workers []*worker, events chan event, readers *sync.WaitGroup, origin time.Time, opts Options) (*report.Report, error) {
+	logf := opts.Logf
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	n := len(workers)
 	total := sc.TotalDuration()
 	sinks := slices.Clone(opts.Sinks)
 	if opts.Progress != nil {
@@ -172,10 +220,10 @@ func Run(ctx context.Context, sc *scenario.Scenario, target string, opts Options
 			case ev.end:
 				w.done, w.err = true, ev.err
 				live--
-				w.closeStdin()
-				w.exit = waitExit(w.cmd)
+				w.link.close()
+				w.exit = w.link.wait(ev.err)
 				if w.rep == nil {
-					logf("worker %d (pid %d) stopped without its report: %s (%v)", w.index+1, w.cmd.Process.Pid, w.exit, w.err)
+					logf("worker %d (%s) stopped without its report: %s (%v)", w.index+1, w.link.who(), w.exit, w.err)
 				}
 				if err := m.flushReady(workers); err != nil {
 					stop(report.EndAborted)
@@ -196,7 +244,7 @@ func Run(ctx context.Context, sc *scenario.Scenario, target string, opts Options
 	for _, w := range workers {
 		if w.rep == nil {
 			w.rep = partialReport(sc, target, w, origin)
-			lost = append(lost, fmt.Sprintf("worker %d (pid %d) %s", w.index+1, w.cmd.Process.Pid, w.exit))
+			lost = append(lost, fmt.Sprintf("worker %d (%s) %s", w.index+1, w.link.who(), w.exit))
 		}
 		reps = append(reps, w.rep)
 	}
@@ -207,6 +255,7 @@ func Run(ctx context.Context, sc *scenario.Scenario, target string, opts Options
 	}
 	merged.Scenario = reps[0].Scenario
 	merged.Workers = workerResults(workers)
+	merged.Clock = clockSummary(merged.Workers)
 	merged.Ledger = nil // merged already; a coordinated report is not a part of a larger run
 	switch {
 	case len(lost) > 0:
@@ -234,15 +283,15 @@ func addrNote(addrs []string) string {
 }
 
 // start starts a worker process with pipes on its standard input and
-// output; its standard error goes to ours.
-func start(w *worker, command func() *exec.Cmd) error {
+// output (returned, for read); its standard error goes to ours.
+func start(w *worker, command func() *exec.Cmd) (io.ReadCloser, error) {
 	var cmd *exec.Cmd
 	if command != nil {
 		cmd = command()
 	} else {
 		exe, err := os.Executable()
 		if err != nil {
-			return fmt.Errorf("start worker: %w", err)
+			return nil, fmt.Errorf("start worker: %w", err)
 		}
 		cmd = exec.Command(exe, "worker")
 	}
@@ -251,21 +300,21 @@ func start(w *worker, command func() *exec.Cmd) error {
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
-		return fmt.Errorf("start worker: %w", err)
+		return nil, fmt.Errorf("start worker: %w", err)
 	}
 	r, wr, err := os.Pipe()
 	if err != nil {
-		return fmt.Errorf("start worker: %w", err)
+		return nil, fmt.Errorf("start worker: %w", err)
 	}
 	cmd.Stdout = wr
 	if err := cmd.Start(); err != nil {
 		r.Close()
 		wr.Close()
-		return fmt.Errorf("start worker: %w", err)
+		return nil, fmt.Errorf("start worker: %w", err)
 	}
 	wr.Close() // the child holds its end
-	w.cmd, w.stdin, w.stdout = cmd, stdin, r
-	return nil
+	w.link = &procLink{cmd: cmd, stdin: stdin}
+	return r, nil
 }
 
 // read turns a worker's stream into events, ending with one end event.
@@ -293,6 +342,8 @@ func read(w *worker, r io.ReadCloser, events chan<- event) {
 				break
 			}
 			events <- event{w: w, rep: rep}
+		case frameClock, frameHello, frameDrift:
+			err = readRemote(w, typ, payload, events)
 		default:
 			err = fmt.Errorf("unknown frame %q", typ)
 		}
@@ -462,9 +513,8 @@ func workerResults(workers []*worker) []report.WorkerResult {
 	var out []report.WorkerResult
 	for _, w := range workers {
 		c := &w.rep.Counters
-		out = append(out, report.WorkerResult{
+		r := report.WorkerResult{
 			Index:            w.index + 1,
-			PID:              w.cmd.Process.Pid,
 			SourceAddrs:      w.addrs,
 			Exit:             w.exit,
 			EndReason:        w.rep.EndReason,
@@ -475,7 +525,9 @@ func workerResults(workers []*worker) []report.WorkerResult {
 			Errors:           c.Errors(),
 			Unreliable:       w.rep.Generator.Unreliable,
 			MaxRSSBytes:      w.rep.Generator.MaxRSSBytes,
-		})
+		}
+		w.link.describe(&r)
+		out = append(out, r)
 	}
 	return out
 }

@@ -21,6 +21,18 @@
 // Linux parent-death signal), and a worker whose standard input closes
 // stops at once.
 //
-// Concurrency: Run is called once per run; its sinks are called from one
-// goroutine, as engine.Run calls its own.
+// Remote workers (Coordinate, Join) speak the same protocol over one
+// full-duplex HTTP/2 stream each, with TLS and a shared token
+// (remote.go, join.go): frames up the request body, control lines down
+// the response. Before the start, each measures its clock against the
+// coordinator's NTP-style over that stream and runs on the coordinator's
+// clock, so one-way latencies between machines carry a stated bound
+// (clock.go). The coordinator's loop, live merge and final report are
+// the same for local and remote workers (drive). A remote worker whose
+// coordinator vanishes stops at once and keeps its partial report, which
+// records its shard, in a local file.
+//
+// Concurrency: Run and Coordinate are called once per run; their sinks
+// are called from one goroutine, as engine.Run calls its own. Join runs
+// one remote worker; several may run in one process (tests do).
 package coord

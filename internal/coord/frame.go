@@ -12,6 +12,10 @@ import (
 const (
 	frameInterval = 'I' // metrics.Interval wire form
 	frameReport   = 'R' // the worker's final report, JSON
+	// Remote workers (remote.go, join.go) also send:
+	frameClock = 'C' // a clock probe: T0, varint (clock.go)
+	frameHello = 'H' // who the worker is and its clock estimate, JSON (hello)
+	frameDrift = 'K' // the clock estimate at the end of the run, JSON
 )
 
 // maxFrame bounds a frame a reader accepts: a report with a broadcast

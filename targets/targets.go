@@ -127,14 +127,21 @@ func (t *Target) Pid() int {
 // failed with the end of its output in the report.
 func (t *Target) Run(ctx context.Context, sc *scenario.Scenario, opts engine.Options) (*report.Report, error) {
 	opts.Target = t.url
-	if t.topo != nil {
-		// Check reachability before the proxy's counters are taken, so
-		// its figures are the run's connections only.
-		if err := engine.Preflight(ctx, t.url, sc.Client.ConnectTimeout.D()); err == nil {
-			opts.Reachable = true
-		}
-	}
+	opts.Reachable = t.Preflight(ctx, sc)
 	return t.RunWith(ctx, func(ctx context.Context) (*report.Report, error) { return engine.Run(ctx, sc, opts) })
+}
+
+// Preflight checks, for a topology, that the target accepts connections,
+// and says whether it did. Called before RunWith takes the proxy's
+// counters, it keeps the check's connection out of the run's figures;
+// the load (engine.Options.Reachable, coord.Options.Reachable) then
+// skips its own check. For other targets it checks nothing and returns
+// false: the engine's own check is not counted by anyone.
+func (t *Target) Preflight(ctx context.Context, sc *scenario.Scenario) bool {
+	if t.topo == nil {
+		return false
+	}
+	return engine.Preflight(ctx, t.url, sc.Client.ConnectTimeout.D()) == nil
 }
 
 // RunWith is Run for any way of running load against the target (a

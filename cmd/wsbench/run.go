@@ -295,9 +295,10 @@ func runScenario(ctx context.Context, sc *scenario.Scenario, eopts engine.Option
 	if plan.Workers <= 1 && !split {
 		return t.Run(ctx, sc, eopts)
 	}
+	reachable := t.Preflight(ctx, sc)
 	return t.RunWith(ctx, func(ctx context.Context) (*report.Report, error) {
 		return coord.Run(ctx, sc, t.URL(), coord.Options{
-			Workers: plan.Workers, SourceAddrs: plan.SourceAddrs,
+			Workers: plan.Workers, SourceAddrs: plan.SourceAddrs, Reachable: reachable,
 			Sinks: eopts.Sinks, Progress: eopts.Progress, ProgressTTY: eopts.ProgressTTY,
 			LagBudget: eopts.LagBudget, Logf: logf,
 		})

@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -48,5 +49,49 @@ thresholds: ["errors == 0"]
 		if w.ConnectsOK != 2 || w.Exit != "exited with status 0" {
 			t.Errorf("worker %+v: want 2 connections and a clean exit", w)
 		}
+	}
+}
+
+// A coordinated run against a topology: the coordinator checks the target
+// once, before the proxy's counters are taken, and the workers do not
+// check it again, so haproxy counts exactly the run's connections.
+func TestRunWithWorkersBehindProxy(t *testing.T) {
+	if _, err := exec.LookPath("haproxy"); err != nil {
+		missingTool(t, "haproxy: %v", err)
+	}
+	if out, err := exec.Command("/usr/bin/python3", "-c", "import tornado").CombinedOutput(); err != nil {
+		missingTool(t, "tornado: %v: %s", err, out)
+	}
+	t.Setenv("WSBENCH_TEST_MAIN", "1")
+	dir := t.TempDir()
+	sc := filepath.Join(dir, "proxied.yaml")
+	if err := os.WriteFile(sc, []byte(`
+name: proxied
+start_target: {name: tornado, processes: 2, proxy: haproxy}
+interval: 500ms
+clients: 4
+ramp_up: 0s
+duration: 2s
+message: {size: 64, rate: 5}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "r.json")
+	code, _, stderr := wsbench(t, "run", "--quiet", "--workers", "2", "--json", out, sc)
+	rep, err := report.ReadJSONFile(out)
+	if err != nil {
+		t.Fatalf("exit %d, no report (%v): %s", code, err, stderr)
+	}
+	if code != exitOK && !(code == exitUnreliable && rep.Generator.Unreliable) {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if len(rep.Workers) != 2 || rep.Counters.ConnectsOK != 4 {
+		t.Fatalf("workers %d, connects %d: want 2 and 4", len(rep.Workers), rep.Counters.ConnectsOK)
+	}
+	if rep.Server == nil || rep.Server.Proxy == nil {
+		t.Fatalf("no proxy figures: %+v", rep.Server)
+	}
+	if px := rep.Server.Proxy; px.Sessions != 4 {
+		t.Fatalf("proxy counted %d sessions: want exactly the run's 4 connections", px.Sessions)
 	}
 }

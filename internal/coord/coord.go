@@ -38,6 +38,10 @@ type Options struct {
 	Progress    io.Writer
 	ProgressTTY bool
 	LagBudget   time.Duration
+	// Reachable says the caller checked that the target accepts
+	// connections, so the workers do not (engine.Options.Reachable): a
+	// proxy in front of the target counts every connection.
+	Reachable bool
 	// StartDelay is how long after the workers are started the load
 	// starts, for all of them at once; 0 means a second.
 	StartDelay time.Duration
@@ -156,7 +160,7 @@ func Run(ctx context.Context, sc *scenario.Scenario, target string, opts Options
 			}
 			return engine.NotStarted(sc, err), &engine.StartError{Err: err}
 		}
-		a := Assignment{Scenario: raw, Target: target, Index: i, Count: n, Origin: origin, LagBudget: opts.LagBudget, SourceAddrs: w.addrs}
+		a := Assignment{Scenario: raw, Target: target, Index: i, Count: n, Origin: origin, LagBudget: opts.LagBudget, SourceAddrs: w.addrs, Reachable: opts.Reachable}
 		line, _ := json.Marshal(a)
 		w.send(string(line))
 		pid := w.link.(*procLink).cmd.Process.Pid

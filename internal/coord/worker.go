@@ -29,6 +29,8 @@ type Assignment struct {
 	Origin      time.Time       `json:"origin"` // the common start of the load and of run clocks, on the coordinator's clock
 	LagBudget   time.Duration   `json:"lag_budget"`
 	SourceAddrs []string        `json:"source_addrs,omitempty"`
+	// Reachable: the coordinator checked the target (engine.Options).
+	Reachable bool `json:"reachable,omitempty"`
 }
 
 // Control lines the coordinator writes to a worker after the assignment.
@@ -231,6 +233,7 @@ func runShare(ctx context.Context, a *Assignment, sc *scenario.Scenario, ctl *co
 	origin := a.Origin.Add(offset)
 	rep, err := engine.Run(ctx, sc, engine.Options{
 		Target:       a.Target,
+		Reachable:    a.Reachable,
 		Share:        engine.Share{Index: a.Index, Count: a.Count},
 		Worker:       a.Index + 1,
 		Origin:       origin,

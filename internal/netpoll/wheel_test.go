@@ -234,3 +234,34 @@ func TestBufferClasses(t *testing.T) {
 			len(*b2), cap(*b2))
 	}
 }
+
+// The wheel sleeps until the next due timer, not tick by tick, and a
+// timer scheduled before that wakes it in time.
+func TestWheelSleepsUntilDue(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const tick = time.Millisecond
+		w := NewWheel(tick)
+		defer w.Stop()
+		f := newFirings()
+		w.NewTimer(f.fn(0)).Schedule(time.Second)
+		// Beyond three turns of the wheel: looked at once per turn.
+		w.NewTimer(f.fn(1)).Schedule(3*DefaultWheelSlots*tick + 500*tick)
+		time.Sleep(10 * tick)
+		w.NewTimer(f.fn(2)).Schedule(20 * tick) // earlier than the loop's sleep
+		time.Sleep(4 * DefaultWheelSlots * tick)
+		synctest.Wait()
+		for id, want := range map[int]time.Duration{0: time.Second, 1: 3*DefaultWheelSlots*tick + 500*tick, 2: 30 * tick} {
+			got := f.get(id)
+			if len(got) != 1 || got[0] < want || got[0] > want+tick {
+				t.Errorf("timer %d fired at %v, want once, at %v (within a tick)", id, got, want)
+			}
+		}
+		w.mu.Lock()
+		wakeups := w.wakeup
+		w.mu.Unlock()
+		// Three firings and one look per turn; ticking would be thousands.
+		if wakeups > 10 {
+			t.Errorf("%d wake-ups for 3 timers over %v", wakeups, 4*DefaultWheelSlots*tick)
+		}
+	})
+}

@@ -50,14 +50,9 @@ func (s *session) echo(ctx context.Context, st *step) error {
 		sch := s.newSchedule(e.Rate, e.Duration, e.Count)
 		var lags []int64
 		for i := int64(0); ; {
-			due, ok := sch.due(i)
-			if !ok {
-				err = s.finishSchedule(ctx, sch, i)
-				break
-			}
-			if !s.waitUntil(ctx, due) {
-				err = s.lost(c, nil)
-				s.dropUnsent(sch, i, 0, err)
+			_, done, werr := s.nextSend(ctx, sch, i)
+			if done {
+				err = werr
 				break
 			}
 			// Gather every message already due, so a generator that woke

@@ -37,14 +37,9 @@ func (s *session) publish(ctx context.Context, st *step) error {
 	var sent int64
 	var err error
 	for i := int64(0); ; i++ {
-		due, ok := sch.due(i)
-		if !ok {
-			err = s.finishSchedule(ctx, sch, i)
-			break
-		}
-		if !s.waitUntil(ctx, due) {
-			err = s.lost(c, nil)
-			s.dropUnsent(sch, i, 0, err)
+		due, done, werr := s.nextSend(ctx, sch, i)
+		if done {
+			err = werr
 			break
 		}
 		now := s.r.clock.Now()

@@ -64,6 +64,22 @@ func (s *session) waitUntil(ctx context.Context, t int64) bool {
 	return s.waiter.Wait(ctx, s.r.clock.At(t), s.c.done)
 }
 
+// nextSend waits until send i of sch is due and returns its time; done
+// when the schedule is over or the session must stop first, with the
+// step's error (the connection's end, counted with the sends it cost).
+func (s *session) nextSend(ctx context.Context, sch schedule, i int64) (due int64, done bool, err error) {
+	due, ok := sch.due(i)
+	if !ok {
+		return 0, true, s.finishSchedule(ctx, sch, i)
+	}
+	if !s.waitUntil(ctx, due) {
+		err = s.lost(s.c, nil)
+		s.dropUnsent(sch, i, 0, err)
+		return 0, true, err
+	}
+	return due, false, nil
+}
+
 // dropUnsent counts the sends a step could not make when it ended on err:
 // intended and dropped, so that intended = sent + dropped over the
 // schedule that elapsed. If the connection failed or stalled under the

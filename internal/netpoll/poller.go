@@ -222,6 +222,12 @@ func (p *Poller) work() {
 func (d *Desc) fire() {
 	d.mu.Lock()
 	d.armed = false // one-shot: the kernel disarmed it
+	d.queueLocked()
+}
+
+// queueLocked queues d for a pool goroutine, or, if it is queued or
+// running already, has it run once more; it unlocks d.mu.
+func (d *Desc) queueLocked() {
 	if d.closed {
 		d.mu.Unlock()
 		return
@@ -319,18 +325,7 @@ func (d *Desc) run() {
 // It does not block.
 func (d *Desc) Kick() {
 	d.mu.Lock()
-	if d.closed {
-		d.mu.Unlock()
-		return
-	}
-	if d.queued {
-		d.again = true
-		d.mu.Unlock()
-		return
-	}
-	d.queued = true
-	d.mu.Unlock()
-	d.p.enqueue(d)
+	d.queueLocked()
 }
 
 // Resume re-arms a Desc paused by Ready returning false. While Ready runs

@@ -300,7 +300,7 @@ func start(w *worker, command func() *exec.Cmd) (io.ReadCloser, error) {
 		cmd = exec.Command(exe, "worker")
 	}
 	// A worker must not outlive its coordinator, whatever kills it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = dieWithParent()
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

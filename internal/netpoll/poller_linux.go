@@ -123,3 +123,16 @@ func (p *Poller) waitLoop() {
 		p.mu.Unlock()
 	}
 }
+
+// Read is one read(2) of fd into buf that never parks, for a
+// syscall.RawConn.Read callback on a socket the poller reported
+// readable: it retries when interrupted and never returns n < 0.
+func Read(fd uintptr, buf []byte) (int, error) {
+	for {
+		n, err := unix.Read(int(fd), buf)
+		if err == unix.EINTR {
+			continue
+		}
+		return max(n, 0), err
+	}
+}

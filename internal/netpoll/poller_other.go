@@ -80,3 +80,14 @@ func (d *Desc) watch() {
 		d.p.mu.Unlock()
 	}
 }
+
+// Read is one read(2) of fd into buf, retried when interrupted; n >= 0.
+func Read(fd uintptr, buf []byte) (int, error) {
+	for {
+		n, err := syscall.Read(int(fd), buf)
+		if err == syscall.EINTR {
+			continue
+		}
+		return max(n, 0), err
+	}
+}

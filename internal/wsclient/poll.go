@@ -165,15 +165,7 @@ func putDecoder(d *wsframe.Decoder) {
 
 // readCB is the RawConn.Read callback: one read that never parks.
 func (pl *poller) readCB(fd uintptr) bool {
-	for {
-		pl.n, pl.err = unix.Read(int(fd), pl.buf)
-		if pl.err != unix.EINTR {
-			break
-		}
-	}
-	if pl.n < 0 {
-		pl.n = 0
-	}
+	pl.n, pl.err = netpoll.Read(fd, pl.buf)
 	return true
 }
 

@@ -179,15 +179,7 @@ func (c *conn) release() {
 
 // readCB is the callback of RawConn.Read: one read that never parks.
 func (c *conn) readCB(fd uintptr) bool {
-	for {
-		c.rn, c.rerr = unix.Read(int(fd), c.rbuf)
-		if c.rerr != unix.EINTR {
-			break
-		}
-	}
-	if c.rn < 0 {
-		c.rn = 0
-	}
+	c.rn, c.rerr = netpoll.Read(fd, c.rbuf)
 	return true
 }
 

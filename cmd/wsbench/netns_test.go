@@ -27,7 +27,7 @@ import (
 // machines would be. It checks, against the server's own counts, the
 // live merge and the merge of shards run without a coordinator, and
 // that a killed worker is reported, an abort reaches every worker, and a
-// worker whose clock is a second off is corrected within the bound the
+// worker whose clock is ten minutes off is corrected within the bound the
 // report states. Skipped only where namespaces cannot be created.
 func TestDistributedNetns(t *testing.T) {
 	if err := netns.Available(); err != nil {

@@ -270,12 +270,7 @@ func (c *Conn) writeFrameLocked(op ws.OpCode, rsv1 bool, p []byte) (int, error) 
 // stream possibly in the middle of a frame, so the connection is broken:
 // every later write fails with the same error at once.
 func (c *Conn) send(b []byte) error {
-	if c.writeTimeout > 0 {
-		if now := time.Now(); now.Sub(c.deadlineAt) > c.writeTimeout/8 {
-			_ = c.nc.SetWriteDeadline(now.Add(c.writeTimeout))
-			c.deadlineAt = now
-		}
-	}
+	c.pushDeadlineLocked()
 	c.writing.Store(true)
 	_, err := c.nc.Write(b)
 	c.writing.Store(false)
@@ -292,6 +287,20 @@ func (c *Conn) send(b []byte) error {
 	}
 	c.broken = err
 	return err
+}
+
+// pushDeadlineLocked moves the write deadline writeTimeout ahead when it
+// was set more than writeTimeout/8 ago. Every write goes through it: a
+// deadline left from an earlier write has passed on a connection that
+// was quiet for longer than writeTimeout, and would fail the next one.
+func (c *Conn) pushDeadlineLocked() {
+	if c.writeTimeout <= 0 {
+		return
+	}
+	if now := time.Now(); now.Sub(c.deadlineAt) > c.writeTimeout/8 {
+		_ = c.nc.SetWriteDeadline(now.Add(c.writeTimeout))
+		c.deadlineAt = now
+	}
 }
 
 // appendFrame appends one masked client frame. Header, mask and payload go

@@ -536,3 +536,56 @@ func TestInterruptWrite(t *testing.T) {
 		t.Fatal("InterruptWrite did not end the blocked write")
 	}
 }
+
+// A connection quiet for longer than its write timeout still answers a
+// ping and writes: the deadline its last write set has passed, and must
+// not fail the next one (it did for the pong of a light connection,
+// which every server ping a minute into a slow open loop then killed as
+// "timeout").
+func TestWriteAfterQuietLongerThanWriteTimeout(t *testing.T) {
+	for _, kind := range readerKinds {
+		t.Run(kind, func(t *testing.T) {
+			const timeout = 50 * time.Millisecond
+			url := server(t, func(c net.Conn) {
+				if f, err := readFrame(c); err != nil || f.Header.OpCode != ws.OpText {
+					return
+				}
+				time.Sleep(4 * timeout) // the client's write deadline passes
+				ws.WriteFrame(c, ws.NewPingFrame([]byte("p")))
+				for _, want := range []ws.OpCode{ws.OpPong, ws.OpText} {
+					if f, err := readFrame(c); err != nil || f.Header.OpCode != want {
+						ws.WriteFrame(c, ws.NewCloseFrame(ws.NewCloseFrameBody(4000, fmt.Sprintf("want %v, got %v (%v)", want, f.Header.OpCode, err))))
+						return
+					}
+				}
+				ws.WriteFrame(c, ws.NewTextFrame([]byte("both seen")))
+				time.Sleep(100 * time.Millisecond)
+			})
+			c, read := dialReader(t, url, Options{}, kind)
+			c.SetWriteTimeout(timeout)
+			pinged := make(chan struct{})
+			c.OnPing = func() { close(pinged) }
+			if _, err := c.WriteMessage(ws.OpText, []byte("first")); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan struct{})
+			var msg Message
+			var err error
+			go func() { defer close(done); msg, err = read() }()
+			select {
+			case <-pinged:
+			case <-done:
+				t.Fatalf("ended before the ping: %q, %v", msg.Payload, err)
+			case <-time.After(30 * time.Second):
+				t.Fatal("no ping in 30 s")
+			}
+			if _, werr := c.WriteMessage(ws.OpText, []byte("second")); werr != nil {
+				t.Fatalf("a write after the ping: %v", werr)
+			}
+			<-done
+			if err != nil || string(msg.Payload) != "both seen" {
+				t.Fatalf("got %q, %v: want the server to have seen the pong and the second message", msg.Payload, err)
+			}
+		})
+	}
+}

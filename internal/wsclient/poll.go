@@ -285,6 +285,7 @@ func (c *Conn) writeSoon(op ws.OpCode, p []byte, isClose bool) error {
 	n := 0
 	if pl != nil {
 		pl.wb = b
+		c.pushDeadlineLocked()
 		err := pl.rc.Write(pl.writeFn)
 		pl.wb = nil
 		if err == nil {

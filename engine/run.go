@@ -378,7 +378,7 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Repo
 	// The interval loop only cuts intervals; sinks run on their own
 	// goroutine so that neither a slow sink nor their work delays the
 	// next cut (and the senders share the CPU with them either way).
-	builder := &timelineSink{tl: metrics.Timeline{Step: sc.Interval.D()}, planned: total}
+	builder := &timelineSink{step: sc.Interval.D(), planned: total}
 	sinks := []Sink{builder, &deadTarget{stop: stopLoad, total: &builder.total}}
 	if opts.Progress != nil {
 		sinks = append(sinks, &progress{w: opts.Progress, tty: opts.ProgressTTY, total: total})
@@ -503,19 +503,55 @@ func runSinks(feed <-chan *metrics.Interval, sinks []Sink, reg *metrics.Registry
 	}
 }
 
-// timelineSink keeps the run's intervals for the report, coarsening the
-// oldest as a long run goes on so that memory stays bounded (exactly: the
-// report keeps at most report.MaxPoints intervals anyway).
+// timelineSink keeps the run's intervals for the report in their wire
+// form, a few hundred bytes each instead of the few KiB of a Set (an hour
+// of 1 s intervals held as Sets grew an idle generator by 13 MB), and
+// halves their resolution exactly when there are twice as many as the
+// report keeps (report.MaxPoints), so that memory stays bounded. The
+// report decodes them once, at the end (decode).
 type timelineSink struct {
-	tl      metrics.Timeline
-	planned time.Duration // the load's planned length: intervals after it are the drain
-	total   *metrics.Set  // the run's totals, owned by runSinks; read after it ends
+	step    time.Duration
+	enc     [][]byte
+	tl      metrics.Timeline // decoded, for the report
+	planned time.Duration    // the load's planned length: intervals after it are the drain
+	total   *metrics.Set     // the run's totals, owned by runSinks; read after it ends
 }
 
 func (b *timelineSink) Interval(iv *metrics.Interval, _ *metrics.Set) error {
-	b.tl.Append(iv)
-	if b.tl.Len() >= 2*report.MaxPoints {
-		return b.tl.Coarsen(2)
+	w, err := iv.MarshalBinary()
+	if err != nil {
+		return fmt.Errorf("timeline: %w", err)
+	}
+	b.enc = append(b.enc, w)
+	if len(b.enc) < 2*report.MaxPoints {
+		return nil
+	}
+	if err := b.decode(); err != nil {
+		return err
+	}
+	if err := b.tl.Coarsen(2); err != nil {
+		return err
+	}
+	b.step, b.enc = b.tl.Step, make([][]byte, 0, len(b.tl.Intervals))
+	for _, iv := range b.tl.Intervals {
+		w, err := iv.MarshalBinary()
+		if err != nil {
+			return fmt.Errorf("timeline: %w", err)
+		}
+		b.enc = append(b.enc, w)
+	}
+	b.tl.Intervals = nil
+	return nil
+}
+
+// decode sets tl to the intervals kept so far.
+func (b *timelineSink) decode() error {
+	b.tl = metrics.Timeline{Step: b.step, Intervals: make([]*metrics.Interval, len(b.enc))}
+	for i, w := range b.enc {
+		b.tl.Intervals[i] = new(metrics.Interval)
+		if err := b.tl.Intervals[i].UnmarshalBinary(w); err != nil {
+			return fmt.Errorf("timeline: %w", err)
+		}
 	}
 	return nil
 }
@@ -618,6 +654,9 @@ func buildReport(base *report.Report, sc *scenario.Scenario, r *runner, b *timel
 	}
 	rep.Rates = report.RatesOf(&rep.Counters, elapsed.Seconds())
 	rep.Rates.PeakConnections = r.peakActive.Load()
+	if err := b.decode(); err != nil {
+		rep.EndDetail += " (series: " + err.Error() + ")"
+	}
 	// The report keeps at most report.MaxPoints intervals, merged exactly.
 	if err := b.tl.Compact(report.MaxPoints); err != nil {
 		rep.EndDetail += " (series: " + err.Error() + ")"

@@ -219,15 +219,18 @@ func (d *decoder) meta() *meta {
 	for s := range d.secrets {
 		m.secrets = append(m.secrets, s)
 	}
-	longestFirst := func(a, b string) int {
-		if len(a) != len(b) {
-			return len(b) - len(a)
-		}
-		return strings.Compare(a, b)
-	}
 	slices.SortFunc(m.order, longestFirst)
 	slices.SortFunc(m.secrets, longestFirst)
 	return m
+}
+
+// longestFirst orders the values to mask so that a value is replaced
+// before any shorter one inside it.
+func longestFirst(a, b string) int {
+	if len(a) != len(b) {
+		return len(b) - len(a)
+	}
+	return strings.Compare(a, b)
 }
 
 // written reports whether the file gave field.

@@ -95,3 +95,49 @@ message: {size: 64, rate: 5}
 		t.Fatalf("proxy counted %d sessions: want exactly the run's 4 connections", px.Sessions)
 	}
 }
+
+// Data files reach the workers: a scenario's JSON does not carry the rows
+// it loaded, so the assignment does, and each worker's sessions take
+// their rows (here four rooms, by client) as one process's would.
+func TestRunWithWorkersAndDataFile(t *testing.T) {
+	t.Setenv("WSBENCH_TEST_MAIN", "1")
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "rooms.csv"), []byte("name\nred\ngreen\nblue\nwhite\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sc := filepath.Join(dir, "rooms.yaml")
+	if err := os.WriteFile(sc, []byte(`
+name: rooms
+target: builtin
+interval: 500ms
+data:
+  rooms: {file: rooms.csv, by: client}
+phases:
+  - {duration: 0s, clients: 8}
+  - {duration: 2s, clients: 8}
+flows:
+  - name: chat
+    steps:
+      - connect: {path: "/broadcast?room={{rooms.name}}"}
+      - sleep: 500ms
+      - publish: {rate: 4, size: 32, count: 4}
+      - listen: {}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "r.json")
+	code, _, stderr := wsbench(t, "run", "--quiet", "--workers", "2", "--json", out, sc)
+	rep, err := report.ReadJSONFile(out)
+	if err != nil {
+		t.Fatalf("exit %d, no report (%v): %s", code, err, stderr)
+	}
+	if code != exitOK && !(code == exitUnreliable && rep.Generator.Unreliable) {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if c := rep.Counters; len(rep.Workers) != 2 || c.ConnectsOK != 8 || c.Errors() != 0 {
+		t.Fatalf("workers %d, connects %d, errors %v", len(rep.Workers), c.ConnectsOK, c.ErrorsByCause)
+	}
+	if len(rep.Broadcast) != 1 || rep.Broadcast[0].Rooms != 4 || rep.Broadcast[0].Reach != 1 {
+		t.Fatalf("broadcast %+v: want the four rooms of the data file, every message delivered", rep.Broadcast)
+	}
+}

@@ -160,7 +160,7 @@ func Run(ctx context.Context, sc *scenario.Scenario, target string, opts Options
 			}
 			return engine.NotStarted(sc, err), &engine.StartError{Err: err}
 		}
-		a := Assignment{Scenario: raw, Target: target, Index: i, Count: n, Origin: origin, LagBudget: opts.LagBudget, SourceAddrs: w.addrs, Reachable: opts.Reachable}
+		a := Assignment{Scenario: raw, Target: target, Index: i, Count: n, Origin: origin, LagBudget: opts.LagBudget, SourceAddrs: w.addrs, Reachable: opts.Reachable, Loaded: sc.Loaded()}
 		line, _ := json.Marshal(a)
 		w.send(string(line))
 		pid := w.link.(*procLink).cmd.Process.Pid

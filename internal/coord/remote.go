@@ -251,7 +251,7 @@ func Coordinate(ctx context.Context, sc *scenario.Scenario, target string, nw Ne
 	}
 	origin := time.Now().Add(delay)
 	for _, w := range workers {
-		a := Assignment{Scenario: raw, Target: target, Index: w.index, Count: n, Origin: origin, LagBudget: opts.LagBudget, SourceAddrs: w.addrs, Reachable: opts.Reachable}
+		a := Assignment{Scenario: raw, Target: target, Index: w.index, Count: n, Origin: origin, LagBudget: opts.LagBudget, SourceAddrs: w.addrs, Reachable: opts.Reachable, Loaded: sc.Loaded()}
 		line, _ := json.Marshal(a)
 		w.send(string(line))
 		logf("worker %d (%s): share %d of %d", w.index+1, w.link.who(), w.index+1, n)

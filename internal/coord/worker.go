@@ -31,6 +31,9 @@ type Assignment struct {
 	SourceAddrs []string        `json:"source_addrs,omitempty"`
 	// Reachable: the coordinator checked the target (engine.Options).
 	Reachable bool `json:"reachable,omitempty"`
+	// Loaded: the scenario's data rows and values to mask, which its JSON
+	// does not carry.
+	Loaded *scenario.Loaded `json:"loaded,omitempty"`
 }
 
 // Control lines the coordinator writes to a worker after the assignment.
@@ -214,6 +217,7 @@ func decodeAssignment(line []byte) (*Assignment, *scenario.Scenario, error) {
 	if err := json.Unmarshal(a.Scenario, &sc); err != nil {
 		return nil, nil, fmt.Errorf("read assignment's scenario: %w", err)
 	}
+	sc.SetLoaded(a.Loaded)
 	if len(a.SourceAddrs) > 0 {
 		sc.Client.SourceAddrs = a.SourceAddrs
 	}

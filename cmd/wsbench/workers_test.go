@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/wsbench/wsbench/report"
@@ -14,10 +15,7 @@ import (
 // report that lists each worker's share and agrees with the server's own
 // counts.
 func TestRunWithWorkers(t *testing.T) {
-	t.Setenv("WSBENCH_TEST_MAIN", "1") // the workers are this binary's worker command
-	dir := t.TempDir()
-	sc := filepath.Join(dir, "split.yaml")
-	if err := os.WriteFile(sc, []byte(`
+	rep := runSplit(t, `
 name: split
 target: builtin
 interval: 500ms
@@ -26,21 +24,10 @@ ramp_up: 0s
 duration: 2s
 message: {size: 64, rate: 10}
 thresholds: ["errors == 0"]
-`), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(dir, "r.json")
-	code, _, stderr := wsbench(t, "run", "--quiet", "--workers", "3", "--json", out, sc)
-	rep, err := report.ReadJSONFile(out)
-	if err != nil {
-		t.Fatalf("exit %d, no report (%v): %s", code, err, stderr)
-	}
-	if code != exitOK && !(code == exitUnreliable && rep.Generator.Unreliable) {
-		t.Fatalf("exit %d: %s", code, stderr)
-	}
+`, 3, map[string]string{})
 	c := rep.Counters
-	if len(rep.Workers) != 3 || c.ConnectsOK != 6 || c.MessagesSent == 0 || c.MessagesReceived != c.MessagesSent {
-		t.Fatalf("workers %d, connects %d, sent %d, received %d", len(rep.Workers), c.ConnectsOK, c.MessagesSent, c.MessagesReceived)
+	if c.ConnectsOK != 6 || c.MessagesSent == 0 || c.MessagesReceived != c.MessagesSent {
+		t.Fatalf("connects %d, sent %d, received %d", c.ConnectsOK, c.MessagesSent, c.MessagesReceived)
 	}
 	if rep.Server == nil || rep.Server.After["messages_in"]-rep.Server.Before["messages_in"] != c.MessagesSent {
 		t.Fatalf("server counted %+v, the workers sent %d", rep.Server, c.MessagesSent)
@@ -62,10 +49,7 @@ func TestRunWithWorkersBehindProxy(t *testing.T) {
 	if out, err := exec.Command("/usr/bin/python3", "-c", "import tornado").CombinedOutput(); err != nil {
 		missingTool(t, "tornado: %v: %s", err, out)
 	}
-	t.Setenv("WSBENCH_TEST_MAIN", "1")
-	dir := t.TempDir()
-	sc := filepath.Join(dir, "proxied.yaml")
-	if err := os.WriteFile(sc, []byte(`
+	rep := runSplit(t, `
 name: proxied
 start_target: {name: tornado, processes: 2, proxy: haproxy}
 interval: 500ms
@@ -73,20 +57,9 @@ clients: 4
 ramp_up: 0s
 duration: 2s
 message: {size: 64, rate: 5}
-`), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out := filepath.Join(dir, "r.json")
-	code, _, stderr := wsbench(t, "run", "--quiet", "--workers", "2", "--json", out, sc)
-	rep, err := report.ReadJSONFile(out)
-	if err != nil {
-		t.Fatalf("exit %d, no report (%v): %s", code, err, stderr)
-	}
-	if code != exitOK && !(code == exitUnreliable && rep.Generator.Unreliable) {
-		t.Fatalf("exit %d: %s", code, stderr)
-	}
-	if len(rep.Workers) != 2 || rep.Counters.ConnectsOK != 4 {
-		t.Fatalf("workers %d, connects %d: want 2 and 4", len(rep.Workers), rep.Counters.ConnectsOK)
+`, 2, map[string]string{})
+	if rep.Counters.ConnectsOK != 4 {
+		t.Fatalf("%d connects, want 4", rep.Counters.ConnectsOK)
 	}
 	if rep.Server == nil || rep.Server.Proxy == nil {
 		t.Fatalf("no proxy figures: %+v", rep.Server)
@@ -100,13 +73,7 @@ message: {size: 64, rate: 5}
 // it loaded, so the assignment does, and each worker's sessions take
 // their rows (here four rooms, by client) as one process's would.
 func TestRunWithWorkersAndDataFile(t *testing.T) {
-	t.Setenv("WSBENCH_TEST_MAIN", "1")
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "rooms.csv"), []byte("name\nred\ngreen\nblue\nwhite\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	sc := filepath.Join(dir, "rooms.yaml")
-	if err := os.WriteFile(sc, []byte(`
+	rep := runSplit(t, `
 name: rooms
 target: builtin
 interval: 500ms
@@ -122,11 +89,31 @@ flows:
       - sleep: 500ms
       - publish: {rate: 4, size: 32, count: 4}
       - listen: {}
-`), 0o644); err != nil {
-		t.Fatal(err)
+`, 2, map[string]string{"rooms.csv": "name\nred\ngreen\nblue\nwhite\n"})
+	if c := rep.Counters; c.ConnectsOK != 8 || c.Errors() != 0 {
+		t.Fatalf("connects %d, errors %v", c.ConnectsOK, c.ErrorsByCause)
+	}
+	if len(rep.Broadcast) != 1 || rep.Broadcast[0].Rooms != 4 || rep.Broadcast[0].Reach != 1 {
+		t.Fatalf("broadcast %+v: want the four rooms of the data file, every message delivered", rep.Broadcast)
+	}
+}
+
+// runSplit writes the scenario (and any other files) into a temporary
+// directory, runs it over workers worker processes (this test binary
+// stands in for wsbench: TestMain) and returns its report. A run must
+// pass, or be unreliable, which a busy machine may make it.
+func runSplit(t *testing.T, yaml string, workers int, files map[string]string) *report.Report {
+	t.Helper()
+	t.Setenv("WSBENCH_TEST_MAIN", "1") // the workers are this binary's worker command
+	dir := t.TempDir()
+	files["scenario.yaml"] = yaml
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	out := filepath.Join(dir, "r.json")
-	code, _, stderr := wsbench(t, "run", "--quiet", "--workers", "2", "--json", out, sc)
+	code, _, stderr := wsbench(t, "run", "--quiet", "--workers", strconv.Itoa(workers), "--json", out, filepath.Join(dir, "scenario.yaml"))
 	rep, err := report.ReadJSONFile(out)
 	if err != nil {
 		t.Fatalf("exit %d, no report (%v): %s", code, err, stderr)
@@ -134,10 +121,8 @@ flows:
 	if code != exitOK && !(code == exitUnreliable && rep.Generator.Unreliable) {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	if c := rep.Counters; len(rep.Workers) != 2 || c.ConnectsOK != 8 || c.Errors() != 0 {
-		t.Fatalf("workers %d, connects %d, errors %v", len(rep.Workers), c.ConnectsOK, c.ErrorsByCause)
+	if len(rep.Workers) != workers {
+		t.Fatalf("%d workers in the report, want %d", len(rep.Workers), workers)
 	}
-	if len(rep.Broadcast) != 1 || rep.Broadcast[0].Rooms != 4 || rep.Broadcast[0].Reach != 1 {
-		t.Fatalf("broadcast %+v: want the four rooms of the data file, every message delivered", rep.Broadcast)
-	}
+	return rep
 }

@@ -138,7 +138,7 @@ func load(dir string) (*data, error) {
 		}
 		fs := strings.Split(sc.Text(), "\t")
 		if len(fs) < 10 {
-			return nil, fmt.Errorf("manifest.tsv:%d: %d fields, want 11", line, len(fs))
+			return nil, fmt.Errorf("manifest.tsv:%d: %d fields, want at least 10", line, len(fs))
 		}
 		r := &run{Case: fs[0], Group: fs[1], Label: fs[2], Target: fs[3], Topology: fs[4], JSON: fs[5], HTML: fs[6]}
 		r.RC, _ = strconv.Atoi(fs[7])

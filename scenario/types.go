@@ -1,5 +1,7 @@
 package scenario
 
+import "github.com/wsbench/wsbench/targets/catalog"
+
 // Scenario is one load test. The short form (clients, ramp_up, duration,
 // message) expands to a single echo flow over two phases; the long form
 // lists phases and flows.
@@ -80,6 +82,13 @@ type StartTarget struct {
 // several processes, a bus, a proxy, or a loop or acceleration setting.
 func (st *StartTarget) Topology() bool {
 	return st.Processes > 1 || st.Bus != "" || st.Proxy != "" || st.Balance != "" || st.Loop != "" || st.Accel != ""
+}
+
+// ScaleOut returns st's scale-out options as the catalog checks them and
+// the launcher starts them.
+func (st *StartTarget) ScaleOut() catalog.Topology {
+	return catalog.Topology{Name: st.Name, Processes: st.Processes, Bus: st.Bus,
+		Proxy: st.Proxy, Balance: st.Balance, Loop: st.Loop, Accel: st.Accel}
 }
 
 // Client holds connection settings every session uses.

@@ -133,9 +133,7 @@ func (v *validator) target() {
 			case len(st.Command) > 0:
 				v.add("start_target", "processes, bus, proxy, balance, loop and accel apply to a named target")
 			case catalog.IsKnown(st.Name):
-				spec := catalog.Topology{Name: st.Name, Processes: st.Processes, Bus: st.Bus,
-					Proxy: st.Proxy, Balance: st.Balance, Loop: st.Loop, Accel: st.Accel}
-				for _, p := range spec.Problems() {
+				for _, p := range st.ScaleOut().Problems() {
 					v.add("start_target."+p.Field, "%s", p.Msg)
 				}
 			}

@@ -326,7 +326,7 @@ func startTopology(ctx context.Context, st *scenario.StartTarget) (*launch.Topol
 		sig = syscall.SIGINT
 	}
 	topo, err := launch.NewTopology(launch.TopologySpec{
-		Name: st.Name,
+		Topology: st.ScaleOut(),
 		Settings: launch.Settings{
 			Addr:           st.Addr,
 			PingInterval:   ping,
@@ -335,8 +335,7 @@ func startTopology(ctx context.Context, st *scenario.StartTarget) (*launch.Topol
 			Extra:          st.Args,
 			Wrap:           st.Wrap,
 		},
-		Processes: st.Processes, Bus: st.Bus, Proxy: st.Proxy, Balance: st.Balance,
-		Loop: st.Loop, Accel: st.Accel, StopSignal: sig,
+		StopSignal: sig,
 	})
 	if err != nil {
 		return nil, err

@@ -43,18 +43,14 @@ var (
 // target Name, optionally a Redis server their broadcast rooms are bridged
 // through, optionally haproxy in front of them.
 type TopologySpec struct {
-	Name string
+	// Topology names the target and how it is scaled out; package catalog
+	// validates it.
+	catalog.Topology
 	// Settings go to every target process. Addr is where clients connect:
 	// the proxy's listen address with a proxy, the single target's without
 	// one (default 127.0.0.1:0, a free port). Wrap prefixes every process
 	// started, the bus and the proxy included (e.g. taskset -c 0).
-	Settings  Settings
-	Processes int    // target processes; 0 means 1, more than 1 needs Proxy
-	Bus       string // BusNone, BusRedis, or redis://HOST:PORT of a running server
-	Proxy     string // ProxyNone or ProxyHAProxy
-	Balance   string // the proxy's algorithm: roundrobin (default) or leastconn
-	Loop      string // --loop of the targets: "" (theirs), asyncio or uvloop
-	Accel     string // --accel of the targets: "" (theirs), auto or off
+	Settings Settings
 	// StopSignal stops the target processes (default SIGTERM).
 	StopSignal os.Signal
 }
@@ -66,7 +62,7 @@ type SpecProblem = catalog.Problem
 
 // Problems lists every problem with s, field by field.
 func (s TopologySpec) Problems() []SpecProblem {
-	return catalog.Topology{Name: s.Name, Processes: s.Processes, Bus: s.Bus, Proxy: s.Proxy, Balance: s.Balance, Loop: s.Loop, Accel: s.Accel}.Problems()
+	return s.Topology.Problems()
 }
 
 // Validate reports every problem with s at once.

@@ -17,6 +17,8 @@ import (
 
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
+
+	"github.com/wsbench/wsbench/targets/catalog"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -48,21 +50,21 @@ func TestTopologySpecProblems(t *testing.T) {
 		spec TopologySpec
 		want []string // "field: part of the message"; nil: valid
 	}{
-		{"one process", TopologySpec{Name: "tornado"}, nil},
-		{"scaled out", TopologySpec{Name: "aiohttp", Processes: 3, Bus: "redis", Proxy: "haproxy", Balance: "leastconn", Loop: "uvloop", Accel: "off"}, nil},
-		{"external bus", TopologySpec{Name: "websockets", Bus: "redis://127.0.0.1:6379"}, nil},
-		{"go behind a proxy", TopologySpec{Name: "go", Processes: 2, Proxy: "haproxy"}, nil},
-		{"processes without a proxy", TopologySpec{Name: "tornado", Processes: 2}, []string{"processes: need a proxy"}},
-		{"too many processes", TopologySpec{Name: "tornado", Processes: 17, Proxy: "haproxy"}, []string{"processes: want 1 to 16"}},
-		{"bus elsewhere", TopologySpec{Name: "tornado", Bus: "redis://10.1.2.3:6379"}, []string{"bus: want a loopback host"}},
-		{"bus without port", TopologySpec{Name: "tornado", Bus: "redis://127.0.0.1"}, []string{"bus: want a loopback host and a port"}},
-		{"unknown bus", TopologySpec{Name: "tornado", Bus: "nats"}, []string{"bus: \"nats\": want redis"}},
-		{"go has no bus, loop or accel", TopologySpec{Name: "go", Bus: "redis", Loop: "uvloop", Accel: "off"},
+		{"one process", TopologySpec{Topology: catalog.Topology{Name: "tornado"}}, nil},
+		{"scaled out", TopologySpec{Topology: catalog.Topology{Name: "aiohttp", Processes: 3, Bus: "redis", Proxy: "haproxy", Balance: "leastconn", Loop: "uvloop", Accel: "off"}}, nil},
+		{"external bus", TopologySpec{Topology: catalog.Topology{Name: "websockets", Bus: "redis://127.0.0.1:6379"}}, nil},
+		{"go behind a proxy", TopologySpec{Topology: catalog.Topology{Name: "go", Processes: 2, Proxy: "haproxy"}}, nil},
+		{"processes without a proxy", TopologySpec{Topology: catalog.Topology{Name: "tornado", Processes: 2}}, []string{"processes: need a proxy"}},
+		{"too many processes", TopologySpec{Topology: catalog.Topology{Name: "tornado", Processes: 17, Proxy: "haproxy"}}, []string{"processes: want 1 to 16"}},
+		{"bus elsewhere", TopologySpec{Topology: catalog.Topology{Name: "tornado", Bus: "redis://10.1.2.3:6379"}}, []string{"bus: want a loopback host"}},
+		{"bus without port", TopologySpec{Topology: catalog.Topology{Name: "tornado", Bus: "redis://127.0.0.1"}}, []string{"bus: want a loopback host and a port"}},
+		{"unknown bus", TopologySpec{Topology: catalog.Topology{Name: "tornado", Bus: "nats"}}, []string{"bus: \"nats\": want redis"}},
+		{"go has no bus, loop or accel", TopologySpec{Topology: catalog.Topology{Name: "go", Bus: "redis", Loop: "uvloop", Accel: "off"}},
 			[]string{"bus: the go target has no message bus", "loop: applies to the Python targets", "accel: applies to the Python targets"}},
-		{"balance without a proxy", TopologySpec{Name: "tornado", Balance: "leastconn"}, []string{"balance: \"leastconn\" is the proxy's algorithm"}},
-		{"bad values", TopologySpec{Name: "tornado", Proxy: "nginx", Balance: "random", Loop: "trio", Accel: "max"},
+		{"balance without a proxy", TopologySpec{Topology: catalog.Topology{Name: "tornado", Balance: "leastconn"}}, []string{"balance: \"leastconn\" is the proxy's algorithm"}},
+		{"bad values", TopologySpec{Topology: catalog.Topology{Name: "tornado", Proxy: "nginx", Balance: "random", Loop: "trio", Accel: "max"}},
 			[]string{"proxy: \"nginx\"", "balance: \"random\"", "loop: \"trio\"", "accel: \"max\""}},
-		{"unknown target", TopologySpec{Name: "node"}, []string{"name: unknown target"}},
+		{"unknown target", TopologySpec{Topology: catalog.Topology{Name: "node"}}, []string{"name: unknown target"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var got []string
@@ -162,7 +164,7 @@ func TestTopologyRedisHAProxy(t *testing.T) {
 	requireTornado(t)
 	requireProgram(t, RedisServer, "--version")
 	requireProgram(t, HAProxy, "-v")
-	topo, err := NewTopology(TopologySpec{Name: "tornado", Processes: 2, Bus: BusRedis, Proxy: ProxyHAProxy, Loop: "uvloop"})
+	topo, err := NewTopology(TopologySpec{Topology: catalog.Topology{Name: "tornado", Processes: 2, Bus: BusRedis, Proxy: ProxyHAProxy, Loop: "uvloop"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,7 +267,7 @@ func TestTopologyRedisHAProxy(t *testing.T) {
 func TestTopologyStartFailureStopsTheRest(t *testing.T) {
 	t.Parallel()
 	requireProgram(t, RedisServer, "--version")
-	topo, err := NewTopology(TopologySpec{Name: "tornado", Processes: 2, Bus: BusRedis, Proxy: ProxyHAProxy})
+	topo, err := NewTopology(TopologySpec{Topology: catalog.Topology{Name: "tornado", Processes: 2, Bus: BusRedis, Proxy: ProxyHAProxy}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,7 +305,7 @@ func TestTopologyStartFailureStopsTheRest(t *testing.T) {
 func TestTopologyStartCancelled(t *testing.T) {
 	t.Parallel()
 	requireProgram(t, RedisServer, "--version")
-	topo, err := NewTopology(TopologySpec{Name: "tornado", Bus: BusRedis})
+	topo, err := NewTopology(TopologySpec{Topology: catalog.Topology{Name: "tornado", Bus: BusRedis}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -327,7 +329,7 @@ func TestTopologyStartCancelled(t *testing.T) {
 func TestTopologyProcessExits(t *testing.T) {
 	t.Parallel()
 	requireProgram(t, RedisServer, "--version")
-	topo, err := NewTopology(TopologySpec{Name: "tornado", Bus: BusRedis})
+	topo, err := NewTopology(TopologySpec{Topology: catalog.Topology{Name: "tornado", Bus: BusRedis}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -94,6 +94,7 @@ type conn struct {
 	shutDone     bool
 	dead         bool // no more writes: torn down or a write failed
 	overflow     bool
+	held         bool        // the 101 is not out yet: frames queue, nothing is written (see Server.upgrade)
 	dueTimer     *time.Timer // ProcessDelay: the next queued frame is due
 	closeTimer   *time.Timer // CloseTimeout after our close frame
 	writeFn      func(uintptr) bool
@@ -589,6 +590,14 @@ func (c *conn) flush() {
 	c.wmu.Unlock()
 }
 
+// unhold lets the frames queued during the handshake out, once the 101 is.
+func (c *conn) unhold() {
+	c.wmu.Lock()
+	c.held = false
+	c.flushLocked()
+	c.wmu.Unlock()
+}
+
 // keepQueue is the largest queue capacity a connection keeps once its
 // queue is empty: enough that a broadcast member does not allocate per
 // message, small enough that an idle member holds little.
@@ -648,6 +657,9 @@ func (c *conn) advanceLocked(n, k int) {
 // flushLocked writes due frames until the socket is full (then the writer
 // goroutine takes over) or none is due (then the due timer is armed).
 func (c *conn) flushLocked() {
+	if c.held {
+		return
+	}
 	for !c.writing && !c.dead && len(c.q) > 0 {
 		if c.blocking {
 			if c.q[0].due <= c.s.now() {

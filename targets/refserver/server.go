@@ -82,6 +82,8 @@ type Server struct {
 
 	quit    chan struct{} // closed when Shutdown starts
 	allDone chan struct{} // closed when every goroutine has ended after Shutdown
+
+	afterJoin func(*conn) // tests: runs between a member's join and its 101
 }
 
 // New returns a server configured by cfg (zero fields take their defaults).
@@ -405,6 +407,10 @@ func (s *Server) upgrade(nc net.Conn, br *bufio.Reader, head []byte, ep endpoint
 		if c.roomName == "" {
 			c.roomName = "default"
 		}
+		// A member joins before its 101 (below), so a message fanned out
+		// meanwhile is queued on it: it must wait for the 101, or its
+		// frame lands in the middle of the handshake response.
+		c.held = true
 	}
 
 	var admitted bool
@@ -424,6 +430,9 @@ func (s *Server) upgrade(nc net.Conn, br *bufio.Reader, head []byte, ep endpoint
 				if err := s.join(c); err != nil {
 					s.logf("refserver: join %q: %v", c.roomName, err)
 					return nil, errGroupUnavailable
+				}
+				if s.afterJoin != nil {
+					s.afterJoin(c)
 				}
 			}
 			return nil, nil
@@ -459,6 +468,7 @@ func (s *Server) upgrade(nc net.Conn, br *bufio.Reader, head []byte, ep endpoint
 	s.mu.Unlock()
 
 	if c.blocking {
+		c.unhold()
 		if ep == epPush {
 			c.startPush(push)
 		}
@@ -478,6 +488,7 @@ func (s *Server) upgrade(nc net.Conn, br *bufio.Reader, head []byte, ep endpoint
 		return true
 	}
 	c.desc.Store(d)
+	c.unhold()
 	if ep == epPush {
 		c.startPush(push)
 	}

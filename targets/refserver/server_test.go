@@ -1041,3 +1041,31 @@ func TestAppendPushSize(t *testing.T) {
 		}
 	}
 }
+
+// TestBroadcastDuringHandshake: a member joins its room before its 101
+// goes out, so a message sent to the room meanwhile is queued on it. The
+// member must still get a clean handshake, then that message. (Seen as
+// "malformed HTTP response" on a busy room before the queue waited.)
+func TestBroadcastDuringHandshake(t *testing.T) {
+	s, addr := startServer(t, Config{})
+	sender := dial(t, addr, "/broadcast?room=busy")
+	var once sync.Once
+	s.afterJoin = func(c *conn) {
+		once.Do(func() {
+			// The joining member is in the room now: deliver a message to
+			// it, as the sender's would be, before the Upgrader writes the 101.
+			s.broadcast(c.room, newFrame(ws.OpText, []byte("meanwhile")), int64(len("meanwhile")), -1)
+		})
+	}
+	late, err := dialErr(t, addr, "/broadcast?room=busy")
+	if err != nil {
+		t.Fatalf("handshake with a broadcast in the middle: %v", err)
+	}
+	if p, _ := late.mustRecv(t); string(p) != "meanwhile" {
+		t.Fatalf("the joining member got %q first, want the message sent during its handshake", p)
+	}
+	// The sender, a member already, got it too.
+	if p, _ := sender.mustRecv(t); string(p) != "meanwhile" {
+		t.Fatalf("sender got %q", p)
+	}
+}

@@ -1,6 +1,7 @@
 package wsclient
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -268,10 +269,30 @@ func TestDialFailuresAreClassified(t *testing.T) {
 		}
 	}()
 
+	// A 101 whose headers are cut by a WebSocket frame, as a server that
+	// writes a message before its handshake response is done sends.
+	garbled, _ := net.Listen("tcp", "127.0.0.1:0")
+	defer garbled.Close()
+	go func() {
+		for {
+			c, err := garbled.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				if _, err := http.ReadRequest(bufio.NewReader(c)); err == nil {
+					_, _ = io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\n\x81\x05hello\r\n\r\n")
+				}
+			}()
+		}
+	}()
+
 	tests := []struct {
 		name, url, cause string
 	}{
 		{name: "refused", url: "ws://" + closed + "/", cause: CauseRefused},
+		{name: "malformed", url: "ws://" + garbled.Addr().String() + "/", cause: CauseHandshake},
 		{name: "status", url: "ws://" + busy.Addr().String() + "/", cause: "handshake_status_503"},
 		{name: "timeout", url: "ws://" + silent.Addr().String() + "/", cause: CauseTimeout},
 	}

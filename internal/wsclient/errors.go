@@ -63,7 +63,8 @@ func Classify(err error) string {
 	}
 	if errors.Is(err, ws.ErrHandshakeBadProtocol) || errors.Is(err, ws.ErrHandshakeBadSubProtocol) ||
 		errors.Is(err, ws.ErrHandshakeBadExtensions) || errors.Is(err, ws.ErrHandshakeBadUpgrade) ||
-		errors.Is(err, ws.ErrHandshakeBadConnection) || errors.Is(err, ws.ErrHandshakeBadSecAccept) {
+		errors.Is(err, ws.ErrHandshakeBadConnection) || errors.Is(err, ws.ErrHandshakeBadSecAccept) ||
+		errors.Is(err, ws.ErrMalformedResponse) {
 		return CauseHandshake
 	}
 	switch {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/bits"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
 )
@@ -25,8 +26,8 @@ const (
 // HdrHistogram's packed (sparse) form, whose size grows with the buckets
 // it holds (a few hundred bytes for an interval) instead of the 184 KB a
 // dense HdrHistogram of this range always takes. Recording goes into
-// dense histograms (see NewRecorder), which are faster to record into and
-// are folded into packed ones once per interval.
+// dense Recorders, which are faster to record into and are folded into
+// packed histograms once per interval.
 type Histogram = hdr.PackedHistogram
 
 // NewHistogram returns an empty packed latency histogram.
@@ -34,11 +35,86 @@ func NewHistogram() *Histogram {
 	return hdr.NewPacked(LowestUS, HighestUS, SigFigs)
 }
 
-// NewRecorder returns an empty dense latency histogram, for the hot path:
-// recording into it is a few nanoseconds, ten times less than into a
-// packed one.
-func NewRecorder() *hdr.Histogram {
-	return hdr.New(LowestUS, HighestUS, SigFigs)
+// Recorder is a dense latency histogram for the hot path, in Histogram's
+// bucket geometry: recording is an index computation and an add, ten
+// times less than into a packed histogram. It also keeps the range of
+// buckets it touched, so that folding it into a Histogram and clearing it
+// (FoldInto, once per interval and shard) costs the buckets it holds, not
+// the whole range: hdrhistogram-go's dense Histogram scans and zeroes all
+// its 23,552 counts (184 KB) to do that, and the first such clears of a
+// run page-faulted the arrays in, milliseconds in which scheduled sends
+// waited on a one-CPU generator.
+type Recorder struct {
+	counts []int64
+	lo, hi int // the touched bucket range; lo > hi when empty
+	total  int64
+}
+
+// The bucket geometry of LowestUS, HighestUS and SigFigs, as HdrHistogram
+// lays it out: buckets of subBuckets counts each, where bucket b holds
+// values of magnitude 2^b with SigFigs digits; the first half of every
+// bucket but the first overlaps the one below, so it is not stored.
+// TestRecorderGeometry checks it against hdrhistogram-go, value by value.
+var (
+	subBucketHalfMag = int(math.Ceil(math.Log2(2*math.Pow10(SigFigs)))) - 1 // 10: 2,048 sub-buckets
+	subBucketHalf    = 1 << subBucketHalfMag
+	subBucketMask    = uint64(2*subBucketHalf - 1) // LowestUS is 1: no unit shift
+	recorderLen      = bucketIndex(HighestUS) + 1
+)
+
+// bucketIndex is the flat counts index of v (1 ≤ v ≤ HighestUS).
+func bucketIndex(v int64) int {
+	b := bits.Len64(uint64(v)|subBucketMask) - (subBucketHalfMag + 1)
+	return (b+1)<<subBucketHalfMag + int(v>>b) - subBucketHalf
+}
+
+// bucketValue is the lowest value of the bucket at flat index i.
+func bucketValue(i int) int64 {
+	b := i>>subBucketHalfMag - 1
+	sub := int64(i&(subBucketHalf-1)) + int64(subBucketHalf)
+	if b < 0 {
+		sub -= int64(subBucketHalf)
+		b = 0
+	}
+	return sub << b
+}
+
+// NewRecorder returns an empty Recorder. Its counts take 184 KB of
+// address space but only the pages of the buckets it records into.
+func NewRecorder() *Recorder {
+	return &Recorder{counts: make([]int64, recorderLen), lo: recorderLen, hi: -1}
+}
+
+// RecordUS records a value in microseconds, clamped into range (see
+// clampUS), and reports whether it was clamped from above.
+func (r *Recorder) RecordUS(us int64) (clampedHigh bool) {
+	us, clampedHigh = clampUS(us)
+	i := bucketIndex(us)
+	r.counts[i]++
+	r.total++
+	r.lo = min(r.lo, i)
+	r.hi = max(r.hi, i)
+	return clampedHigh
+}
+
+// TotalCount returns how many values the Recorder holds.
+func (r *Recorder) TotalCount() int64 { return r.total }
+
+// FoldInto adds the Recorder's counts to h and empties the Recorder,
+// touching only the buckets between the lowest and highest it recorded.
+func (r *Recorder) FoldInto(h *Histogram) {
+	if r.total == 0 {
+		return
+	}
+	for i := r.lo; i <= r.hi; i++ {
+		if c := r.counts[i]; c != 0 {
+			// Same geometry: the bucket's lowest value lands in the same
+			// bucket of h, and nothing is dropped.
+			_ = h.RecordValues(bucketValue(i), c)
+			r.counts[i] = 0
+		}
+	}
+	r.lo, r.hi, r.total = recorderLen, -1, 0
 }
 
 // clampUS brings a value in microseconds into the trackable range so no
@@ -54,16 +130,6 @@ func clampUS(us int64) (int64, bool) {
 		return HighestUS, true
 	}
 	return us, false
-}
-
-// RecordDenseUS records a value in microseconds into a dense histogram,
-// clamped into range (see clampUS), and reports whether it was clamped
-// from above.
-func RecordDenseUS(h *hdr.Histogram, us int64) (clampedHigh bool) {
-	us, clampedHigh = clampUS(us)
-	// Cannot fail: the value is in range by construction.
-	_ = h.RecordValue(us)
-	return clampedHigh
 }
 
 // RecordUS records a value in microseconds into h, clamped into range

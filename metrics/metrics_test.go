@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
 )
 
 func TestRecordClamps(t *testing.T) {
@@ -16,8 +18,8 @@ func TestRecordClamps(t *testing.T) {
 	}{
 		{in: -5}, {in: 0}, {in: 1}, {in: HighestUS}, {in: HighestUS + 1, clampedHigh: true},
 	} {
-		if got := RecordDenseUS(h, tc.in); got != tc.clampedHigh {
-			t.Errorf("RecordDenseUS(%d) clamped=%v, want %v", tc.in, got, tc.clampedHigh)
+		if got := h.RecordUS(tc.in); got != tc.clampedHigh {
+			t.Errorf("Recorder.RecordUS(%d) clamped=%v, want %v", tc.in, got, tc.clampedHigh)
 		}
 		if got := RecordUS(p, tc.in); got != tc.clampedHigh {
 			t.Errorf("RecordUS(%d) clamped=%v, want %v", tc.in, got, tc.clampedHigh)
@@ -295,5 +297,72 @@ func TestMergeTimelines(t *testing.T) {
 	}
 	if m.Intervals[2].CPUPercent != 100 {
 		t.Fatalf("overlapping CPU %v, want 100", m.Intervals[2].CPUPercent)
+	}
+}
+
+// TestRecorderGeometry checks the Recorder's bucket layout against
+// hdrhistogram-go's, value by value: every value from 1 to 70,000 (the
+// first buckets, and each boundary up to bucket 6), random values over
+// the whole range, and the range's ends. Recorded into a Recorder and
+// folded, each must land in the bucket it lands in when recorded into a
+// Histogram directly, and a bucket's lowest value must be equivalent to
+// the value in hdrhistogram-go's own dense geometry.
+func TestRecorderGeometry(t *testing.T) {
+	dense := hdr.New(LowestUS, HighestUS, SigFigs)
+	values := []int64{HighestUS - 1, HighestUS}
+	for v := int64(1); v <= 70_000; v++ {
+		values = append(values, v)
+	}
+	rng := rand.New(rand.NewPCG(7, 11))
+	for range 20_000 {
+		values = append(values, 1+rng.Int64N(HighestUS))
+	}
+	for b := 11; b < 32; b++ {
+		values = append(values, int64(1)<<b-1, int64(1)<<b, int64(1)<<b+1)
+	}
+	r := NewRecorder()
+	folded, direct := NewHistogram(), NewHistogram()
+	for _, v := range values {
+		i := bucketIndex(v)
+		if lo := bucketValue(i); lo > v || !dense.ValuesAreEquivalent(lo, v) || bucketIndex(lo) != i {
+			t.Fatalf("value %d: bucket %d starts at %d, not in its hdrhistogram bucket", v, i, lo)
+		}
+		r.RecordUS(v)
+		RecordUS(direct, v)
+	}
+	if r.TotalCount() != int64(len(values)) {
+		t.Fatalf("recorder holds %d of %d values", r.TotalCount(), len(values))
+	}
+	r.FoldInto(folded)
+	if !sameBuckets(folded, direct) {
+		t.Fatal("a Recorder folded into a Histogram differs from recording into it directly")
+	}
+	// Folding empties the Recorder, which then records afresh.
+	if r.TotalCount() != 0 {
+		t.Fatalf("%d values left after the fold", r.TotalCount())
+	}
+	r.FoldInto(folded)
+	if !sameBuckets(folded, direct) {
+		t.Fatal("an empty Recorder's fold changed the histogram")
+	}
+	r.RecordUS(5)
+	again := NewHistogram()
+	r.FoldInto(again)
+	if again.TotalCount() != 1 || again.Max() != 5 {
+		t.Fatalf("after a fold, one value of 5 folds into %d values, max %d", again.TotalCount(), again.Max())
+	}
+}
+
+func BenchmarkRecorderFold(b *testing.B) {
+	r := NewRecorder()
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		h := NewHistogram()
+		for j := range 1000 {
+			r.RecordUS(int64(100 + j*j%20_000))
+		}
+		b.StartTimer()
+		r.FoldInto(h)
 	}
 }

@@ -4,21 +4,18 @@ import (
 	"fmt"
 	"sync"
 
-	hdr "github.com/HdrHistogram/hdrhistogram-go"
-
 	"github.com/wsbench/wsbench/metrics"
 )
 
 // Rec is a recording Set: dense histograms, fast to record into, and
 // counters. Callers reach it through Shard.Do and must not keep it.
 type Rec struct {
-	Hists    []*hdr.Histogram
+	Hists    []*metrics.Recorder
 	Counters metrics.Counters
-	dirty    []bool // histograms recorded into since the last fold
 }
 
 func newRec(n int) *Rec {
-	r := &Rec{Hists: make([]*hdr.Histogram, n), dirty: make([]bool, n)}
+	r := &Rec{Hists: make([]*metrics.Recorder, n)}
 	for i := range r.Hists {
 		r.Hists[i] = metrics.NewRecorder()
 	}
@@ -27,10 +24,9 @@ func newRec(n int) *Rec {
 
 // Record records a latency in microseconds, counting a clamped sample.
 func (r *Rec) Record(id metrics.ID, us int64) {
-	if metrics.RecordDenseUS(r.Hists[id], us) {
+	if r.Hists[id].RecordUS(us) {
 		r.Counters.Clamped++
 	}
-	r.dirty[id] = true
 }
 
 // Shard is a recording Set behind a mutex. Sessions record into a shard
@@ -194,13 +190,7 @@ func (c *Collector) Flush(yield func()) *metrics.Set {
 		sh.rec = fresh
 		sh.mu.Unlock()
 		for id, h := range old.Hists {
-			if !old.dirty[id] {
-				continue
-			}
-			// Same geometry on both sides: nothing can be dropped.
-			out.Hists[id].MergeFrom(h)
-			h.Reset()
-			old.dirty[id] = false
+			h.FoldInto(out.Hists[id])
 		}
 		out.Counters.Merge(&old.Counters)
 		old.Counters = metrics.Counters{}

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"testing"
 
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+
 	"github.com/wsbench/wsbench/metrics"
 )
 
@@ -32,7 +34,7 @@ func TestBoundsLayout(t *testing.T) {
 // TestHDRRange checks hdrRange against the library's own idea of which
 // values share a bucket, in the geometry metrics uses.
 func TestHDRRange(t *testing.T) {
-	dense := metrics.NewRecorder()
+	dense := hdr.New(metrics.LowestUS, metrics.HighestUS, metrics.SigFigs)
 	values := []int64{1, 2, 1000, 2046, 2047, 2048, 2049, 2050, 4095, 4096, 4097, 50_000, 1_000_003, metrics.HighestUS}
 	rng := rand.New(rand.NewPCG(1, 2))
 	for range 2000 {

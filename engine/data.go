@@ -127,6 +127,6 @@ func (s *session) failData() error {
 		set.Counters.SessionsStarted++
 		set.Counters.SessionsFailed++
 	})
-	s.shard.Error(causeDataExhausted, s.flow.f.Name+"/data")
+	s.countError(causeDataExhausted, s.flow.f.Name+"/data", s.dataErr)
 	return s.dataErr
 }

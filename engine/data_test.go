@@ -175,6 +175,10 @@ func (h *headerServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mu.Lock()
 	h.seen = append(h.seen, r.Header.Get("Authorization")+" "+r.URL.RequestURI())
 	h.mu.Unlock()
+	if strings.HasPrefix(r.URL.Path, "/refuse") {
+		http.Error(w, "no", http.StatusForbidden)
+		return
+	}
 	conn, _, _, err := ws.UpgradeHTTP(r, w)
 	if err != nil {
 		return
@@ -260,6 +264,42 @@ flows:
 	var se *StartError
 	if !errors.As(err, &se) || strings.Contains(err.Error(), secret) || !strings.Contains(err.Error(), "unreachable") {
 		t.Errorf("start error: %v", err)
+	}
+	assertNoSecret(t, rep, secret)
+}
+
+// An error's message, kept as its cause's example, is masked like the
+// rest of the report: the failed upgrade's URL carries the secret.
+func TestErrorExampleMasked(t *testing.T) {
+	t.Parallel()
+	const secret = "tok-5ecret-ABC"
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: &headerServer{}}
+	go hs.Serve(ln)
+	defer hs.Close()
+	env := map[string]string{"TOKEN": secret, "TARGET": "ws://" + ln.Addr().String()}
+	sc := scenarioIn(t, t.TempDir(), env, `
+name: refused
+target: ${TARGET}
+clients: 1
+duration: 1s
+flows:
+  - name: f
+    backoff: {initial: 1h, max: 1h}
+    steps:
+      - connect: {path: "/refuse?token=${TOKEN}"}
+`)
+	rep, err := Run(context.Background(), sc, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := rep.ErrorExamples["handshake_status_403"]
+	if rep.Counters.ErrorsByCause["handshake_status_403"] != 1 || !strings.HasPrefix(msg, "f/connect#1: ") ||
+		!strings.Contains(msg, "/refuse?token=") || strings.Contains(msg, secret) {
+		t.Fatalf("errors %v, example %q: want the refused upgrade's message, step first, secret masked", rep.Counters.ErrorsByCause, msg)
 	}
 	assertNoSecret(t, rep, secret)
 }

@@ -251,7 +251,7 @@ func (s *session) exec(pooled bool) (stepStatus, error) {
 			}
 			cause := classify(err)
 			if cause != wsclient.CauseCanceled {
-				s.shard.Error(cause, st.label)
+				s.countError(cause, st.label, err)
 			}
 			s.stack = s.stack[:0]
 			return stepNext, &stepError{st: st, err: err}

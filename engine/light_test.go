@@ -244,6 +244,10 @@ flows:%s`, srv.Addr(), 4*n, 4*n, flows.String()))
 					t.Errorf("errors by step %v, want %d × %q", c.ErrorsByStep, n, key)
 				}
 			}
+			// The cause's first message is kept, with the step it failed.
+			if msg := rep.ErrorExamples[fault.cause]; !strings.Contains(msg, "#2: ") || len(rep.ErrorExamples) != 1 {
+				t.Errorf("error examples %q, want one for %s", rep.ErrorExamples, fault.cause)
+			}
 			if c.Errors() != 4*n || c.SessionsFailed != 4*n {
 				t.Errorf("errors %v, sessions failed %d", c.ErrorsByCause, c.SessionsFailed)
 			}

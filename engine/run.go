@@ -139,6 +139,8 @@ type runner struct {
 	// across processes.
 	exportLedger bool
 
+	examples errorExamples // the first message of each error cause
+
 	active     atomic.Int64 // open connections
 	peakActive atomic.Int64 // most connections open at once
 	publishing atomic.Int64 // publish steps still sending or draining
@@ -310,6 +312,7 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Repo
 	if !opts.Reachable {
 		if err := Preflight(ctx, base, sc.Client.ConnectTimeout.D()); err != nil {
 			rep.Counters.ErrorsByCause = map[string]int64{wsclient.Classify(err): 1}
+			rep.ErrorExamples = map[string]string{wsclient.Classify(err): sc.Mask("preflight: " + err.Error())}
 			return fail(fmt.Errorf("target %s unreachable: %w", base, err))
 		}
 	}
@@ -635,6 +638,7 @@ func buildReport(base *report.Report, sc *scenario.Scenario, r *runner, b *timel
 	rep.DurationS = elapsed.Seconds()
 	rep.Counters = total.Counters
 	rep.Counters.Normalize()
+	rep.ErrorExamples = r.examples.snapshot(sc.Mask)
 	rep.Metrics = map[string]*report.Metric{}
 	var lag *report.Metric
 	for id, hist := range total.Hists {

@@ -28,7 +28,7 @@ func (s *session) reconnect(ctx context.Context, st *step) error {
 	var err error
 	for attempt := 0; attempt < max(1, s.flow.f.Backoff.MaxAttempts); attempt++ {
 		if attempt > 0 {
-			s.shard.Error(classify(err), st.label)
+			s.countError(classify(err), st.label, err)
 			if !sleepCtx(ctx, s.backoff(attempt-1)) {
 				return errStopped
 			}

@@ -252,7 +252,12 @@ func buildRunFixture(f runFixture) (*Report, error) {
 		Scenario:  json.RawMessage(`{"target":"ws://127.0.0.1:8765/echo","phases":[{"name":"ramp","duration":"10s","clients":200},{"name":"steady","duration":"50s","clients":200}],"note":"` + "</script>" + `"}`),
 		Metrics:   map[string]*Metric{},
 		Counters:  total.Counters,
-		Series:    series,
+		ErrorExamples: map[string]string{
+			"connect: connection refused": "chat/connect#1: dial ws://127.0.0.1:8765/echo: connect: connection refused",
+			"read: unexpected EOF":        "chat/echo#2: connection closed without a close frame (1006): unexpected EOF",
+			hostile:                       "chat/echo#2: " + hostile,
+		},
+		Series: series,
 		Phases: []PhaseResult{
 			{Name: "ramp", StartS: 0, EndS: 10, Model: "closed", Target: 200, Achieved: 110},
 			{Name: "steady", StartS: 10, EndS: 60, Model: "closed", Target: 200, Achieved: 196.5},

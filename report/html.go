@@ -149,6 +149,7 @@ type htmlPage struct {
 	ErrorsByCause     []countRow
 	ErrorsByStep      []countRow
 	ErrorsTotal       int64
+	ErrorExamples     []exampleRow
 
 	Thresholds  []thresholdRow
 	Capacity    *capacityView
@@ -193,6 +194,9 @@ type countRow struct {
 	Share      string  // of the table's total
 	Bar        float64 // width in percent of the largest row
 }
+
+// exampleRow is the first message of an error cause.
+type exampleRow struct{ Cause, Message string }
 
 type thresholdRow struct {
 	ThresholdResult
@@ -1088,6 +1092,11 @@ func (p *htmlPage) tables() {
 	p.ErrorsByCause = countRows(c.ErrorsByCause, true, nil)
 	p.ErrorsByStep = countRows(c.ErrorsByStep, true, nil)
 	p.ErrorsTotal = c.Errors()
+	for _, row := range p.ErrorsByCause {
+		if msg := r.ErrorExamples[row.Key]; msg != "" {
+			p.ErrorExamples = append(p.ErrorExamples, exampleRow{Cause: row.Key, Message: msg})
+		}
+	}
 	for _, t := range r.Thresholds {
 		p.Thresholds = append(p.Thresholds, thresholdRow{
 			ThresholdResult: t,

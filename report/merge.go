@@ -196,6 +196,15 @@ func Merge(rs ...*Report) (*Report, error) {
 
 	for _, r := range rs {
 		out.Counters.Merge(&r.Counters)
+		// The first report's message for a cause, as within one run.
+		for cause, msg := range r.ErrorExamples {
+			if _, ok := out.ErrorExamples[cause]; !ok {
+				if out.ErrorExamples == nil {
+					out.ErrorExamples = map[string]string{}
+				}
+				out.ErrorExamples[cause] = msg
+			}
+		}
 	}
 	out.Counters.Normalize()
 

@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"maps"
 	"reflect"
 	"strings"
 	"testing"
@@ -396,5 +397,24 @@ func TestBroadcastIntervalsCoarsen(t *testing.T) {
 	long.Compact()
 	if long.Len() != 2*MaxPoints/3+1 || long.IntervalS != 3 {
 		t.Errorf("compacted to %d intervals of %gs", long.Len(), long.IntervalS)
+	}
+}
+
+// Each cause keeps the first report's message; a cause only a later
+// report has takes that report's.
+func TestMergeErrorExamples(t *testing.T) {
+	parts, _ := gateLoad(8, 3, 2)
+	a, b := gateFixture(t, parts[0]), gateFixture(t, parts[1])
+	a.ErrorExamples = map[string]string{"reset": "a: reset"}
+	b.ErrorExamples = map[string]string{"reset": "b: reset", "timeout": "b: timeout"}
+	got, err := Merge(a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]string{"reset": "a: reset", "timeout": "b: timeout"}; !maps.Equal(got.ErrorExamples, want) {
+		t.Errorf("merged examples %v, want %v", got.ErrorExamples, want)
+	}
+	if a.ErrorExamples["timeout"] != "" {
+		t.Error("the merge changed its input")
 	}
 }

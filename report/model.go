@@ -36,7 +36,10 @@ type Report struct {
 
 	Metrics  map[string]*Metric `json:"metrics"` // rtt, connect, handshake, ping, push_delay, broadcast_*, and named steps
 	Counters metrics.Counters   `json:"counters"`
-	Rates    Rates              `json:"rates"`
+	// ErrorExamples holds, for each cause in Counters.ErrorsByCause, the
+	// message of its first error (with its step), masked like the rest.
+	ErrorExamples map[string]string `json:"error_examples,omitempty"`
+	Rates         Rates             `json:"rates"`
 
 	Phases    []PhaseResult     `json:"phases,omitempty"`
 	Broadcast []BroadcastResult `json:"broadcast,omitempty"` // one per room pattern

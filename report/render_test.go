@@ -433,3 +433,22 @@ func checkRows(t *testing.T, what string, got, want [][]string) {
 		}
 	}
 }
+
+// The text summary shows each cause's first message after the counts,
+// the most frequent cause first.
+func TestTextErrorExamples(t *testing.T) {
+	t.Parallel()
+	r := plainHTMLFixture(t)
+	r.Counters.ErrorsByCause = map[string]int64{"timeout": 2, "reset": 5, "closed": 1}
+	r.ErrorExamples = map[string]string{"timeout": "f/expect#3: reply timed out after 5s", "reset": "f/echo#2: read: connection reset by peer"}
+	var buf bytes.Buffer
+	if err := WriteText(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	reset := strings.Index(out, "first reset: f/echo#2: read: connection reset by peer\n")
+	timeout := strings.Index(out, "first timeout: f/expect#3: reply timed out after 5s\n")
+	if reset < 0 || timeout < reset || strings.Contains(out, "first closed") {
+		t.Errorf("want the reset example, then the timeout one, and none for closed:\n%s", out)
+	}
+}

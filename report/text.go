@@ -104,6 +104,15 @@ func WriteText(w io.Writer, r *Report) error {
 			}
 			p("             %6d  %s\n", c.ErrorsByStep[k], k)
 		}
+		causes := SortedKeys(c.ErrorsByCause)
+		sort.SliceStable(causes, func(i, j int) bool { return c.ErrorsByCause[causes[i]] > c.ErrorsByCause[causes[j]] })
+		shown := 0
+		for _, k := range causes {
+			if msg := r.ErrorExamples[k]; msg != "" && shown < 8 {
+				p("             first %s: %s\n", k, msg)
+				shown++
+			}
+		}
 	} else {
 		p("Errors       none\n")
 	}

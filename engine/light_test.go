@@ -34,9 +34,10 @@ func TestEngineStepTableComplete(t *testing.T) {
 }
 
 // watch runs sc against its target in the background with the runner
-// handed to the test, and returns the runner and a function that stops
-// the run (as Ctrl-C would) and returns its report.
-func watch(t *testing.T, sc *scenario.Scenario, target string, readers readerMode) (*runner, func() *report.Report) {
+// handed to the test (and sinks added to the run's), and returns the
+// runner and a function that stops the run (as Ctrl-C would) and returns
+// its report.
+func watch(t *testing.T, sc *scenario.Scenario, target string, readers readerMode, sinks ...Sink) (*runner, func() *report.Report) {
 	t.Helper()
 	got := make(chan *runner, 1)
 	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), runnerHook{}, func(r *runner) {
@@ -45,7 +46,7 @@ func watch(t *testing.T, sc *scenario.Scenario, target string, readers readerMod
 	}))
 	done := make(chan *report.Report, 1)
 	go func() {
-		rep, err := Run(ctx, sc, Options{Target: target, Logf: t.Logf})
+		rep, err := Run(ctx, sc, Options{Target: target, Logf: t.Logf, Sinks: sinks})
 		if err != nil {
 			t.Errorf("run: %v", err)
 		}
@@ -341,22 +342,11 @@ flows:
       - close: {}
 `, addr, n, n, count))
 			completed := &completedSink{}
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			done := make(chan *report.Report, 1)
-			go func() {
-				rep, err := Run(context.WithValue(ctx, runnerHook{}, func(r *runner) { r.readers = readers }), sc,
-					Options{Logf: t.Logf, Sinks: []Sink{completed}})
-				if err != nil {
-					t.Errorf("run: %v", err)
-				}
-				done <- rep
-			}()
+			_, stop := watch(t, sc, "", readers, completed)
 			// Stop once every client has completed a session (the slots
 			// start new ones meanwhile).
 			waitFor(t, "a session completed by every client", func() bool { return completed.n.Load() >= n })
-			cancel()
-			rep := <-done
+			rep := stop()
 			c := rep.Counters
 			if c.SessionsCompleted < n || c.SessionsFailed != 0 || c.Errors() != 0 {
 				t.Fatalf("sessions %d/%d/%d errors %v", c.SessionsStarted, c.SessionsCompleted, c.SessionsFailed, c.ErrorsByCause)
@@ -402,20 +392,8 @@ flows:
       - close: {}
 `, addr, n, n))
 			completed := &completedSink{}
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			got := make(chan *runner, 1)
-			done := make(chan *report.Report, 1)
 			start := time.Now()
-			go func() {
-				rep, err := Run(context.WithValue(ctx, runnerHook{}, func(r *runner) { r.readers = readers; got <- r }), sc,
-					Options{Logf: t.Logf, Sinks: []Sink{completed}})
-				if err != nil {
-					t.Errorf("run: %v", err)
-				}
-				done <- rep
-			}()
-			r := <-got
+			r, stop := watch(t, sc, "", readers, completed)
 			waitFor(t, "every sender parked between its sends", func() bool {
 				parked, live := r.parkedSessions()
 				return parked == n && live == n
@@ -425,8 +403,7 @@ flows:
 			if took := time.Since(start); took < 5500*time.Millisecond {
 				t.Errorf("sessions completed after %v: the steps' schedules were not kept", took)
 			}
-			cancel()
-			rep := <-done
+			rep := stop()
 			c := rep.Counters
 			if c.SessionsCompleted < n || c.SessionsFailed != 0 || c.Errors() != 0 {
 				t.Fatalf("sessions %d/%d/%d errors %v", c.SessionsStarted, c.SessionsCompleted, c.SessionsFailed, c.ErrorsByCause)

@@ -41,8 +41,8 @@ func (sc schedule) due(i int64) (int64, bool) {
 }
 
 // Open-loop sends far enough apart park the session between them, so
-// that a slow sender holds no goroutine (a goroutine waiting on the pacer
-// costs a connection 17-19 KiB, a parked session about 4). The wheel
+// that a slow sender holds no goroutine (19,900 senders at 0.1 msg/s took
+// 14.4 KiB a connection waiting on the pacer, 5.3 parked). The wheel
 // wakes it parkAhead before its send, early enough for the wheel's 1 ms
 // tick and the resume pool, and the last stretch waits on the pacer on a
 // goroutine of the session's own, as a fast sender always does: a send's

@@ -18,8 +18,7 @@ import (
 // explicit stack of frames (the flow's steps, then one frame per loop
 // being run), so that it can stop at a wait and go on later on another
 // goroutine. A step kind that can wait without blocking (sleep, think,
-// listen, close, and an open-loop echo or publish between sends far
-// apart; see stepImpl.parks) parks the session: it schedules the
+// listen, close; see stepImpl.parks) parks the session: it schedules the
 // session's wheel timer, sets parked, and its goroutine returns. Three
 // things wake a parked session: its timer, the end of the connection it
 // watches (the reader's exit), and its stop (the run's end, a ramp-down,
@@ -231,11 +230,6 @@ func (s *session) exec(pooled bool) (stepStatus, error) {
 		switch status {
 		case stepParked:
 			return stepParked, nil
-		case stepHandoff:
-			// A step that parks between its waits is about to block
-			// (an echo's send): it goes on, where it stands, on a
-			// goroutine of the session's own.
-			return stepHandoff, nil
 		case stepEnter:
 			s.sp = stepState{}
 			continue

@@ -118,12 +118,6 @@ type stepState struct {
 	phase uint8
 	until int64 // the step's own end (sleep, think, listen), or its next poll
 	limit int64 // listen: how long to wait for publishers to drain
-
-	// An open-loop step (echo, publish) between its sends; see awaitSend.
-	sch  schedule
-	next int64 // the schedule's next send
-	sent int64 // publish: messages sent, to wait for them to come back
-	err  error // the step's outcome while it waits for its replies
 }
 
 func (r *runner) newSession(client int64, f *flow) *session {

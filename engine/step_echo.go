@@ -5,6 +5,8 @@ import (
 	"math"
 	"time"
 
+	"github.com/gobwas/ws"
+
 	"github.com/wsbench/wsbench/internal/shard"
 	"github.com/wsbench/wsbench/metrics"
 	"github.com/wsbench/wsbench/scenario"
@@ -26,129 +28,88 @@ func init() {
 			}
 			return nil
 		},
-		parks: true,
-		run: func(s *session, st *step) (stepStatus, error) {
-			if st.s.Echo.Rate > 0 {
-				return s.echoOpen(st)
-			}
-			if s.pooled {
-				return stepHandoff, nil
-			}
-			return blocking(func(ctx context.Context, s *session, st *step) error {
-				err := s.echoClosed(ctx, st)
-				if !s.drain(s.c) && err == nil {
-					// The connection ended before the step's replies came back.
-					err = s.c.err
-				}
-				return err
-			})(s, st)
-		},
+		run: blocking(func(ctx context.Context, s *session, st *step) error { return s.echo(ctx, st) }),
 	})
 }
 
-// echoOpen sends marked messages on an absolute schedule and lets the
-// reader record their round trips. Each message carries its intended send
-// time and the round trip is measured from it, so a server stall shows as
-// latency for every message that should have been sent during it. A send
-// more than max_lag late is dropped and counted, not queued. Its state is
-// in s.sp (phase 1: sending, 2: draining), so that it parks between sends
-// far apart (see awaitSend).
-func (s *session) echoOpen(st *step) (stepStatus, error) {
+// echo sends marked messages and lets the reader record their round trips.
+// Open loop (rate): each message carries its intended send time and the
+// round trip is measured from it, so a server stall shows as latency for
+// every message that should have been sent during it. A send more than
+// max_lag late is dropped and counted, not queued. Closed loop (inflight):
+// at most Inflight messages are outstanding; the round trip is measured
+// from the actual send, and the report says the loop was closed.
+func (s *session) echo(ctx context.Context, st *step) error {
 	e := st.s.Echo
 	c := s.c
-	sp := &s.sp
-	switch sp.phase {
-	case 0:
-		sp.sch = s.newSchedule(e.Rate, e.Duration, e.Count)
-		sp.phase = 1
-	case 2:
-		return s.echoDrain()
-	}
-	w := sendWait{}
-	defer w.done()
-	m := marker{kind: 'e', metric: int(st.metric), worker: s.r.worker, conn: c.id}
 	op := opcode(e.Binary)
+	m := marker{kind: 'e', metric: int(st.metric), worker: s.r.worker, conn: c.id}
 	maxLag := int64(s.r.sc.Client.MaxLag)
-	var lagBuf [maxBatch]int64
-	for {
-		if _, send, status, err := s.awaitSend(&w); !send {
-			if status != stepNext {
-				return status, nil
-			}
-			return s.echoEnd(err)
-		}
-		// Gather every message already due, so a generator that woke
-		// late catches up with one write instead of many.
-		now := s.r.clock.Now()
-		first := sp.next
-		lags := lagBuf[:0]
-		for len(lags) < maxBatch {
-			d, ok := sp.sch.due(sp.next)
-			if !ok || d > now {
+	var err error
+	if e.Rate > 0 {
+		sch := s.newSchedule(e.Rate, e.Duration, e.Count)
+		var lags []int64
+		for i := int64(0); ; {
+			_, done, werr := s.nextSend(ctx, sch, i)
+			if done {
+				err = werr
 				break
 			}
-			lag := now - d
-			if lag > maxLag {
-				// Lags fall along the batch, so drops are a prefix.
-				s.shard.DroppedSend(lag / 1000)
-				sp.next++
-				first = sp.next
+			// Gather every message already due, so a generator that woke
+			// late catches up with one write instead of many.
+			now := s.r.clock.Now()
+			first := i
+			lags = lags[:0]
+			for len(lags) < maxBatch {
+				d, ok := sch.due(i)
+				if !ok || d > now {
+					break
+				}
+				lag := now - d
+				if lag > maxLag {
+					// Lags fall along the batch, so drops are a prefix.
+					s.shard.DroppedSend(lag / 1000)
+					i++
+					first = i
+					continue
+				}
+				lags = append(lags, lag)
+				i++
+			}
+			if len(lags) == 0 {
 				continue
 			}
-			lags = append(lags, lag)
-			sp.next++
+			c.outstanding.Add(int64(len(lags)))
+			payload := 0
+			wire, werr := c.ws.WriteMessages(op, len(lags), func(k int, dst []byte) []byte {
+				m.seq = first + int64(k)
+				m.ts, _ = sch.due(m.seq)
+				m.sent = now
+				b := appendMarker(dst, m, e.Size)
+				payload += len(b) - len(dst)
+				return b
+			})
+			if werr != nil {
+				c.outstanding.Add(-int64(len(lags)))
+				err = s.lost(c, werr)
+				s.dropUnsent(sch, first, int64(len(lags)), err)
+				break
+			}
+			s.shard.SentBatch(len(lags), payload, wire, lags)
 		}
-		if len(lags) == 0 {
-			continue
-		}
-		c.outstanding.Add(int64(len(lags)))
-		payload := 0
-		wire, werr := c.ws.WriteMessages(op, len(lags), func(k int, dst []byte) []byte {
-			m.seq = first + int64(k)
-			m.ts, _ = sp.sch.due(m.seq)
-			m.sent = now
-			b := appendMarker(dst, m, e.Size)
-			payload += len(b) - len(dst)
-			return b
-		})
-		if werr != nil {
-			c.outstanding.Add(-int64(len(lags)))
-			err := s.lost(c, werr)
-			s.dropUnsent(sp.sch, first, int64(len(lags)), err)
-			return s.echoEnd(err)
-		}
-		s.shard.SentBatch(len(lags), payload, wire, lags)
+	} else {
+		err = s.echoClosed(ctx, st, m, op)
 	}
-}
-
-// echoEnd ends an open-loop echo's sending with err and drains its replies.
-func (s *session) echoEnd(err error) (stepStatus, error) {
-	s.sp.phase, s.sp.err = 2, err
-	return s.echoDrain()
-}
-
-// echoDrain waits for the replies still outstanding (see drain), on a
-// goroutine of the session's own if there are any.
-func (s *session) echoDrain() (stepStatus, error) {
-	if s.pooled && s.c.outstanding.Load() > 0 {
-		return stepHandoff, nil
-	}
-	err := s.sp.err
-	if !s.drain(s.c) && err == nil {
+	if !s.drain(c) && err == nil {
 		// The connection ended before the step's replies came back.
-		err = s.c.err
+		err = c.err
 	}
-	return stepNext, err
+	return err
 }
 
-// echoClosed keeps at most Inflight messages outstanding; the round trip
-// is measured from the actual send, and the report says the loop was
-// closed.
-func (s *session) echoClosed(ctx context.Context, st *step) error {
+func (s *session) echoClosed(ctx context.Context, st *step, m marker, op ws.OpCode) error {
 	e := st.s.Echo
 	c := s.c
-	m := marker{kind: 'e', metric: int(st.metric), worker: s.r.worker, conn: c.id}
-	op := opcode(e.Binary)
 	// The window was made at connect; start this step with exactly
 	// Inflight free slots whatever an earlier step left in it.
 	for len(c.window) > 0 {

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -15,45 +16,32 @@ func init() {
 			cc.f.member = true
 			return nil
 		},
-		parks: true,
-		run:   func(s *session, st *step) (stepStatus, error) { return s.publish(st) },
+		run: blocking(func(ctx context.Context, s *session, st *step) error { return s.publish(ctx, st) }),
 	})
 }
 
 // publish sends marked messages into the connection's broadcast room on an
-// absolute schedule and registers each with the ledger. Its state is in
-// s.sp (phase 1: sending, 2: waiting for its own messages to come back),
-// so that it parks between sends far apart (see awaitSend).
-func (s *session) publish(st *step) (stepStatus, error) {
+// absolute schedule and registers each with the ledger.
+func (s *session) publish(ctx context.Context, st *step) error {
 	p := st.s.Publish
 	c := s.c
-	sp := &s.sp
-	switch sp.phase {
-	case 0:
-		if c.member == nil {
-			return stepNext, fmt.Errorf("publish on a connection outside the broadcast ledger")
-		}
-		s.r.publishing.Add(1)
-		sp.sch = s.newSchedule(p.Rate, p.Duration, p.Count)
-		sp.phase = 1
-	case 2:
-		return s.publishDrain()
+	if c.member == nil {
+		return fmt.Errorf("publish on a connection outside the broadcast ledger")
 	}
-	w := sendWait{}
-	defer w.done()
+	s.r.publishing.Add(1)
+	defer s.r.publishing.Add(-1)
 	op := opcode(p.Binary)
 	m := marker{kind: 'b', worker: s.r.worker, conn: c.id}
 	maxLag := int64(s.r.sc.Client.MaxLag)
-	for {
-		due, send, status, err := s.awaitSend(&w)
-		if !send {
-			if status != stepNext {
-				return status, nil
-			}
-			return s.publishEnd(err)
+	sch := s.newSchedule(p.Rate, p.Duration, p.Count)
+	var sent int64
+	var err error
+	for i := int64(0); ; i++ {
+		due, done, werr := s.nextSend(ctx, sch, i)
+		if done {
+			err = werr
+			break
 		}
-		i := sp.next
-		sp.next++
 		now := s.r.clock.Now()
 		lag := now - due
 		if lag > maxLag {
@@ -67,35 +55,18 @@ func (s *session) publish(st *step) (stepStatus, error) {
 		if werr != nil {
 			// Not sent: no member can be expected to get it.
 			c.member.room.unpublished(report.PubID{Worker: s.r.worker, Conn: c.id}, i)
-			err := s.lost(c, werr)
-			s.dropUnsent(sp.sch, i, 1, err)
-			return s.publishEnd(err)
+			err = s.lost(c, werr)
+			s.dropUnsent(sch, i, 1, err)
+			break
 		}
-		sp.sent++
+		sent++
 		s.shard.SentOnSchedule(len(s.buf), wire, lag/1000)
 	}
-}
-
-// publishEnd ends a publish step's sending with err and waits for its
-// own messages.
-func (s *session) publishEnd(err error) (stepStatus, error) {
-	s.sp.phase, s.sp.err = 2, err
-	return s.publishDrain()
-}
-
-// publishDrain waits (at most the scenario's drain time) for the
-// publisher's own messages to come back: it is a member of its own room,
-// so then the server has fanned them all out before this connection moves
-// on or closes. It waits on a goroutine of the session's own.
-func (s *session) publishDrain() (stepStatus, error) {
-	c := s.c
-	if c.ownBack.Load() < s.sp.sent && s.pooled {
-		return stepHandoff, nil
-	}
-	defer s.r.publishing.Add(-1)
-	err := s.sp.err
+	// The publisher is a member of its own room: waiting for its own
+	// messages to come back means the server has fanned them all out
+	// before this connection moves on or closes.
 	deadline := time.Now().Add(s.r.sc.Client.Drain.D())
-	for c.ownBack.Load() < s.sp.sent && time.Now().Before(deadline) {
+	for c.ownBack.Load() < sent && time.Now().Before(deadline) {
 		select {
 		case <-c.done:
 			if err == nil || errors.Is(err, errStopped) {
@@ -103,11 +74,11 @@ func (s *session) publishDrain() (stepStatus, error) {
 				// messages: the step did not finish.
 				err = c.err
 			}
-			return stepNext, err
+			return err
 		case <-s.r.hard.Done():
-			return stepNext, err
+			return err
 		case <-time.After(time.Millisecond):
 		}
 	}
-	return stepNext, err
+	return err
 }

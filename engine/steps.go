@@ -16,7 +16,7 @@ const (
 	stepNext    stepStatus = iota // the step is over (with its error, if any): go on
 	stepParked                    // the session parked; a wake runs the step again
 	stepEnter                     // the step pushed a frame of steps to run (loop)
-	stepHandoff                   // on the pool, the step (or the next) may block: it needs a goroutine of its own
+	stepHandoff                   // (exec only) the next step may block: it needs a goroutine of its own
 )
 
 // stepImpl is the engine's half of a step kind's entry in the step table;
@@ -34,9 +34,7 @@ type stepImpl struct {
 	// in s.sp, and run is called again when the session is woken (its
 	// time came, its connection ended, or the session must stop). Such
 	// steps also run on the resume pool's goroutines, which nothing may
-	// hold: one that must block for a while (echo: a send, the pacer's
-	// last stretch) returns stepHandoff when s.pooled, and is run again,
-	// where it stands, on a goroutine of the session's own.
+	// hold.
 	//
 	// Other kinds may block (blocking adapts a function of the step's
 	// context), and run on a goroutine of the session's own.
@@ -62,20 +60,14 @@ func implOf(kind scenario.StepKind) *stepImpl { return stepImpls[kind] }
 // that ends with the session or at the end of the enclosing duration loop.
 func blocking(f func(ctx context.Context, s *session, st *step) error) func(*session, *step) (stepStatus, error) {
 	return func(s *session, st *step) (stepStatus, error) {
-		ctx, cancel := s.stepContext()
-		defer cancel()
+		ctx := s.context()
+		if s.end != math.MaxInt64 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithDeadline(ctx, s.r.clock.At(s.end))
+			defer cancel()
+		}
 		return stepNext, f(ctx, s, st)
 	}
-}
-
-// stepContext is the context of a step that waits by blocking: it ends
-// with the session or at the end of the enclosing duration loop.
-func (s *session) stepContext() (context.Context, context.CancelFunc) {
-	ctx := s.context()
-	if s.end == math.MaxInt64 {
-		return ctx, func() {}
-	}
-	return context.WithDeadline(ctx, s.r.clock.At(s.end))
 }
 
 // blocks adapts a step function that may block but never waits on the

@@ -31,89 +31,25 @@ func (s *session) newSchedule(rate float64, d scenario.Duration, count int) sche
 	return sc
 }
 
-// due returns when send i is due, and whether the schedule has it.
+// finishSchedule waits until the schedule's end when it stopped for lack of time
+// rather than count: a step that sends at 0.5/s for 2 s lasts 2 s, not
+// until its only message.
+func (s *session) finishSchedule(ctx context.Context, sc schedule, sent int64) error {
+	if sc.end == math.MaxInt64 || (sc.count > 0 && sent >= sc.count) {
+		return nil
+	}
+	if !s.waitUntil(ctx, sc.end) {
+		return s.lost(s.c, nil)
+	}
+	return nil
+}
+
 func (sc schedule) due(i int64) (int64, bool) {
 	if sc.count > 0 && i >= sc.count {
 		return 0, false
 	}
 	t := sc.start + int64(float64(i)*sc.period)
 	return t, t < sc.end
-}
-
-// Open-loop sends far enough apart park the session between them, so
-// that a slow sender holds no goroutine (19,900 senders at 0.1 msg/s took
-// 14.4 KiB a connection waiting on the pacer, 5.3 parked). The wheel
-// wakes it parkAhead before its send, early enough for the wheel's 1 ms
-// tick and the resume pool, and the last stretch waits on the pacer on a
-// goroutine of the session's own, as a fast sender always does: a send's
-// lateness is latency, and only the pacer wakes within microseconds.
-const (
-	parkGap   = time.Second           // a send at least this far off parks the session
-	parkAhead = 20 * time.Millisecond // how long before its send a parked sender wakes
-)
-
-// sendWait is what an open-loop step's run holds while it blocks on the
-// pacer: the context it waits under, made on its first wait.
-type sendWait struct {
-	ctx    context.Context
-	cancel context.CancelFunc
-}
-
-func (w *sendWait) done() {
-	if w.cancel != nil {
-		w.cancel()
-	}
-}
-
-// awaitSend brings an open-loop step to its next send, s.sp.next of the
-// schedule s.sp.sch. With send true it is time to send it (due at due),
-// on a goroutine of the session's own. Otherwise the step returns status
-// if it is stepParked or stepHandoff (run again, it goes on from here);
-// stepNext means the schedule is over, with err: nil when it ran to its
-// count or its end, or why it stopped first (the session's stop or the
-// loop's end: errStopped; the connection's end), the sends that were due
-// by then counted as dropped.
-func (s *session) awaitSend(w *sendWait) (due int64, send bool, status stepStatus, err error) {
-	sp := &s.sp
-	c := s.c
-	due, ok := sp.sch.due(sp.next)
-	if !ok {
-		// A schedule that ran out of time, not count, lasts until its
-		// end: a step that sends at 0.5/s for 2 s takes 2 s.
-		sch := sp.sch
-		if sch.end == math.MaxInt64 || (sch.count > 0 && sp.next >= sch.count) {
-			return 0, false, stepNext, nil
-		}
-		if s.park(min(sch.end, s.end), true, c) {
-			return 0, false, stepParked, nil
-		}
-		if s.r.clock.Now() >= sch.end {
-			return 0, false, stepNext, nil
-		}
-		return 0, false, stepNext, s.lost(c, nil)
-	}
-	if due-s.r.clock.Now() >= int64(parkGap) {
-		if s.park(min(due-int64(parkAhead), s.end), true, c) {
-			return 0, false, stepParked, nil
-		}
-		if s.stopping() || ended(c) || s.r.clock.Now() >= s.end {
-			err := s.lost(c, nil)
-			s.dropUnsent(sp.sch, sp.next, 0, err)
-			return 0, false, stepNext, err
-		}
-	}
-	if s.pooled {
-		return 0, false, stepHandoff, nil
-	}
-	if w.ctx == nil {
-		w.ctx, w.cancel = s.stepContext()
-	}
-	if !s.waitUntil(w.ctx, due) {
-		err := s.lost(c, nil)
-		s.dropUnsent(sp.sch, sp.next, 0, err)
-		return 0, false, stepNext, err
-	}
-	return due, true, stepNext, nil
 }
 
 // waitUntil sleeps until run time t. It returns false when the session
@@ -126,6 +62,22 @@ func (s *session) waitUntil(ctx context.Context, t int64) bool {
 		s.waiter = s.r.pacer.NewWaiter()
 	}
 	return s.waiter.Wait(ctx, s.r.clock.At(t), s.c.done)
+}
+
+// nextSend waits until send i of sch is due and returns its time; done
+// when the schedule is over or the session must stop first, with the
+// step's error (the connection's end, counted with the sends it cost).
+func (s *session) nextSend(ctx context.Context, sch schedule, i int64) (due int64, done bool, err error) {
+	due, ok := sch.due(i)
+	if !ok {
+		return 0, true, s.finishSchedule(ctx, sch, i)
+	}
+	if !s.waitUntil(ctx, due) {
+		err = s.lost(s.c, nil)
+		s.dropUnsent(sch, i, 0, err)
+		return 0, true, err
+	}
+	return due, false, nil
 }
 
 // dropUnsent counts the sends a step could not make when it ended on err:

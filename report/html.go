@@ -8,7 +8,6 @@ import (
 	"html/template"
 	"io"
 	"math"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -876,8 +875,7 @@ func keyedRates(ds *downsampler, cols map[string][]int64, n int, label func(stri
 			totals[k] = sum(col)
 		}
 	}
-	keys := SortedKeys(totals)
-	sort.SliceStable(keys, func(i, j int) bool { return totals[keys[i]] > totals[keys[j]] })
+	keys := keysByCount(totals)
 	const top = 8
 	var out []seriesSpec
 	other := make([]int64, n)
@@ -1109,9 +1107,11 @@ func (p *htmlPage) tables() {
 // countRows lists a counter map, by key (close codes, initiators) or by
 // count descending (errors).
 func countRows(m map[string]int64, byCount bool, label func(string) string) []countRow {
-	keys := SortedKeys(m)
+	var keys []string
 	if byCount {
-		sort.SliceStable(keys, func(i, j int) bool { return m[keys[i]] > m[keys[j]] })
+		keys = keysByCount(m)
+	} else {
+		keys = SortedKeys(m)
 	}
 	var total, top int64
 	for _, k := range keys {

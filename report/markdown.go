@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"sort"
 	"strings"
 )
 
@@ -280,8 +279,7 @@ func mdNum(v float64) string {
 
 // mdTopCounts lists the n largest counts, "cause×count", largest first.
 func mdTopCounts(m map[string]int64, n int) string {
-	keys := SortedKeys(m)
-	sort.SliceStable(keys, func(i, j int) bool { return m[keys[i]] > m[keys[j]] })
+	keys := keysByCount(m)
 	var parts []string
 	for i, k := range keys {
 		if i == n {

@@ -293,6 +293,14 @@ func at[T any](col []T, i int) T {
 	return zero
 }
 
+// keysByCount returns the keys of a counter map, largest count first;
+// equal counts in SortedKeys order.
+func keysByCount(m map[string]int64) []string {
+	keys := SortedKeys(m)
+	sort.SliceStable(keys, func(i, j int) bool { return m[keys[i]] > m[keys[j]] })
+	return keys
+}
+
 // SortedKeys returns the keys of a counter map in a stable order: numeric
 // keys (close codes) by value, the rest alphabetically.
 func SortedKeys[V any](m map[string]V) []string {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"sort"
 	"strings"
 	"text/tabwriter"
 )
@@ -95,8 +94,7 @@ func WriteText(w io.Writer, r *Report) error {
 	}
 	if len(c.ErrorsByCause) > 0 {
 		p("Errors       %s\n", joinCounts(c.ErrorsByCause))
-		steps := SortedKeys(c.ErrorsByStep)
-		sort.SliceStable(steps, func(i, j int) bool { return c.ErrorsByStep[steps[i]] > c.ErrorsByStep[steps[j]] })
+		steps := keysByCount(c.ErrorsByStep)
 		for i, k := range steps {
 			if i == 8 {
 				p("             … %d more\n", len(steps)-8)
@@ -104,10 +102,8 @@ func WriteText(w io.Writer, r *Report) error {
 			}
 			p("             %6d  %s\n", c.ErrorsByStep[k], k)
 		}
-		causes := SortedKeys(c.ErrorsByCause)
-		sort.SliceStable(causes, func(i, j int) bool { return c.ErrorsByCause[causes[i]] > c.ErrorsByCause[causes[j]] })
 		shown := 0
-		for _, k := range causes {
+		for _, k := range keysByCount(c.ErrorsByCause) {
 			if msg := r.ErrorExamples[k]; msg != "" && shown < 8 {
 				p("             first %s: %s\n", k, msg)
 				shown++

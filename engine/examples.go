@@ -20,10 +20,16 @@ const (
 	maxExampleLen    = 300 // bytes of one message
 )
 
-// note keeps msg as cause's example unless it has one.
-func (e *errorExamples) note(cause, msg string) {
-	if _, ok := e.m.Load(cause); ok || e.n.Load() >= maxErrorExamples {
+// note keeps the message of err (at step, a label or "") as cause's
+// example unless it has one. The message is formatted only then: a
+// failing server may produce thousands of errors a second of one cause.
+func (e *errorExamples) note(cause, step string, err error) {
+	if _, ok := e.m.Load(cause); ok || err == nil || e.n.Load() >= maxErrorExamples {
 		return
+	}
+	msg := err.Error()
+	if step != "" {
+		msg = step + ": " + msg
 	}
 	if len(msg) > maxExampleLen {
 		msg = msg[:maxExampleLen] + "…"
@@ -51,11 +57,5 @@ func (e *errorExamples) snapshot(mask func(string) string) map[string]string {
 // and keeps its message as the cause's example if it is the first.
 func (s *session) countError(cause, step string, err error) {
 	s.shard.Error(cause, step)
-	if err != nil {
-		msg := err.Error()
-		if step != "" {
-			msg = step + ": " + msg
-		}
-		s.r.examples.note(cause, msg)
-	}
+	s.r.examples.note(cause, step, err)
 }

@@ -311,8 +311,9 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (*report.Repo
 
 	if !opts.Reachable {
 		if err := Preflight(ctx, base, sc.Client.ConnectTimeout.D()); err != nil {
-			rep.Counters.ErrorsByCause = map[string]int64{wsclient.Classify(err): 1}
-			rep.ErrorExamples = map[string]string{wsclient.Classify(err): sc.Mask("preflight: " + err.Error())}
+			cause := wsclient.Classify(err)
+			rep.Counters.ErrorsByCause = map[string]int64{cause: 1}
+			rep.ErrorExamples = map[string]string{cause: sc.Mask("preflight: " + err.Error())}
 			return fail(fmt.Errorf("target %s unreachable: %w", base, err))
 		}
 	}

@@ -127,11 +127,11 @@ func TestOpenFDs(t *testing.T) {
 			f.Close()
 		}
 		deltas = append(deltas, during-before)
-		if during-before == 50 {
+		if during-before >= 50 && during-before <= 52 {
 			break
 		}
 	}
-	if d := deltas[len(deltas)-1]; d != 50 {
+	if d := deltas[len(deltas)-1]; d < 50 || d > 52 {
 		t.Fatalf("50 more files counted as %v more descriptors", deltas)
 	}
 	names, err := os.ReadDir("/proc/self/fd")

@@ -25,6 +25,18 @@ import (
 // against an independent peer.
 func server(t *testing.T, handle func(c net.Conn)) string {
 	t.Helper()
+	return "ws://" + tcpServer(t, func(c net.Conn) {
+		if _, err := ws.Upgrade(c); err != nil {
+			return
+		}
+		handle(c)
+	}) + "/"
+}
+
+// tcpServer serves each loopback TCP connection with handle, which gets
+// the raw bytes (no upgrade), and returns the address.
+func tcpServer(t *testing.T, handle func(c net.Conn)) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -38,14 +50,11 @@ func server(t *testing.T, handle func(c net.Conn)) string {
 			}
 			go func() {
 				defer c.Close()
-				if _, err := ws.Upgrade(c); err != nil {
-					return
-				}
 				handle(c)
 			}()
 		}
 	}()
-	return "ws://" + ln.Addr().String() + "/"
+	return ln.Addr().String()
 }
 
 // readFrame reads one client frame of at most 1 MiB in the test servers.
@@ -271,28 +280,17 @@ func TestDialFailuresAreClassified(t *testing.T) {
 
 	// A 101 whose headers are cut by a WebSocket frame, as a server that
 	// writes a message before its handshake response is done sends.
-	garbled, _ := net.Listen("tcp", "127.0.0.1:0")
-	defer garbled.Close()
-	go func() {
-		for {
-			c, err := garbled.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				if _, err := http.ReadRequest(bufio.NewReader(c)); err == nil {
-					_, _ = io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\n\x81\x05hello\r\n\r\n")
-				}
-			}()
+	garbled := tcpServer(t, func(c net.Conn) {
+		if _, err := http.ReadRequest(bufio.NewReader(c)); err == nil {
+			_, _ = io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\n\x81\x05hello\r\n\r\n")
 		}
-	}()
+	})
 
 	tests := []struct {
 		name, url, cause string
 	}{
 		{name: "refused", url: "ws://" + closed + "/", cause: CauseRefused},
-		{name: "malformed", url: "ws://" + garbled.Addr().String() + "/", cause: CauseHandshake},
+		{name: "malformed", url: "ws://" + garbled + "/", cause: CauseHandshake},
 		{name: "status", url: "ws://" + busy.Addr().String() + "/", cause: "handshake_status_503"},
 		{name: "timeout", url: "ws://" + silent.Addr().String() + "/", cause: CauseTimeout},
 	}

@@ -171,6 +171,19 @@ type headerServer struct {
 	seen []string // Authorization header and request URI of each upgrade
 }
 
+// start serves h on loopback until the test ends and returns its address.
+func (h *headerServer) start(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: h}
+	go hs.Serve(ln)
+	t.Cleanup(func() { hs.Close() })
+	return ln.Addr().String()
+}
+
 func (h *headerServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mu.Lock()
 	h.seen = append(h.seen, r.Header.Get("Authorization")+" "+r.URL.RequestURI())
@@ -201,14 +214,7 @@ func TestSecretsReachTheTargetButNoReport(t *testing.T) {
 	t.Parallel()
 	const secret = "tok-5ecret-XYZ"
 	srv := &headerServer{}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := &http.Server{Handler: srv}
-	go hs.Serve(ln)
-	defer hs.Close()
-	env := map[string]string{"TOKEN": secret, "TARGET": "ws://" + ln.Addr().String()}
+	env := map[string]string{"TOKEN": secret, "TARGET": "ws://" + srv.start(t)}
 	sc := scenarioIn(t, t.TempDir(), env, `
 name: secrets
 target: ${TARGET}
@@ -273,14 +279,7 @@ flows:
 func TestErrorExampleMasked(t *testing.T) {
 	t.Parallel()
 	const secret = "tok-5ecret-ABC"
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := &http.Server{Handler: &headerServer{}}
-	go hs.Serve(ln)
-	defer hs.Close()
-	env := map[string]string{"TOKEN": secret, "TARGET": "ws://" + ln.Addr().String()}
+	env := map[string]string{"TOKEN": secret, "TARGET": "ws://" + (&headerServer{}).start(t)}
 	sc := scenarioIn(t, t.TempDir(), env, `
 name: refused
 target: ${TARGET}
